@@ -1,0 +1,138 @@
+# hwnas build. `make` builds build/hwnas (with the CUDA backend when nvcc is
+# found); `make test` installs missing packages, generates the PyTorch
+# references and runs every test; `make test-asan` runs them under ASan+UBSan.
+#
+#   make SAN=1        sanitizer build in build-asan/ (CPU only)
+#   make CUDA=0       CPU-only build even when nvcc is present
+
+SAN ?= 0
+ifeq ($(SAN),1)
+  BUILD ?= build-asan
+  OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CUDA := 0
+else
+  BUILD ?= build
+  OPT := -O3 -march=native -g
+endif
+
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+ifeq ($(NVCC),)
+  CUDA ?= 0
+else
+  CUDA ?= 1
+endif
+CUDA_HOME ?= /usr/local/cuda
+
+CC := gcc
+CXX := g++
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS := -I. -I/usr/include/stb -MMD -MP -DHWNAS_CUDA=$(CUDA)
+CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -fopenmp
+CXXFLAGS := -std=c++17 $(OPT) $(WARN) -fopenmp
+LDLIBS := -lopenblas -lyaml -lturbojpeg -lstb -lz -lm -lpthread
+LDFLAGS := $(OPT) -fopenmp
+
+# Every .cu file compiles with warnings as errors for sm_80 and sm_90.
+NVCCFLAGS := -O3 -std=c++17 -I. -DHWNAS_CUDA=1 \
+  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+  --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fopenmp
+
+LIB_C := $(wildcard common/*.c kernels/*.c kernels/cpu/*.c supernet/*.c search/*.c data/*.c)
+CU_SRC := $(wildcard kernels/cuda/*.cu)
+ifeq ($(CUDA),1)
+  LIB_C := $(filter-out kernels/cuda_stub.c,$(LIB_C))
+  LIB_CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/%.o)
+  LDLIBS += -L$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+else
+  LIB_CU_OBJ :=
+endif
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU_OBJ)
+LIB := $(BUILD)/libhwnas.a
+
+MAIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/*.c))
+TEST_CC := $(filter-out tests/gpu_parity.cc,$(wildcard tests/*.cc))
+TEST_OBJ := $(TEST_CC:%.cc=$(BUILD)/%.o) $(BUILD)/tests/ref_file.o
+REF_STAMP := build/ref/.stamp
+PYTHON := /usr/bin/python3
+
+.PHONY: all test test-asan test-gpu gpu-parity-build dev-cuda deps ref bench-ops clean
+all: $(BUILD)/hwnas
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/hwnas: $(MAIN_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/hwnas_tests: $(TEST_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
+
+deps:
+	@bash tools/install-deps.sh
+
+# The main job: the whole pipeline on Fashion-MNIST (ARGS=--quick for minutes).
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/hwnas
+	./$(BUILD)/hwnas run -c configs/fmnist.yaml $(ARGS)
+
+# The PyTorch reference cases (tools/torch_reference.py), shared by all builds.
+$(REF_STAMP): tools/torch_reference.py tools/refio.py $(wildcard tools/ref_cases/*.py)
+	@mkdir -p build/ref
+	$(PYTHON) tools/torch_reference.py --out build/ref
+	@touch $@
+ref: $(REF_STAMP)
+
+test: deps
+	@$(MAKE) --no-print-directory ref $(BUILD)/hwnas $(BUILD)/hwnas_tests
+	HWNAS_REF_DIR=build/ref HWNAS_BIN=$(BUILD)/hwnas ./$(BUILD)/hwnas_tests
+
+test-asan: deps
+	@$(MAKE) --no-print-directory SAN=1 ref build-asan/hwnas build-asan/hwnas_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  HWNAS_REF_DIR=build/ref HWNAS_BIN=build-asan/hwnas ./build-asan/hwnas_tests
+
+# GPU parity: builds tests/gpu_parity (every CUDA op and a training step
+# against the CPU backend) and runs it; it exits 77 when no GPU is present.
+GPU_PARITY := $(BUILD)/tests/gpu_parity
+$(GPU_PARITY): $(BUILD)/tests/gpu_parity.o $(BUILD)/tests/test_util.o $(BUILD)/tests/ref_file.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
+gpu-parity-build:
+	@test "$(CUDA)" = 1 || { echo "make test-gpu needs nvcc (CUDA toolkit)"; exit 2; }
+	@$(MAKE) --no-print-directory $(GPU_PARITY)
+test-gpu: gpu-parity-build
+	./$(GPU_PARITY)
+
+# dev/cuda kernel experiments (as in llm.c): compile only, with the library's
+# nvcc flags (-Werror, sm_80 and sm_90); they run only on a GPU.
+DEV_CUDA_BIN := $(patsubst dev/cuda/%.cu,$(BUILD)/dev/cuda/%,$(wildcard dev/cuda/*.cu))
+$(BUILD)/dev/cuda/%: dev/cuda/%.cu dev/cuda/common.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $< -o $@
+dev-cuda:
+	@test "$(CUDA)" = 1 || { echo "make dev-cuda needs nvcc (CUDA toolkit)"; exit 2; }
+	@$(MAKE) --no-print-directory $(DEV_CUDA_BIN)
+
+bench-ops: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench_ops
+	$(PYTHON) bench/bench_ops.py --bin $(BUILD)/bench_ops
+
+$(BUILD)/bench_ops: $(BUILD)/bench/bench_ops.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,114 @@
+// The run configuration (YAML, see configs/fmnist.yaml). Every key has a
+// default; unknown keys are errors naming the file and line.
+#ifndef HWNAS_CONFIG_H
+#define HWNAS_CONFIG_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CFG_PATH_MAX 512
+
+typedef struct DataSection {
+    char kind[16];              // "idx" | "imagefolder"                      default "idx"
+    char root[CFG_PATH_MAX];    // directory                                  default "/usr/share/datasets/fashion-mnist"
+    char train_images[128];     // idx file names inside root                 default "train-images-idx3-ubyte.gz"
+    char train_labels[128];     //                                            default "train-labels-idx1-ubyte.gz"
+    char test_images[128];      //                                            default "t10k-images-idx3-ubyte.gz"
+    char test_labels[128];      //                                            default "t10k-labels-idx1-ubyte.gz"
+    int input_size;             // network input H = W                        default 28
+    int channels;               // network input channels                     default 1
+    int holdout;                // last N training samples = search validation default 10000
+    int limit_train;            // use only the first N (0 = all)             default 0
+    int limit_test;             //                                            default 0
+    int pad_crop;               // idx: random crop with zero padding         default 2
+    int hflip;                  // random horizontal flip                     default 1
+    float rrc_scale[2];         // imagefolder random-resized-crop scale      default 0.08 1.0
+    float rrc_ratio[2];         //                                ratio       default 0.75 1.3333333
+    int val_resize;             // imagefolder validation resize before center crop, default 256
+    float color_jitter;         // imagefolder brightness/contrast/saturation, default 0 (off)
+    float mean[3];              // normalization                              default 0.2860 (fmnist) / ImageNet values
+    float std[3];               //                                            default 0.3530
+    int workers;                // loader threads                             default 2
+} DataSection;
+
+typedef struct TrainSection {
+    int epochs;                 // default 10
+    int batch;                  // default 128
+    float lr;                   // peak learning rate, default 0.1
+    char lr_schedule[16];       // "cosine" | "linear" | "constant", default "cosine"
+    float warmup_epochs;        // linear warm-up from 0, default 0.5
+    float momentum;             // default 0.9
+    int nesterov;               // default 1
+    float weight_decay;         // default 4e-5 (not on BN or bias)
+    float label_smoothing;      // default 0.1
+    uint64_t seed;              // default 1
+    int threads;                // 0 = all cores, default 0
+    char sampling[16];          // "uniform" | "latency" | "flops" (SPOS window rejection), default "uniform"
+    float window[2];            // accepted [min, max] of the sampling metric (ms or MFLOPs), default 0 0
+    char device[8];             // "cpu" | "cuda", default "cpu"
+} TrainSection;
+
+typedef struct SearchSection {
+    int population;             // default 50
+    int parents;                // default 10
+    int iterations;             // default 20
+    float mutation_prob;        // default 0.1
+    int mutations;              // default 25
+    int crossovers;             // default 25
+    int bn_images;              // BN recalibration images, default 2000
+    char bn_mode[8];            // "exact" | "ema", default "exact"
+    int val_images;             // validation images per candidate, default 10000
+    uint64_t seed;              // default 1
+} SearchSection;
+
+typedef struct SpaceGenSection {
+    int top_k;                  // operators kept per layer, default 4
+    char capacity[8];           // "flops" | "params", default "flops"
+    char score[24];             // "capacity_per_latency" | "latency", default "capacity_per_latency"
+} SpaceGenSection;
+
+typedef struct StagesSection {
+    int enabled;                // two-stage search, default 1
+    int split;                  // t: stage 1 searches layers t+1..n, default n/2 when 0
+    int stage1_epochs;          // default 6
+    int stage2_epochs;          // default 4
+    char fill[16];              // stage 1 policy for layers 1..t: "uniform" | "first", default "uniform"
+} StagesSection;
+
+typedef struct FinetuneSection {
+    int epochs;                 // fine-tune of the extracted winner, default 10
+    float lr;                   // default 0.02
+    int retrain_epochs;         // `hwnas retrain` from scratch, default 30
+    float retrain_lr;           // default 0.1
+} FinetuneSection;
+
+typedef struct Config {
+    char path[CFG_PATH_MAX];    // the file it was read from ("" for defaults)
+    DataSection data;
+    char space[CFG_PATH_MAX];   // search-space file, default "configs/spaces/hurricane-fmnist.yaml"
+    TrainSection train;
+    SearchSection search;
+    SpaceGenSection space_gen;
+    StagesSection stages;
+    FinetuneSection finetune;
+    char target[CFG_PATH_MAX];  // latency target file, or "cpu" = measure this machine, default "cpu"
+    float latency_ms;           // latency limit for the search, default 0 = none
+} Config;
+
+// Fills every field with its default.
+void config_defaults(Config* cfg);
+// Reads a YAML config over the defaults. Unknown keys, wrong types and values
+// out of range are errors with file and line (err->code 2). Returns 0 or -1.
+int config_load(Config* cfg, const char* path, HwErr* err);
+// Writes the resolved configuration (every key) as YAML; returns 0 or -1.
+int config_write(const Config* cfg, const char* path, HwErr* err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,193 @@
+// Shared by every kernels/cuda/*.cu file: the CudaState layout, error checking
+// of CUDA/cuBLAS/cuDNN calls, launch-size helpers and the per-family entry
+// points gathered by ops_cuda.cu. CUDA C++ only (nvcc); C code sees
+// cuda_context.h.
+#ifndef HWNAS_CUDA_COMMON_H
+#define HWNAS_CUDA_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/ops.h"
+
+// cuDNN workspace: convolution algorithms needing more are not considered.
+#define CUDA_CUDNN_WORKSPACE_BYTES ((size_t)64 << 20)
+// Partial sums of the deterministic reductions (reduce.cuh), in doubles.
+#define CUDA_REDUCE_SCRATCH_DOUBLES ((size_t)8 << 20)
+// Per-channel intermediates (BatchNorm backward means), in floats.
+#define CUDA_CHANNEL_BUF_FLOATS ((size_t)1 << 20)
+
+struct ConvPlanCache;  // conv2d.cu
+
+struct CudaState {
+    int device;
+    int sm_count;
+    cudaStream_t compute;  // every op runs here, in order
+    cudaStream_t copy;     // async batch uploads only
+    cublasHandle_t cublas;
+    cudnnHandle_t cudnn;
+    void* cudnn_workspace;
+    size_t cudnn_workspace_bytes;
+    double* reduce_scratch;
+    size_t reduce_scratch_doubles;
+    float* channel_buf;
+    size_t channel_buf_floats;
+    cudaEvent_t upload_ready[CUDA_UPLOAD_SLOTS];
+    cudaEvent_t upload_released[CUDA_UPLOAD_SLOTS];
+    struct ConvPlanCache* conv_plans;
+    int direct_conv;  // testing: skip cuDNN
+    int failed;
+    char error[768];
+};
+
+// Records the first error (sticky) and prints it once; always returns -1.
+int cuda_record_error(CudaState* st, const char* file, int line, const char* call,
+                      const char* message);
+
+// Status checks for the three libraries; 0 on success, else records and -1.
+// A failed CUDA runtime call also clears the runtime's per-thread last error,
+// so a later launch check does not report it a second time.
+static inline int cuda_check_status(CudaState* st, cudaError_t e, const char* file, int line,
+                                    const char* call) {
+    if (e == cudaSuccess) return 0;
+    (void)cudaGetLastError();
+    return cuda_record_error(st, file, line, call, cudaGetErrorString(e));
+}
+static inline int cuda_check_status(CudaState* st, cublasStatus_t e, const char* file, int line,
+                                    const char* call) {
+    if (e == CUBLAS_STATUS_SUCCESS) return 0;
+    return cuda_record_error(st, file, line, call, cublasGetStatusString(e));
+}
+static inline int cuda_check_status(CudaState* st, cudnnStatus_t e, const char* file, int line,
+                                    const char* call) {
+    if (e == CUDNN_STATUS_SUCCESS) return 0;
+    return cuda_record_error(st, file, line, call, cudnnGetErrorString(e));
+}
+
+// CUDA_CHECK(st, call): evaluates a CUDA, cuBLAS or cuDNN call; 0 or -1.
+#define CUDA_CHECK(st, call) cuda_check_status((st), (call), __FILE__, __LINE__, #call)
+// After every kernel launch: catches bad launch configurations at once
+// (faults inside kernels surface at the next synchronize).
+#define CUDA_CHECK_LAUNCH(st, name) \
+    cuda_check_status((st), cudaGetLastError(), __FILE__, __LINE__, "launch of " name)
+
+// The state of an op call, or NULL when there is none or it has failed (the
+// op then does nothing; synchronize reports the recorded error).
+static inline CudaState* cuda_op_state(const OpContext* ctx) {
+    CudaState* st = ctx ? (CudaState*)ctx->cuda : NULL;
+    return (st && !st->failed) ? st : NULL;
+}
+
+// Blocks for a grid-stride loop over n items: enough to fill the GPU, capped
+// so the grid size always fits an int.
+static inline unsigned cuda_grid_for(const CudaState* st, size_t n, int block) {
+    size_t blocks = (n + (size_t)block - 1) / (size_t)block;
+    size_t cap = (size_t)(st->sm_count > 0 ? st->sm_count : 1) * 32;
+    if (blocks > cap) blocks = cap;
+    return (unsigned)(blocks ? blocks : 1);
+}
+
+#define CUDA_GRID_STRIDE_LOOP(i, n)                                                \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n); \
+         i += (size_t)blockDim.x * gridDim.x)
+
+// conv2d.cu owns the cuDNN plan cache.
+void conv2d_plans_destroy(CudaState* st);
+
+// ---- entry points of each family, gathered in ops_cuda.cu ----
+// memory.cu
+void* alloc_cuda(const OpContext* ctx, size_t bytes);
+void release_cuda(const OpContext* ctx, void* p);
+void upload_cuda(const OpContext* ctx, void* dst, const void* host_src, size_t bytes);
+void download_cuda(const OpContext* ctx, void* host_dst, const void* src, size_t bytes);
+void copy_cuda(const OpContext* ctx, void* dst, const void* src, size_t bytes);
+void fill_zero_cuda(const OpContext* ctx, void* p, size_t bytes);
+int synchronize_cuda(const OpContext* ctx);
+// conv2d.cu
+void conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out, const float* in,
+                         const float* weight, const float* bias, float* scratch);
+void conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, float* din, float* dweight,
+                          float* dbias, const float* dout, const float* in, const float* weight,
+                          float* scratch);
+// depthwise_conv2d.cu
+void depthwise_conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out,
+                                   const float* in, const float* weight);
+void depthwise_conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, float* din,
+                                    float* dweight, const float* dout, const float* in,
+                                    const float* weight, float* scratch);
+// linear.cu
+void linear_forward_cuda(const OpContext* ctx, float* out, const float* in, const float* weight,
+                         const float* bias, int rows, int in_f, int out_f);
+void linear_backward_cuda(const OpContext* ctx, float* din, float* dweight, float* dbias,
+                          const float* dout, const float* in, const float* weight, int rows,
+                          int in_f, int out_f);
+// Shared with conv2d.cu: dbias[c] += sum over rows of dout[r][c].
+void bias_grad_accumulate_cuda(CudaState* st, float* dbias, const float* dout, int rows,
+                               int channels);
+// out[r][c] += bias[c].
+void bias_add_cuda(CudaState* st, float* out, const float* bias, int rows, int channels);
+// batchnorm.cu
+void batchnorm_forward_train_cuda(const OpContext* ctx, float* out, const float* in,
+                                  const float* gamma, const float* beta, float* save_mean,
+                                  float* save_rstd, float* running_mean, float* running_var,
+                                  int rows, int channels, float momentum, float eps);
+void batchnorm_forward_infer_cuda(const OpContext* ctx, float* out, const float* in,
+                                  const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var, int rows,
+                                  int channels, float eps);
+void batchnorm_backward_cuda(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
+                             const float* dout, const float* in, const float* gamma,
+                             const float* save_mean, const float* save_rstd, int rows,
+                             int channels, float* scratch);
+void batchnorm_act_forward_train_cuda(const OpContext* ctx, Activation act, float* out,
+                                      const float* in, const float* gamma, const float* beta,
+                                      float* save_mean, float* save_rstd, float* running_mean,
+                                      float* running_var, int rows, int channels,
+                                      float momentum, float eps);
+void batchnorm_act_forward_infer_cuda(const OpContext* ctx, Activation act, float* out,
+                                      const float* in, const float* gamma, const float* beta,
+                                      const float* running_mean, const float* running_var,
+                                      int rows, int channels, float eps);
+void batchnorm_act_backward_cuda(const OpContext* ctx, Activation act, float* din,
+                                 float* dgamma, float* dbeta, const float* dout,
+                                 const float* in, const float* gamma, const float* beta,
+                                 const float* save_mean, const float* save_rstd, int rows,
+                                 int channels, float* scratch);
+// activation.cu
+void activation_forward_cuda(const OpContext* ctx, Activation act, float* out, const float* in,
+                             size_t n);
+void activation_backward_cuda(const OpContext* ctx, Activation act, float* din,
+                              const float* dout, const float* in, size_t n);
+// pool.cu (global average pool, SE channel scale)
+void global_avg_pool_forward_cuda(const OpContext* ctx, float* out, const float* in, int batch,
+                                  int hw, int channels);
+void global_avg_pool_backward_cuda(const OpContext* ctx, float* din, const float* dout,
+                                   int batch, int hw, int channels);
+void channel_scale_forward_cuda(const OpContext* ctx, float* out, const float* in,
+                                const float* scale, int batch, int hw, int channels);
+void channel_scale_backward_cuda(const OpContext* ctx, float* din, float* dscale,
+                                 const float* dout, const float* in, const float* scale,
+                                 int batch, int hw, int channels);
+// channel.cu (concat/split, shuffle, residual add)
+void channel_concat_forward_cuda(const OpContext* ctx, float* out, const float* a,
+                                 const float* b, int rows, int ca, int cb);
+void channel_concat_backward_cuda(const OpContext* ctx, float* da, float* db, const float* dout,
+                                  int rows, int ca, int cb);
+void channel_shuffle_cuda(const OpContext* ctx, float* out, const float* in, int rows,
+                          int channels, int groups);
+void add_cuda(const OpContext* ctx, float* out, const float* a, const float* b, size_t n);
+// loss.cu
+void cross_entropy_forward_backward_cuda(const OpContext* ctx, float* loss, float* dlogits,
+                                         const float* logits, const int* labels, int batch,
+                                         int classes, float smoothing);
+void topk_correct_cuda(const OpContext* ctx, int* correct1, int* correct5, const float* logits,
+                       const int* labels, int batch, int classes);
+// sgd.cu
+void sgd_update_cuda(const OpContext* ctx, float* param, float* momentum_buf, const float* grad,
+                     size_t n, const SgdConfig* cfg, int apply_weight_decay);
+
+#endif

@@ -1,0 +1,264 @@
+#include "search/latency.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "supernet/trainer.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static void stem_out(const Space* s, int* h, int* w, int* c) {
+    *h = conv_out_size(s->in_h, s->stem.kernel, s->stem.stride, s->stem.kernel / 2);
+    *w = conv_out_size(s->in_w, s->stem.kernel, s->stem.stride, s->stem.kernel / 2);
+    *c = s->stem.has_first ? s->stem.first_out_c : s->stem.out_c;
+}
+
+static void layer_out(const Space* s, int l, int* h, int* w) {
+    const SpaceLayer* L = &s->layers[l];
+    *h = conv_out_size(L->in_h, 3, L->stride, 1);
+    *w = conv_out_size(L->in_w, 3, L->stride, 1);
+}
+
+int latency_stem_key(const Space* s, char* out, size_t cap) {
+    int h, w, c;
+    stem_out(s, &h, &w, &c);
+    return lut_stem_key(out, cap, s->in_h, s->in_w, s->in_c, h, w, c);
+}
+
+int latency_layer_key(const Space* s, int layer, int op, char* out, size_t cap) {
+    const SpaceLayer* L = &s->layers[layer];
+    int h, w;
+    layer_out(s, layer, &h, &w);
+    return lut_block_key(out, cap, L->names[op], L->in_h, L->in_w, L->in_c, h, w, L->out_c, L->stride);
+}
+
+int latency_head_key(const Space* s, char* out, size_t cap) {
+    int h, w;
+    layer_out(s, s->n_layers - 1, &h, &w);
+    return lut_head_key(out, cap, h, w, s->layers[s->n_layers - 1].out_c, s->classes);
+}
+
+// Roofline estimate of a block at batch 1: MACs*2 and the bytes of its
+// input, output and weights.
+static double analytic_block_ms(const Lut* lut, const Block* b) {
+    double bytes = 4.0 * (double)b->param_floats;
+    bytes += 4.0 * (double)slot_numel(b, 0, 1) + 4.0 * (double)slot_numel(b, b->output, 1);
+    return lut_analytic_ms(lut, 2.0 * b->macs, bytes);
+}
+
+// position: -1 stem, n_layers head, else a layer.
+static int block_for(const Space* s, int position, int op, Block* b) {
+    const char* why = NULL;
+    if (position < 0)
+        return block_build_stem(b, s->in_h, s->in_w, s->in_c, s->stem.out_c, s->stem.kernel, s->stem.stride,
+                                s->stem.act, s->stem.has_first ? &s->stem.first : NULL, s->stem.first_out_c, &why);
+    if (position == s->n_layers) {
+        int h, w;
+        layer_out(s, s->n_layers - 1, &h, &w);
+        return block_build_head(b, h, w, s->layers[s->n_layers - 1].out_c, s->head.features, s->head.act, s->classes,
+                                &why);
+    }
+    const SpaceLayer* L = &s->layers[position];
+    return block_build_operator(b, &L->ops[op], L->in_h, L->in_w, L->in_c, L->out_c, L->stride, s->block_act, &why);
+}
+
+static int lookup(const Lut* lut, const Space* s, int position, int op, const char* key, double* ms, HwErr* err) {
+    const LutEntry* e = lut_find(lut, key);
+    if (e) return *ms = e->mean, 0;
+    if (position >= 0 && position < s->n_layers && s->layers[position].ops[op].family == OPF_SKIP) return *ms = 0, 0;
+    if (lut->method == LUT_ANALYTIC) {
+        Block* b = malloc(sizeof(Block));
+        if (!b || block_for(s, position, op, b) < 0) {
+            free(b);
+            return hw_runtime(err, NULL, 0, "cannot build %s for the analytic model", key);
+        }
+        *ms = analytic_block_ms(lut, b);
+        free(b);
+        return 0;
+    }
+    return lut_lookup(lut, key, ms, err);  // the error names the key and the file
+}
+
+int latency_of_layer_op(const Lut* lut, const Space* s, int layer, int op, double* ms, HwErr* err) {
+    char key[LUT_KEY_MAX];
+    if (layer < 0) latency_stem_key(s, key, sizeof key);
+    else if (layer >= s->n_layers) latency_head_key(s, key, sizeof key);
+    else latency_layer_key(s, layer, op, key, sizeof key);
+    return lookup(lut, s, layer < 0 ? -1 : layer, op, key, ms, err);
+}
+
+int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, HwErr* err) {
+    double total = 0, part;
+    if (latency_of_layer_op(lut, s, -1, 0, &part, err) < 0) return -1;
+    total += part;
+    for (int l = 0; l < s->n_layers; l++) {
+        if (latency_of_layer_op(lut, s, l, ops[l], &part, err) < 0) return -1;
+        total += part;
+    }
+    if (latency_of_layer_op(lut, s, s->n_layers, 0, &part, err) < 0) return -1;
+    *ms = total + part;
+    return 0;
+}
+
+static int compare_doubles(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+// Median and standard deviation of the timed runs of `run`.
+typedef struct Timing {
+    double median, std;
+} Timing;
+
+static Timing time_runs(Supernet* sn, const ProfileOptions* opt, double* samples,
+                        void (*run)(Supernet*, void*), void* arg) {
+    for (int i = 0; i < opt->warmup; i++) run(sn, arg);
+    sn->ops->synchronize(&sn->ctx);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < opt->runs; i++) {
+        double t0 = now_ms();
+        run(sn, arg);
+        sn->ops->synchronize(&sn->ctx);
+        samples[i] = now_ms() - t0;
+        sum += samples[i];
+    }
+    double mean = sum / opt->runs;
+    for (int i = 0; i < opt->runs; i++) sq += (samples[i] - mean) * (samples[i] - mean);
+    qsort(samples, (size_t)opt->runs, sizeof(double), compare_doubles);
+    Timing t = {samples[opt->runs / 2], opt->runs > 1 ? sqrt(sq / (opt->runs - 1)) : 0};
+    return t;
+}
+
+typedef struct BlockArg {
+    int position, block, batch;
+    float* input;
+} BlockArg;
+
+static void run_block(Supernet* sn, void* p) {
+    BlockArg* a = p;
+    supernet_block_forward(sn, a->position, a->block, a->input, a->batch, MODE_EVAL);
+}
+
+typedef struct PathArg {
+    const int* path;
+    int batch;
+} PathArg;
+
+static void run_path(Supernet* sn, void* p) {
+    PathArg* a = p;
+    supernet_forward(sn, a->path, a->batch, MODE_EVAL, 0);
+}
+
+static void fill_random(Supernet* sn, float* dst, size_t n, uint64_t seed) {
+    float* host = malloc(n * sizeof(float));
+    if (!host) return;
+    Rng rng;
+    rng_seed(&rng, seed, 1, 2, 3);
+    for (size_t i = 0; i < n; i++) host[i] = rng_normal(&rng);
+    sn->ops->upload(&sn->ctx, dst, host, n * sizeof(float));
+    free(host);
+}
+
+Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
+    const Space* s = &sn->space;
+    Lut* lut = lut_new();
+    double* samples = malloc(sizeof(double) * (size_t)opt->runs);
+    size_t most = 0;
+    for (int b = 0; b < sn->n_blocks; b++)
+        if (slot_numel(&sn->blocks[b], 0, opt->batch) > most) most = slot_numel(&sn->blocks[b], 0, opt->batch);
+    float* input = sn->ops->alloc(&sn->ctx, most * sizeof(float) + 64);
+    if (!lut || !samples || !input) {
+        hw_runtime(err, NULL, 0, "out of memory for profiling");
+        goto fail;
+    }
+    fill_random(sn, input, most, 11);
+    int positions = supernet_positions(sn), total = sn->n_blocks, done = 0;
+    for (int p = 0; p < positions; p++) {
+        int first = p == 0 ? 0 : (p == positions - 1 ? sn->n_blocks - 1 : sn->layer_first[p - 1]);
+        int count = (p == 0 || p == positions - 1) ? 1 : s->layers[p - 1].n_ops;
+        for (int o = 0; o < count; o++) {
+            char key[LUT_KEY_MAX];
+            if (p == 0) latency_stem_key(s, key, sizeof key);
+            else if (p == positions - 1) latency_head_key(s, key, sizeof key);
+            else latency_layer_key(s, p - 1, o, key, sizeof key);
+            BlockArg arg = {p, first + o, opt->batch, input};
+            Timing t = time_runs(sn, opt, samples, run_block, &arg);
+            if (!lut_find(lut, key) && lut_add(lut, key, t.median, t.std, opt->runs, err) < 0) goto fail;
+            done++;
+            if (!opt->quiet && isatty(STDERR_FILENO))
+                fprintf(stderr, "\rprofiling %d/%d  %-48s %.4f ms   ", done, total, key, t.median);
+        }
+    }
+    if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+    sn->ops->release(&sn->ctx, input);
+    free(samples);
+    return lut;
+fail:
+    if (input) sn->ops->release(&sn->ctx, input);
+    free(samples);
+    lut_free(lut);
+    return NULL;
+}
+
+double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* opt) {
+    double* samples = malloc(sizeof(double) * (size_t)opt->runs);
+    if (!samples) return -1;
+    PathArg arg = {path, opt->batch};
+    Timing t = time_runs(sn, opt, samples, run_path, &arg);
+    free(samples);
+    return t.median;
+}
+
+int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
+                  const char* csv, CheckResult* out, HwErr* err) {
+    const Space* s = &sn->space;
+    memset(out, 0, sizeof *out);
+    int* path = calloc((size_t)s->n_layers, sizeof(int));
+    FILE* fp = csv ? fopen(csv, "w") : NULL;
+    if (!path || (csv && !fp)) {
+        free(path);
+        if (fp) fclose(fp);
+        return hw_runtime(err, csv, 0, "cannot write the check table");
+    }
+    if (fp) fprintf(fp, "ops,predicted_ms,measured_ms,error_pct\n");
+    fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
+    int within = 0;
+    double abs_sum = 0, bias_sum = 0;
+    for (int i = 0; i < samples; i++) {
+        sample_path(sn, seed, (uint64_t)i, 0, NULL, path);
+        double pred, meas;
+        if (latency_predict(lut, s, path, &pred, err) < 0) {
+            free(path);
+            if (fp) fclose(fp);
+            return -1;
+        }
+        meas = latency_measure_path(sn, path, opt);
+        double rel = (pred - meas) / meas;
+        within += fabs(rel) <= 0.10;
+        abs_sum += fabs(rel);
+        bias_sum += rel;
+        if (fp) {
+            for (int l = 0; l < s->n_layers; l++) fprintf(fp, "%s%s", l ? " " : "", s->layers[l].names[path[l]]);
+            fprintf(fp, ",%.5f,%.5f,%.2f\n", pred, meas, 100 * rel);
+        }
+        if (!opt->quiet && isatty(STDERR_FILENO))
+            fprintf(stderr, "\rchecking %d/%d  predicted %.3f ms measured %.3f ms   ", i + 1, samples, pred, meas);
+    }
+    if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+    out->samples = samples;
+    out->within10 = samples ? (double)within / samples : 0;
+    out->mape = samples ? 100 * abs_sum / samples : 0;
+    out->mean_bias = samples ? 100 * bias_sum / samples : 0;
+    free(path);
+    if (fp) fclose(fp);
+    return 0;
+}

@@ -1,0 +1,62 @@
+// Latency of architectures: prediction from a target (LUT sum, or the
+// analytic roofline), measurement of every (operator, layer) of a space on
+// this machine (`hwnas latency profile`), and the check of predictions
+// against end-to-end measurements (`hwnas latency check`).
+//
+// Prediction = stem + sum over layers + head. `skip` has its own entry when
+// the table has one, else it counts as 0 ms (an identity costs nothing in
+// hwnas's executor, and published tables have no skip entries).
+#ifndef HWNAS_LATENCY_H
+#define HWNAS_LATENCY_H
+
+#include "common/error.h"
+#include "search/lut.h"
+#include "supernet/space.h"
+#include "supernet/supernet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Keys of the stem, of operator `op` of layer `layer`, and of the head.
+int latency_stem_key(const Space* s, char* out, size_t cap);
+int latency_layer_key(const Space* s, int layer, int op, char* out, size_t cap);
+int latency_head_key(const Space* s, char* out, size_t cap);
+
+// Predicted ms of an architecture (ops = index per layer). A missing entry is
+// an error naming the key and the target file.
+int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, HwErr* err);
+// Predicted ms of one layer's operator (for ranking), or of the stem/head.
+int latency_of_layer_op(const Lut* lut, const Space* s, int layer, int op, double* ms, HwErr* err);
+
+typedef struct ProfileOptions {
+    int warmup;       // untimed runs first
+    int runs;         // timed runs (>= 30)
+    int batch;        // 1 by default
+    int quiet;
+} ProfileOptions;
+
+// Times the stem, every (layer, operator) block and the head of sn's space
+// with the supernet's own inference path (eval mode) into a new measured LUT
+// (entry mean = median of the runs, std = standard deviation).
+Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err);
+
+// Median ms of the whole network of `path` (end to end, eval mode).
+double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* opt);
+
+typedef struct CheckResult {
+    int samples;
+    double within10;  // share of subnets with |pred - meas| <= 10% of meas
+    double mape;      // mean absolute percentage error
+    double mean_bias; // mean (pred - meas) / meas
+} CheckResult;
+
+// Measures `samples` random subnets end to end and compares with the target.
+// csv (may be NULL) receives "ops,predicted_ms,measured_ms,error_pct" rows.
+int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
+                  const char* csv, CheckResult* out, HwErr* err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+// Latency targets: a lookup table (LUT) of measured or imported operator
+// latencies keyed by operator and shape, or an analytic roofline model.
+//
+// File format (YAML, see ../shared/CONTRACT.md):
+//
+//   device: "Intel Xeon, 2 threads"   # free text
+//   unit: ms                          # only ms
+//   method: measured                  # measured | imported | analytic
+//   source: hwnas latency profile     # tool or original file
+//   date: "2024-05-01"                # optional
+//   hwnas_version: "0.1"              # optional
+//   threads: 2                        # optional, 0 = not stated
+//   batch: 1                          # optional, 0 = not stated
+//   notes: free text                  # optional
+//   peak_gflops: 50                   # analytic only (required there)
+//   bandwidth_gbs: 20                 # analytic only (required there)
+//   overhead_ms: 0.01                 # analytic only, per operator, default 0
+//   entries:                          # required unless analytic
+//     mb_k5_e6-in:14x14x48-out:7x7x96-s:2: {mean: 0.412, std: 0.006, n: 50}
+//
+// Entry values: `mean` (ms, required, finite, >= 0), `std` (ms, default 0),
+// `n` (sample count, default 0 = not stated).
+//
+// Key grammar (every key is exactly what the builders below produce):
+//
+//   block:  OP-in:HxWxC-out:HxWxC-s:S     e.g. mb_k5_e6-in:14x14x48-out:7x7x96-s:2
+//   stem:   stem-in:HxWxC-out:HxWxC       e.g. stem-in:28x28x1-out:28x28x16
+//   head:   head-in:HxWxC-out:N           e.g. head-in:7x7x96-out:10 (N classes)
+//
+// OP is an operator name of [a-z0-9_] (mb_k3_e6_se, sep_k5, skip, ...) other
+// than `stem` and `head`; H, W, C, S, N are decimal integers >= 1 without
+// leading zeros. The stem is everything before the first searchable layer,
+// the head everything after the last one (convs, pooling, classifier).
+#ifndef HWNAS_LUT_H
+#define HWNAS_LUT_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LUT_KEY_MAX 128  // longest key, NUL included
+#define LUT_OP_MAX 32    // longest operator name, NUL included
+
+typedef enum LutMethod { LUT_MEASURED, LUT_IMPORTED, LUT_ANALYTIC } LutMethod;
+
+typedef struct LutEntry {
+    char* key;
+    double mean;  // ms
+    double std;   // ms
+    int n;        // samples, 0 = not stated
+} LutEntry;
+
+typedef struct Lut {
+    char path[512];           // file read from, "" when built in memory
+    char device[256];
+    LutMethod method;
+    char source[512];
+    char date[64];            // optional fields: "" / 0 = absent
+    char hwnas_version[64];
+    int threads;
+    int batch;
+    char notes[2048];
+    double peak_gflops;       // analytic model (method analytic)
+    double bandwidth_gbs;
+    double overhead_ms;
+    int count;                // entries, in file / insertion order
+    LutEntry* entries;
+    // private: capacity and the open-addressing hash index over keys
+    int cap;
+    int* slots;
+    size_t slot_cap;
+} Lut;
+
+// An empty table (method measured, unit ms); NULL when out of memory.
+Lut* lut_new(void);
+void lut_free(Lut* lut);
+const char* lut_method_name(LutMethod m);
+
+// Reads a target file. Errors name the file and line (err->code 2): unknown or
+// missing top-level keys, unit other than ms, unknown method, an entry that is
+// not a mapping, a missing mean, a negative / non-numeric / non-finite value,
+// a key outside the grammar, duplicate keys. NULL on error.
+Lut* lut_load(const char* path, HwErr* err);
+// Writes the table atomically (temporary file, fsync, rename). 0 or -1.
+int lut_write(const Lut* lut, const char* path, HwErr* err);
+
+// Appends an entry. Errors: key outside the grammar, key already present,
+// mean or std negative or not finite. 0 or -1.
+int lut_add(Lut* lut, const char* key, double mean_ms, double std_ms, int n, HwErr* err);
+// The entry for key, NULL if absent. O(1) (hash index).
+const LutEntry* lut_find(const Lut* lut, const char* key);
+// The mean for key; a missing key is an error naming the key and the file.
+int lut_lookup(const Lut* lut, const char* key, double* ms, HwErr* err);
+
+// Roofline estimate of one operator for method analytic:
+// max(flops / peak, bytes / bandwidth) + overhead_ms, in ms. Returns a
+// negative value when the table is not analytic.
+double lut_analytic_ms(const Lut* lut, double flops, double bytes);
+
+// Key builders: write the canonical key into out; 0, or -1 when a number is
+// < 1, the operator name is invalid, or the key does not fit in cap.
+int lut_block_key(char* out, size_t cap, const char* op, int ih, int iw, int ic, int oh, int ow,
+                  int oc, int stride);
+int lut_stem_key(char* out, size_t cap, int ih, int iw, int ic, int oh, int ow, int oc);
+int lut_head_key(char* out, size_t cap, int ih, int iw, int ic, int classes);
+
+// A key taken apart. For LUT_KEY_STEM op is "stem", stride 0; for
+// LUT_KEY_HEAD op is "head", out_c = classes, out_h = out_w = 1, stride 0.
+typedef enum LutKeyKind { LUT_KEY_BLOCK, LUT_KEY_STEM, LUT_KEY_HEAD } LutKeyKind;
+typedef struct LutKey {
+    LutKeyKind kind;
+    char op[LUT_OP_MAX];
+    int in_h, in_w, in_c;
+    int out_h, out_w, out_c;
+    int stride;
+} LutKey;
+// 0 when key follows the grammar exactly (then *out is filled), else -1.
+int lut_parse_key(const char* key, LutKey* out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,245 @@
+// hwnas latency profile | predict | check | import
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/yaml_tree.h"
+#include "search/latency.h"
+#include "search/lut.h"
+#include "search/lut_import.h"
+#include "src/cmd_common.h"
+#include "src/commands.h"
+#include "src/device.h"
+#include "supernet/arch.h"
+#include "supernet/space.h"
+#include "supernet/supernet.h"
+
+#define HWNAS_VERSION "0.1"
+
+static const char* kUsage =
+    "usage: hwnas latency profile --space SPACE.yaml -o TARGET.yaml [--device cpu|cuda] [--batch 1]\n"
+    "                             [--runs 30] [--warmup 5] [--threads N]\n"
+    "       hwnas latency predict --target TARGET --arch ARCH.yaml [--space SPACE.yaml]\n"
+    "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
+    "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
+    "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
+    "table has an entry for it. SPACE defaults to configs/spaces/NAME.yaml for the\n"
+    "architecture's `space: NAME`.\n";
+
+typedef struct LatencyArgs {
+    const char *space, *out, *device, *target, *arch, *format, *csv, *file;
+    int batch, runs, warmup, threads, samples;
+    uint64_t seed;
+} LatencyArgs;
+
+static int parse(int argc, char** argv, LatencyArgs* a) {
+    static const struct option longopts[] = {
+        {"space", required_argument, 0, 's'},  {"out", required_argument, 0, 'o'},
+        {"device", required_argument, 0, 'd'}, {"target", required_argument, 0, 'T'},
+        {"arch", required_argument, 0, 'a'},   {"format", required_argument, 0, 'f'},
+        {"csv", required_argument, 0, 'C'},    {"batch", required_argument, 0, 'b'},
+        {"runs", required_argument, 0, 'r'},   {"warmup", required_argument, 0, 'w'},
+        {"threads", required_argument, 0, 't'}, {"samples", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->device = "cpu", a->batch = 1, a->runs = 30, a->warmup = 5, a->samples = 100, a->seed = 1;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's': a->space = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'd': a->device = optarg; break;
+        case 'T': a->target = optarg; break;
+        case 'a': a->arch = optarg; break;
+        case 'f': a->format = optarg; break;
+        case 'C': a->csv = optarg; break;
+        case 'b': a->batch = atoi(optarg); break;
+        case 'r': a->runs = atoi(optarg); break;
+        case 'w': a->warmup = atoi(optarg); break;
+        case 't': a->threads = atoi(optarg); break;
+        case 'n': a->samples = atoi(optarg); break;
+        case 'S': a->seed = strtoull(optarg, NULL, 10); break;
+        case 'h': fputs(kUsage, stdout); return 1;
+        default: fputs(kUsage, stderr); return 2;
+        }
+    }
+    if (optind < argc) a->file = argv[optind++];
+    if (optind != argc || a->batch < 1 || a->runs < 1 || a->warmup < 0 || a->samples < 1) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static void cpu_model(char* out, size_t cap) {
+    snprintf(out, cap, "unknown CPU");
+    FILE* fp = fopen("/proc/cpuinfo", "r");
+    if (!fp) return;
+    char line[512];
+    while (fgets(line, sizeof line, fp)) {
+        if (!strncmp(line, "model name", 10)) {
+            char* v = strchr(line, ':');
+            if (v) {
+                v += 2;
+                v[strcspn(v, "\n")] = 0;
+                snprintf(out, cap, "%s", v);
+            }
+            break;
+        }
+    }
+    fclose(fp);
+}
+
+static int open_supernet(const char* space_path, const char* device, int threads, int batch, Space* space,
+                         Device* dev, Supernet** sn, HwErr* err) {
+    if (space_load(space, space_path, err) < 0 || device_open(dev, device, threads, err) < 0) return -1;
+    *sn = supernet_create(space, dev->ops, &dev->ctx, batch, err);
+    if (!*sn) return -1;
+    return supernet_init_params(*sn, 1);
+}
+
+static int profile(const LatencyArgs* a) {
+    if (!a->space || !a->out) return fputs(kUsage, stderr), 2;
+    if (a->runs < 30) {
+        fprintf(stderr, "hwnas: error: --runs: found %d, expected at least 30 timed runs\n", a->runs);
+        return 2;
+    }
+    HwErr err = {0};
+    Space space;
+    Device dev;
+    Supernet* sn = NULL;
+    if (open_supernet(a->space, a->device, a->threads, a->batch, &space, &dev, &sn, &err) < 0) return cli_fail(&err);
+    ProfileOptions opt = {a->warmup, a->runs, a->batch, 0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    Lut* lut = latency_profile(sn, &opt, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc = 0;
+    if (!lut) {
+        rc = cli_fail(&err);
+    } else {
+        char cpu[160];
+        cpu_model(cpu, sizeof cpu);
+        snprintf(lut->device, sizeof lut->device, "%s %s, %d threads (hwnas %s backend)", dev.ops->name == ops_cpu.name ? "CPU" : "GPU",
+                 cpu, dev.ctx.threads, dev.ops->name);
+        lut->method = LUT_MEASURED;
+        snprintf(lut->source, sizeof lut->source, "hwnas latency profile --space %s", a->space);
+        time_t now = time(NULL);
+        strftime(lut->date, sizeof lut->date, "%Y-%m-%d", gmtime(&now));
+        snprintf(lut->hwnas_version, sizeof lut->hwnas_version, "%s", HWNAS_VERSION);
+        lut->threads = dev.ctx.threads;
+        lut->batch = a->batch;
+        snprintf(lut->notes, sizeof lut->notes,
+                 "each block timed alone with hwnas's inference path (eval mode): %d warm-up runs, then mean = median "
+                 "of %d timed runs, std = their standard deviation",
+                 a->warmup, a->runs);
+        if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
+        else
+            fprintf(stderr, "hwnas latency profile: %d entries in %.1f s -> %s\n", sn->n_blocks,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), a->out);
+        lut_free(lut);
+    }
+    supernet_destroy(sn);
+    device_close(&dev);
+    return rc;
+}
+
+// The space of an architecture file: --space, else configs/spaces/NAME.yaml.
+static int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err) {
+    char guess[600];
+    if (!space_path) {
+        YamlDoc* d = yaml_load_file(arch_path, err);
+        if (!d) return -1;
+        char name[64] = "";
+        const YamlNode* n = yaml_get(d->root, "space");
+        int ok = n && yaml_string(d, n, "space", name, sizeof name, err) == 0;
+        yaml_free(d);
+        if (!ok) return err->msg[0] ? -1 : hw_bad_input(err, arch_path, 0, "no `space:` name; pass --space");
+        snprintf(guess, sizeof guess, "configs/spaces/%s.yaml", name);
+        space_path = guess;
+    }
+    return space_load(space, space_path, err);
+}
+
+static int predict(const LatencyArgs* a) {
+    if (!a->target || !a->arch) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Space space;
+    Arch arch;
+    if (space_for_arch(a->space, a->arch, &space, &err) < 0 || arch_load(&arch, a->arch, &space, &err) < 0)
+        return cli_fail(&err);
+    Lut* lut = lut_load(a->target, &err);
+    if (!lut) return cli_fail(&err);
+    double ms;
+    int rc = latency_predict(lut, &space, arch.ops, &ms, &err);
+    lut_free(lut);
+    if (rc < 0) return cli_fail(&err);
+    printf("%.4f\n", ms);
+    return 0;
+}
+
+static int check(const LatencyArgs* a) {
+    if (!a->target || !a->space) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Space space;
+    Device dev;
+    Supernet* sn = NULL;
+    Lut* lut = lut_load(a->target, &err);
+    if (!lut) return cli_fail(&err);
+    int batch = lut->batch > 0 ? lut->batch : a->batch;
+    if (open_supernet(a->space, a->device, a->threads ? a->threads : lut->threads, batch, &space, &dev, &sn, &err) < 0) {
+        lut_free(lut);
+        return cli_fail(&err);
+    }
+    ProfileOptions opt = {a->warmup, a->runs, batch, 0};
+    CheckResult res;
+    int rc = latency_check(sn, lut, a->samples, a->seed, &opt, a->csv, &res, &err);
+    if (rc < 0) rc = cli_fail(&err);
+    else
+        printf("samples %d within10 %.3f mape %.2f bias %.2f\n", res.samples, res.within10, res.mape, res.mean_bias);
+    lut_free(lut);
+    supernet_destroy(sn);
+    device_close(&dev);
+    return rc;
+}
+
+static int import(const LatencyArgs* a) {
+    if (!a->format || !a->file || !a->out) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Lut* lut = NULL;
+    LutImportReport rep;
+    memset(&rep, 0, sizeof rep);
+    if (lut_import(a->format, a->file, &lut, &rep, &err) < 0) return cli_fail(&err);
+    int rc = lut_write(lut, a->out, &err) < 0 ? cli_fail(&err) : 0;
+    if (rc == 0) {
+        fprintf(stderr, "hwnas latency import: %d source entries -> %d entries (%d folded into stem/head), %d without counterpart\n",
+                rep.source_entries, rep.imported, rep.merged, rep.unmatched_count);
+        for (int i = 0; i < rep.unmatched_count; i++)
+            fprintf(stderr, "  no counterpart: %s:%d: %s (%s)\n", a->file, rep.unmatched[i].line, rep.unmatched[i].key,
+                    rep.unmatched[i].reason);
+    }
+    lut_import_report_free(&rep);
+    lut_free(lut);
+    return rc;
+}
+
+int cmd_latency(int argc, char** argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    LatencyArgs a;
+    int p = parse(argc - 1, argv + 1, &a);
+    if (p) return p == 1 ? 0 : 2;
+    if (!strcmp(argv[1], "profile")) return profile(&a);
+    if (!strcmp(argv[1], "predict")) return predict(&a);
+    if (!strcmp(argv[1], "check")) return check(&a);
+    if (!strcmp(argv[1], "import")) return import(&a);
+    fprintf(stderr, "hwnas: error: latency: unknown subcommand '%s' (profile, predict, check, import)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,161 @@
+// hwnas space (hardware-specific search space) and hwnas search
+// (evolutionary search with inherited weights under a latency limit).
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "search/latency.h"
+#include "search/lut.h"
+#include "search/search_run.h"
+#include "search/space_gen.h"
+#include "src/cmd_common.h"
+#include "src/commands.h"
+#include "src/device.h"
+#include "supernet/checkpoint.h"
+#include "supernet/evaluate.h"
+#include "supernet/space.h"
+
+typedef struct SearchArgs {
+    const char *config, *target, *out, *supernet, *space, *device;
+    double latency_ms;
+    int random, threads;
+} SearchArgs;
+
+static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'},   {"target", required_argument, 0, 'T'},
+        {"out", required_argument, 0, 'o'},      {"supernet", required_argument, 0, 'S'},
+        {"space", required_argument, 0, 's'},    {"latency-ms", required_argument, 0, 'L'},
+        {"device", required_argument, 0, 'd'},   {"random-baseline", no_argument, 0, 'R'},
+        {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->latency_ms = -1;
+    a->threads = -1;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': a->config = optarg; break;
+        case 'T': a->target = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'S': a->supernet = optarg; break;
+        case 's': a->space = optarg; break;
+        case 'L': a->latency_ms = atof(optarg); break;
+        case 'd': a->device = optarg; break;
+        case 'R': a->random = 1; break;
+        case 't': a->threads = atoi(optarg); break;
+        case 'h': fputs(usage, stdout); return 1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc) return fputs(usage, stderr), 2;
+    return 0;
+}
+
+// A target file, or "cpu": measure the space on this machine now.
+static Lut* open_target(const char* target, const Space* space, const Config* cfg, HwErr* err) {
+    if (strcmp(target, "cpu") != 0) return lut_load(target, err);
+    Device dev;
+    if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
+    Supernet* sn = supernet_create(space, dev.ops, &dev.ctx, 1, err);
+    Lut* lut = NULL;
+    if (sn && supernet_init_params(sn, 1) == 0) {
+        ProfileOptions opt = {5, 30, 1, 0};
+        lut = latency_profile(sn, &opt, err);
+    }
+    supernet_destroy(sn);
+    device_close(&dev);
+    return lut;
+}
+
+static const char* kSpaceUsage =
+    "usage: hwnas space -c CONFIG --target TARGET -o SPACE.yaml\n"
+    "Ranks the operators of every layer of the config's space on TARGET (a latency\n"
+    "table, or `cpu` to measure this machine now) by capacity per unit of latency\n"
+    "(space_gen.capacity: flops|params; space_gen.score: capacity_per_latency|latency)\n"
+    "and keeps the best space_gen.top_k per layer (plus skip where offered).\n";
+
+int cmd_space(int argc, char** argv) {
+    SearchArgs a;
+    int p = parse(argc, argv, &a, kSpaceUsage);
+    if (p) return p == 1 ? 0 : 2;
+    if (!a.target || !a.out) return fputs(kSpaceUsage, stderr), 2;
+    HwErr err = {0};
+    Config cfg;
+    config_defaults(&cfg);
+    Space pool, out;
+    if ((a.config && config_load(&cfg, a.config, &err) < 0) || space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
+        return cli_fail(&err);
+    Lut* lut = open_target(a.target, &pool, &cfg, &err);
+    if (!lut) return cli_fail(&err);
+    RankTable* tables = calloc((size_t)pool.n_layers, sizeof(RankTable));
+    const char* name = strcmp(a.target, "cpu") ? "target" : "cpu";
+    int rc = 0;
+    if (!tables || space_generate(&pool, lut, &cfg.space_gen, name, &out, tables, &err) < 0 ||
+        space_write_ranked(&out, tables, a.target, a.out, &err) < 0)
+        rc = cli_fail(&err);
+    else
+        fprintf(stderr, "hwnas space: %s: 10^%.1f -> 10^%.1f architectures -> %s\n", pool.name, space_log10_size(&pool),
+                space_log10_size(&out), a.out);
+    free(tables);
+    lut_free(lut);
+    return rc;
+}
+
+static const char* kSearchUsage =
+    "usage: hwnas search -c CONFIG --supernet CKPT --target TARGET --latency-ms X -o DIR\n"
+    "                    [--space SPACE] [--random-baseline] [--device cpu|cuda]\n"
+    "Evolutionary search (SPOS settings from the config's `search` section) with\n"
+    "inherited weights, BN recalibrated per candidate, every candidate over X ms\n"
+    "(predicted from TARGET) rejected before evaluation. Writes DIR/search.csv,\n"
+    "pareto.csv and best.yaml; a killed search continues from DIR/search.csv.\n";
+
+int cmd_search(int argc, char** argv) {
+    SearchArgs a;
+    int p = parse(argc, argv, &a, kSearchUsage);
+    if (p) return p == 1 ? 0 : 2;
+    if (!a.supernet || !a.target || !a.out) return fputs(kSearchUsage, stderr), 2;
+    HwErr err = {0};
+    Config cfg;
+    config_defaults(&cfg);
+    if (a.config && config_load(&cfg, a.config, &err) < 0) return cli_fail(&err);
+    if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
+    if (a.threads >= 0) cfg.train.threads = a.threads;
+    double limit = a.latency_ms >= 0 ? a.latency_ms : cfg.latency_ms;
+    Space space;
+    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || make_dirs(a.out, &err) < 0) return cli_fail(&err);
+    Lut* lut = open_target(a.target, &space, &cfg, &err);
+    if (!lut) return cli_fail(&err);
+    Device dev;
+    Supernet* sn = NULL;
+    Evaluator* ev = NULL;
+    TrainState st;
+    int rc = 0;
+    if (device_open(&dev, cfg.train.device, cfg.train.threads, &err) < 0 ||
+        !(sn = supernet_create(&space, dev.ops, &dev.ctx, cfg.train.batch, &err)) ||
+        checkpoint_load(a.supernet, sn, &st, NULL, &err) < 0 ||
+        !(ev = evaluator_create(sn, &cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, &err))) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    SearchJob job = {&cfg, sn, ev, lut, limit, NULL, a.out, "", a.random, 0};
+    SearchOutcome res;
+    if (search_run(&job, &res, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    printf("best top1 %.4f latency_ms %.4f evaluated %d rejected %d seconds %.1f\n", res.best.top1, res.best.latency_ms,
+           res.evaluated, res.rejected, res.seconds);
+    if (res.has_random)
+        printf("random top1 %.4f latency_ms %.4f evaluated %d seconds %.1f\n", res.random_best.top1,
+               res.random_best.latency_ms, res.random_evaluated, res.random_seconds);
+done:
+    evaluator_destroy(ev);
+    supernet_destroy(sn);
+    device_close(&dev);
+    lut_free(lut);
+    return rc;
+}

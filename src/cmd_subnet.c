@@ -1,0 +1,262 @@
+// Subnet commands: extract (weights out of a supernet checkpoint), eval,
+// finetune (from extracted weights) and retrain (from scratch).
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "src/cmd_common.h"
+#include "src/commands.h"
+#include "src/device.h"
+#include "supernet/arch.h"
+#include "supernet/checkpoint.h"
+#include "supernet/evaluate.h"
+#include "supernet/safetensors.h"
+#include "supernet/space.h"
+#include "supernet/supernet.h"
+#include "supernet/trainer.h"
+
+typedef struct SubnetArgs {
+    const char *config, *arch, *weights, *init, *supernet, *out, *device, *logits_out;
+    int epochs, threads, resume;
+    float lr;
+} SubnetArgs;
+
+static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'},  {"arch", required_argument, 0, 'a'},
+        {"weights", required_argument, 0, 'w'}, {"init", required_argument, 0, 'i'},
+        {"supernet", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
+        {"device", required_argument, 0, 'd'},  {"epochs", required_argument, 0, 'e'},
+        {"threads", required_argument, 0, 't'}, {"lr", required_argument, 0, 'l'},
+        {"resume", no_argument, 0, 'r'},        {"help", no_argument, 0, 'h'},
+        {"logits-out", required_argument, 0, 'g'},
+        {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->epochs = -1, a->threads = -1, a->lr = -1;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': a->config = optarg; break;
+        case 'a': a->arch = optarg; break;
+        case 'w': a->weights = optarg; break;
+        case 'i': a->init = optarg; break;
+        case 's': a->supernet = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'd': a->device = optarg; break;
+        case 'e': a->epochs = atoi(optarg); break;
+        case 't': a->threads = atoi(optarg); break;
+        case 'l': a->lr = (float)atof(optarg); break;
+        case 'r': a->resume = 1; break;
+        case 'g': a->logits_out = optarg; break;
+        case 'h': fputs(usage, stdout); return 1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static int load_config(Config* cfg, const char* path, const SubnetArgs* a, HwErr* err) {
+    config_defaults(cfg);
+    if (path && config_load(cfg, path, err) < 0) return -1;
+    if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
+    if (a->threads >= 0) cfg->train.threads = a->threads;
+    return 0;
+}
+
+// A supernet holding exactly the architecture (one candidate per layer).
+typedef struct Subnet {
+    Space full, one;
+    Arch arch;
+    Device dev;
+    Supernet* sn;
+    int* path;  // all zeros
+} Subnet;
+
+static int subnet_open(Subnet* s, const Config* cfg, const char* arch_path, HwErr* err) {
+    memset(s, 0, sizeof *s);
+    if (space_load(&s->full, cfg->space, err) < 0 || arch_load(&s->arch, arch_path, &s->full, err) < 0) return -1;
+    space_restrict(&s->full, s->arch.ops, &s->one);
+    if (device_open(&s->dev, cfg->train.device, cfg->train.threads, err) < 0) return -1;
+    s->sn = supernet_create(&s->one, s->dev.ops, &s->dev.ctx, cfg->train.batch, err);
+    s->path = calloc(SPACE_MAX_LAYERS, sizeof(int));
+    if (!s->sn || !s->path) return -1;
+    return supernet_init_params(s->sn, cfg->train.seed);
+}
+
+static void subnet_close(Subnet* s) {
+    supernet_destroy(s->sn);
+    device_close(&s->dev);
+    free(s->path);
+}
+
+static int test_accuracy(Subnet* s, const Config* cfg, double* top1, double* top5, int* n, HwErr* err) {
+    Evaluator* ev = evaluator_create(s->sn, cfg, SPLIT_TEST, 0, cfg->data.limit_test, err);
+    if (!ev) return -1;
+    int rc = evaluator_accuracy(ev, s->path, top1, top5, n, err);
+    evaluator_destroy(ev);
+    return rc;
+}
+
+static const char* kEvalUsage =
+    "usage: hwnas eval -c CONFIG --arch ARCH.yaml --weights W.safetensors [--device cpu|cuda]\n"
+    "                  [--logits-out FILE]\n"
+    "Prints `top1 0.xxxx top5 0.xxxx n N` for the test split of the config's data.\n"
+    "--logits-out writes the logits of the first 64 test images (raw float32).\n";
+
+// Logits of the first 64 test images, for comparing with tools/torch_model.py.
+static int write_logits(Subnet* s, const Config* cfg, const char* path, HwErr* err) {
+    Evaluator* ev = evaluator_create(s->sn, cfg, SPLIT_TEST, 0, 64, err);
+    if (!ev) return -1;
+    loader_start_epoch(ev->val, 0, 0);
+    int n = loader_next(ev->val, ev->images, ev->labels, err), rc = -1;
+    if (n > 64) n = 64;
+    if (n > 0) {
+        Supernet* sn = s->sn;
+        size_t per = (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
+        sn->ops->upload(&sn->ctx, sn->images, ev->images, (size_t)n * per * sizeof(float));
+        supernet_forward(sn, s->path, n, MODE_EVAL, 0);
+        size_t count = (size_t)n * sn->space.classes;
+        float* host = malloc(count * sizeof(float));
+        FILE* fp = fopen(path, "wb");
+        if (host && fp) {
+            sn->ops->download(&sn->ctx, host, sn->logits, count * sizeof(float));
+            rc = fwrite(host, sizeof(float), count, fp) == count ? 0 : -1;
+        }
+        if (fp) fclose(fp);
+        free(host);
+        if (rc < 0) hw_runtime(err, path, 0, "cannot write logits");
+    }
+    evaluator_destroy(ev);
+    return rc;
+}
+
+int cmd_eval(int argc, char** argv) {
+    SubnetArgs a;
+    int p = parse_args(argc, argv, &a, kEvalUsage);
+    if (p) return p == 1 ? 0 : 2;
+    if (!a.arch || !a.weights) return fputs(kEvalUsage, stderr), 2;
+    HwErr err = {0};
+    Config cfg;
+    Subnet s;
+    memset(&s, 0, sizeof s);
+    double top1, top5;
+    int n = 0, rc = 0;
+    if (load_config(&cfg, a.config, &a, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
+        safetensors_read_subnet(s.sn, s.path, a.weights, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0 ||
+        (a.logits_out && write_logits(&s, &cfg, a.logits_out, &err) < 0))
+        rc = cli_fail(&err);
+    else
+        printf("top1 %.4f top5 %.4f n %d\n", top1, top5, n);
+    if (s.sn || s.path) subnet_close(&s);
+    return rc;
+}
+
+static const char* kExtractUsage =
+    "usage: hwnas extract --supernet CKPT --arch ARCH.yaml -o SUBNET.safetensors [-c CONFIG]\n"
+    "Writes the architecture's weights, inherited from the supernet checkpoint, as\n"
+    "safetensors with PyTorch names. CONFIG defaults to config.yaml beside CKPT.\n";
+
+int cmd_extract(int argc, char** argv) {
+    SubnetArgs a;
+    int p = parse_args(argc, argv, &a, kExtractUsage);
+    if (p) return p == 1 ? 0 : 2;
+    if (!a.supernet || !a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
+    HwErr err = {0};
+    char config_path[1100];
+    if (a.config) {
+        snprintf(config_path, sizeof config_path, "%s", a.config);
+    } else {
+        char* copy = strdup(a.supernet);
+        snprintf(config_path, sizeof config_path, "%s/config.yaml", dirname(copy));
+        free(copy);
+    }
+    Config cfg;
+    Space space;
+    Arch arch;
+    Device dev;
+    TrainState st;
+    if (load_config(&cfg, config_path, &a, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
+        arch_load(&arch, a.arch, &space, &err) < 0 || device_open(&dev, "cpu", cfg.train.threads, &err) < 0)
+        return cli_fail(&err);
+    Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, 1, &err);
+    int rc = 0;
+    if (!sn || checkpoint_load(a.supernet, sn, &st, NULL, &err) < 0 ||
+        safetensors_write_subnet(sn, arch.ops, a.out, &err) < 0)
+        rc = cli_fail(&err);
+    else
+        fprintf(stderr, "hwnas extract: %s (%.3f M parameters) -> %s\n", a.arch,
+                supernet_path_params(sn, arch.ops) / 1e6, a.out);
+    supernet_destroy(sn);
+    device_close(&dev);
+    return rc;
+}
+
+static const char* kFinetuneUsage =
+    "usage: hwnas finetune -c CONFIG --arch ARCH.yaml --init SUBNET.safetensors -o DIR [--epochs N] [--lr X]\n"
+    "       hwnas retrain  -c CONFIG --arch ARCH.yaml -o DIR [--epochs N] [--lr X]\n"
+    "Trains one fixed architecture on the whole training set (holdout included),\n"
+    "writes DIR/subnet.safetensors, DIR/train.csv and prints the test top-1.\n"
+    "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n";
+
+static int train_fixed(int argc, char** argv, int from_scratch) {
+    SubnetArgs a;
+    int p = parse_args(argc, argv, &a, kFinetuneUsage);
+    if (p) return p == 1 ? 0 : 2;
+    if (!a.arch || !a.out || (!from_scratch && !a.init)) return fputs(kFinetuneUsage, stderr), 2;
+    HwErr err = {0};
+    Config cfg;
+    Subnet s;
+    memset(&s, 0, sizeof s);
+    int rc = 0;
+    if (load_config(&cfg, a.config, &a, &err) < 0) return cli_fail(&err);
+    cfg.data.holdout = 0;  // final training sees every training image
+    if (make_dirs(a.out, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
+        (!from_scratch && !a.resume && safetensors_read_subnet(s.sn, s.path, a.init, &err) < 0)) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    TrainJob job = {0};
+    job.cfg = &cfg;
+    job.run_dir = a.out;
+    job.checkpoint_name = "subnet.ckpt";
+    job.csv_name = "train.csv";
+    job.resume = a.resume;
+    job.epochs = a.epochs >= 0 ? a.epochs : (from_scratch ? cfg.finetune.retrain_epochs : cfg.finetune.epochs);
+    job.lr = a.lr > 0 ? a.lr : (from_scratch ? cfg.finetune.retrain_lr : cfg.finetune.lr);
+    job.fixed_path = s.path;
+    job.interrupted = install_interrupt_handler();
+    TrainResult res;
+    if (train_run(s.sn, &job, &res, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (res.interrupted) {
+        rc = 130;
+        goto done;
+    }
+    char out[1100];
+    snprintf(out, sizeof out, "%s/subnet.safetensors", a.out);
+    double top1, top5;
+    int n;
+    if (safetensors_write_subnet(s.sn, s.path, out, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    printf("top1 %.4f top5 %.4f n %d\n", top1, top5, n);
+    fprintf(stderr, "hwnas %s: %lld steps in %.1f s, weights in %s\n", from_scratch ? "retrain" : "finetune",
+            (long long)res.steps, res.seconds, out);
+done:
+    if (s.sn || s.path) subnet_close(&s);
+    return rc;
+}
+
+int cmd_finetune(int argc, char** argv) { return train_fixed(argc, argv, 0); }
+int cmd_retrain(int argc, char** argv) { return train_fixed(argc, argv, 1); }

@@ -1,0 +1,116 @@
+// hwnas train: supernet training with single-path uniform sampling.
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "data/loader.h"
+#include "supernet/checkpoint.h"
+#include "src/cmd_common.h"
+#include "src/commands.h"
+#include "src/device.h"
+#include "supernet/space.h"
+#include "supernet/supernet.h"
+#include "supernet/trainer.h"
+
+static void train_usage(FILE* fp) {
+    fprintf(fp,
+            "usage: hwnas train -c CONFIG -o RUN_DIR [options]\n"
+            "Trains the supernet of the config's search space with single-path uniform\n"
+            "sampling: each step one random operator per layer, only that path updated.\n"
+            "\n"
+            "  -c, --config FILE     run configuration (YAML)\n"
+            "  -o, --out DIR         run directory (created); checkpoints, train.csv\n"
+            "      --resume          continue from DIR/supernet.ckpt exactly\n"
+            "      --space FILE      search space (overrides the config's `space`)\n"
+            "      --device cpu|cuda default cpu\n"
+            "      --epochs N        overrides train.epochs\n"
+            "      --threads N       overrides train.threads (0 = all cores)\n");
+}
+
+int cmd_train(int argc, char** argv) {
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
+        {"resume", no_argument, 0, 'r'},       {"space", required_argument, 0, 's'},
+        {"device", required_argument, 0, 'd'}, {"epochs", required_argument, 0, 'e'},
+        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *config_path = NULL, *out = NULL, *space_path = NULL, *device = NULL;
+    int resume = 0, epochs = -1, threads = -1, opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'r': resume = 1; break;
+        case 's': space_path = optarg; break;
+        case 'd': device = optarg; break;
+        case 'e': epochs = atoi(optarg); break;
+        case 't': threads = atoi(optarg); break;
+        case 'h': train_usage(stdout); return 0;
+        default: train_usage(stderr); return 2;
+        }
+    }
+    if (!out || optind != argc) {
+        fprintf(stderr, "hwnas: error: train needs -o RUN_DIR (see hwnas train --help)\n");
+        return 2;
+    }
+    HwErr err = {0};
+    Config cfg;
+    config_defaults(&cfg);
+    if (config_path && config_load(&cfg, config_path, &err) < 0) return cli_fail(&err);
+    if (space_path) snprintf(cfg.space, sizeof cfg.space, "%s", space_path);
+    if (device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", device);
+    if (epochs >= 0) cfg.train.epochs = epochs;
+    if (threads >= 0) cfg.train.threads = threads;
+    // Everything is checked (space, data, checkpoint) before anything is written.
+    Space space;
+    if (space_load(&space, cfg.space, &err) < 0) return cli_fail(&err);
+    Dataset* check = dataset_open(&cfg.data, SPLIT_TRAIN, &err);
+    if (!check) return cli_fail(&err);
+    dataset_close(check);
+    Device dev;
+    if (device_open(&dev, cfg.train.device, cfg.train.threads, &err) < 0) return cli_fail(&err);
+    Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, cfg.train.batch, &err);
+    if (!sn) {
+        device_close(&dev);
+        return cli_fail(&err);
+    }
+    supernet_init_params(sn, cfg.train.seed);
+    char path[1100];
+    TrainState st;
+    snprintf(path, sizeof path, "%s/supernet.ckpt", out);
+    if ((resume && checkpoint_load(path, sn, &st, NULL, &err) < 0) || make_dirs(out, &err) < 0) {
+        supernet_destroy(sn);
+        device_close(&dev);
+        return cli_fail(&err);
+    }
+    snprintf(path, sizeof path, "%s/config.yaml", out);
+    if (config_write(&cfg, path, &err) < 0) {
+        supernet_destroy(sn);
+        device_close(&dev);
+        return cli_fail(&err);
+    }
+    fprintf(stderr, "hwnas train: space %s (%d layers, 10^%.1f architectures, %.2f M supernet parameters), %s, %d threads\n",
+            space.name, space.n_layers, space_log10_size(&space), sn->param_floats / 1e6, dev.ops->name,
+            dev.ctx.threads);
+    TrainJob job = {0};
+    job.cfg = &cfg;
+    job.run_dir = out;
+    job.checkpoint_name = "supernet.ckpt";
+    job.csv_name = "train.csv";
+    job.resume = resume;
+    job.epochs = cfg.train.epochs;
+    job.lr = cfg.train.lr;
+    job.interrupted = install_interrupt_handler();
+    TrainResult res;
+    int rc = train_run(sn, &job, &res, &err);
+    if (rc == 0)
+        fprintf(stderr, "hwnas train: %lld steps in %.1f s (%.1f images/s), final loss %.4f%s\n", (long long)res.steps,
+                res.seconds, res.images_per_s, res.final_loss, res.interrupted ? " (interrupted)" : "");
+    supernet_destroy(sn);
+    device_close(&dev);
+    if (rc < 0) return cli_fail(&err);
+    return res.interrupted ? 130 : 0;
+}

@@ -1,0 +1,41 @@
+#include "src/device.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+#if HWNAS_CUDA
+#include "kernels/cuda/cuda_context.h"
+#endif
+
+int device_open(Device* d, const char* name, int threads, HwErr* err) {
+    memset(d, 0, sizeof *d);
+    if (threads <= 0) threads = omp_get_num_procs();
+    d->ctx.threads = threads;
+    openblas_set_num_threads(threads);
+    if (!strcmp(name, "cpu")) {
+        d->ops = &ops_cpu;
+        return 0;
+    }
+    if (strcmp(name, "cuda") != 0)
+        return hw_bad_input(err, NULL, 0, "--device: found '%s', expected cpu or cuda", name);
+#if HWNAS_CUDA
+    char why[256];
+    if (!cuda_device_available(why, sizeof why)) return hw_runtime(err, NULL, 0, "--device cuda: %s", why);
+    CudaState* st = cuda_state_create(0, err);
+    if (!st) return -1;
+    d->cuda_state = st;
+    d->ctx.cuda = st;
+    d->ops = ops_cuda();
+    return 0;
+#else
+    return hw_runtime(err, NULL, 0, "--device cuda: this hwnas was built without CUDA (nvcc was not found at build time)");
+#endif
+}
+
+void device_close(Device* d) {
+#if HWNAS_CUDA
+    if (d->cuda_state) cuda_state_destroy(d->cuda_state);
+#endif
+    d->cuda_state = NULL;
+}

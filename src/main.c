@@ -1,0 +1,42 @@
+// hwnas: hardware-aware neural architecture search. The CLI wires the parts.
+#include <stdio.h>
+#include <string.h>
+
+#include "src/cli.h"
+
+static void usage(FILE* fp) {
+    fprintf(fp,
+            "usage: hwnas <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run       the whole pipeline (default config configs/fmnist.yaml)\n"
+            "  train     supernet training with single-path uniform sampling\n"
+            "  space     hardware-specific search space for a target\n"
+            "  search    evolutionary search under a latency limit\n"
+            "  extract   standalone subnet weights (safetensors)\n"
+            "  finetune  train a fixed architecture from extracted weights\n"
+            "  retrain   train a fixed architecture from scratch\n"
+            "  eval      top-1/top-5 of an architecture and its weights\n"
+            "  latency   profile | predict | check | import\n"
+            "  bench     speed measurements\n"
+            "\n"
+            "`hwnas <command> --help` prints the options of a command.\n");
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char* cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    const CliCommand* c = cli_find(cmd);
+    if (!c) {
+        fprintf(stderr, "hwnas: error: unknown command '%s' (see hwnas --help)\n", cmd);
+        return 2;
+    }
+    return c->run(argc - 1, argv + 1);
+}

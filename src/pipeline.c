@@ -1,0 +1,443 @@
+// hwnas run: target -> hardware-specific space -> (two-stage) supernet
+// training and search -> extract -> fine-tune -> test -> report.
+#include "src/pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "search/latency.h"
+#include "search/search_csv.h"
+#include "search/search_run.h"
+#include "search/space_gen.h"
+#include "src/cmd_common.h"
+#include "src/device.h"
+#include "src/svg.h"
+#include "supernet/evaluate.h"
+#include "supernet/checkpoint.h"
+#include "supernet/safetensors.h"
+#include "supernet/trainer.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(const char* fmt, const char* a, double b) {
+    fprintf(stderr, "hwnas run: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+}
+
+void pipeline_quick_config(Config* cfg) {
+    cfg->data.limit_train = 8000;
+    cfg->data.holdout = 1000;
+    cfg->data.limit_test = 2000;
+    cfg->train.epochs = 2;
+    cfg->stages.stage1_epochs = 1;
+    cfg->stages.stage2_epochs = 1;
+    cfg->search.population = 12;
+    cfg->search.parents = 4;
+    cfg->search.iterations = 3;
+    cfg->search.mutations = 6;
+    cfg->search.crossovers = 6;
+    cfg->search.bn_images = 256;
+    cfg->search.val_images = 500;
+    cfg->finetune.epochs = 1;
+}
+
+// The latency target: a file, or "cpu" = this machine, measured once per run
+// directory (target-cpu.yaml is reused when present).
+static Lut* open_target(const Config* cfg, const Space* pool, const char* run_dir, int quick, HwErr* err) {
+    if (strcmp(cfg->target, "cpu") != 0) return lut_load(cfg->target, err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/target-cpu.yaml", run_dir);
+    if (access(path, F_OK) == 0) return lut_load(path, err);
+    Device dev;
+    if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
+    Supernet* sn = supernet_create(pool, dev.ops, &dev.ctx, 1, err);
+    Lut* lut = NULL;
+    if (sn && supernet_init_params(sn, 1) == 0) {
+        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0};
+        lut = latency_profile(sn, &opt, err);
+    }
+    supernet_destroy(sn);
+    device_close(&dev);
+    if (lut) {
+        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", cfg->train.threads);
+        snprintf(lut->source, sizeof lut->source, "hwnas run (latency profile of %s)", pool->name);
+        if (lut_write(lut, path, err) < 0) return lut_free(lut), NULL;
+    }
+    return lut;
+}
+
+static int compare_doubles(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+// Automatic limit: the 40th percentile of the predicted latency of 1000
+// random architectures of the pool space, so the limit binds.
+static int auto_limit(const Lut* lut, const Space* pool, uint64_t seed, double* limit, HwErr* err) {
+    enum { N = 1000 };
+    double* v = malloc(N * sizeof(double));
+    int ops[SPACE_MAX_LAYERS];
+    if (!v) return hw_runtime(err, NULL, 0, "out of memory");
+    for (int i = 0; i < N; i++) {
+        Rng rng;
+        rng_seed(&rng, seed, 77, (uint64_t)i, 0);
+        for (int l = 0; l < pool->n_layers; l++) ops[l] = (int)rng_below(&rng, (uint32_t)pool->layers[l].n_ops);
+        if (latency_predict(lut, pool, ops, &v[i], err) < 0) return free(v), -1;
+    }
+    qsort(v, N, sizeof(double), compare_doubles);
+    *limit = v[N * 2 / 5];
+    free(v);
+    return 0;
+}
+
+typedef struct Run {
+    const Config* cfg;
+    const char* dir;
+    Device dev;
+    Supernet* sn;
+    Evaluator* ev;
+    const Lut* lut;
+    volatile sig_atomic_t* interrupted;
+} Run;
+
+static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, const int* pinned, double* seconds,
+                       HwErr* err) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", r->dir, ckpt);
+    TrainJob job = {0};
+    job.cfg = r->cfg;
+    job.run_dir = r->dir;
+    job.checkpoint_name = ckpt;
+    job.csv_name = csv;
+    job.epochs = epochs;
+    job.lr = r->cfg->train.lr;
+    job.pinned = pinned;
+    job.interrupted = r->interrupted;
+    // A finished stage is not trained again when the run is restarted.
+    if (access(path, F_OK) == 0) {
+        TrainState st;
+        Supernet* sn = r->sn;
+        if (checkpoint_load(path, sn, &st, NULL, err) < 0) return -1;
+        if ((int)st.epoch >= epochs) return 0;
+        job.resume = 1;
+    }
+    TrainResult res;
+    if (train_run(r->sn, &job, &res, err) < 0) return -1;
+    *seconds += res.seconds;
+    if (res.interrupted) return hw_runtime(err, NULL, 0, "interrupted; run again to continue from %s", path);
+    return 0;
+}
+
+static int search_stage(Run* r, const char* prefix, const int* pinned, double limit, int random_baseline,
+                        SearchOutcome* out, double* seconds, HwErr* err) {
+    SearchJob job = {r->cfg, r->sn, r->ev, r->lut, limit, pinned, r->dir, prefix, random_baseline, 0};
+    double t0 = now_s();
+    int rc = search_run(&job, out, err);
+    *seconds += now_s() - t0;
+    return rc;
+}
+
+// Fine-tunes the winner from its inherited weights on the whole training
+// set, tests it and measures its latency end to end.
+static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, HwErr* err) {
+    const Config* cfg = r->cfg;
+    char inherited[1100], final_path[1100];
+    snprintf(inherited, sizeof inherited, "%s/best-inherited.safetensors", r->dir);
+    snprintf(final_path, sizeof final_path, "%s/best.safetensors", r->dir);
+    if (safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0) return -1;
+    Config ft = *cfg;
+    ft.data.holdout = 0;
+    Space one;
+    space_restrict(&r->sn->space, best->ops, &one);
+    int zeros[SPACE_MAX_LAYERS] = {0};
+    Supernet* sub = supernet_create(&one, r->dev.ops, &r->dev.ctx, cfg->train.batch, err);
+    if (!sub || supernet_init_params(sub, cfg->train.seed) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
+        return supernet_destroy(sub), -1;
+    TrainJob job = {0};
+    job.cfg = &ft;
+    job.run_dir = r->dir;
+    job.checkpoint_name = "finetune.ckpt";
+    job.csv_name = "finetune.csv";
+    job.epochs = cfg->finetune.epochs;
+    job.lr = cfg->finetune.lr;
+    job.fixed_path = zeros;
+    job.interrupted = r->interrupted;
+    TrainResult tr;
+    double t0 = now_s();
+    int rc = train_run(sub, &job, &tr, err);
+    res->seconds_finetune = now_s() - t0;
+    Evaluator* test = NULL;
+    if (rc == 0 && tr.interrupted) rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning");
+    if (rc == 0 && safetensors_write_subnet(sub, zeros, final_path, err) < 0) rc = -1;
+    if (rc == 0 && !(test = evaluator_create(sub, &ft, SPLIT_TEST, 0, cfg->data.limit_test, err))) rc = -1;
+    if (rc == 0 && evaluator_accuracy(test, zeros, &res->test_top1, &res->test_top5, NULL, err) < 0) rc = -1;
+    evaluator_destroy(test);
+    supernet_destroy(sub);
+    res->measured_ms = -1;
+    if (rc == 0 && !strcmp(cfg->target, "cpu")) {
+        Supernet* one_img = supernet_create(&one, &ops_cpu, &r->dev.ctx, 1, err);
+        if (!one_img) return -1;
+        supernet_init_params(one_img, 1);
+        if (safetensors_read_subnet(one_img, zeros, final_path, err) == 0) {
+            ProfileOptions opt = {5, 50, 1, 1};
+            res->measured_ms = latency_measure_path(one_img, zeros, &opt);
+        }
+        supernet_destroy(one_img);
+    }
+    return rc;
+}
+
+static void arch_string(const Space* s, const int* ops, char* out, size_t cap) {
+    size_t len = 0;
+    out[0] = 0;
+    for (int l = 0; l < s->n_layers && len + 24 < cap; l++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", l ? " " : "", s->layers[l].names[ops[l]]);
+}
+
+static int load_csv_points(const char* path, const Space* s, double** x, double** y, int* n) {
+    Candidate* c = NULL;
+    int count = 0;
+    HwErr err = {0};
+    SearchNames names;
+    static const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
+    static const char* const* row_ptrs[SPACE_MAX_LAYERS];
+    static int n_ops[SPACE_MAX_LAYERS];
+    for (int l = 0; l < s->n_layers; l++) {
+        for (int o = 0; o < s->layers[l].n_ops; o++) rows[l][o] = s->layers[l].names[o];
+        row_ptrs[l] = rows[l];
+        n_ops[l] = s->layers[l].n_ops;
+    }
+    names = (SearchNames){s->n_layers, n_ops, row_ptrs};
+    *n = 0;
+    if (search_csv_read(path, s->n_layers, search_names_resolve, &names, &c, &count, &err) < 0) return -1;
+    *x = malloc(sizeof(double) * (size_t)(count + 1));
+    *y = malloc(sizeof(double) * (size_t)(count + 1));
+    for (int i = 0; i < count; i++) (*x)[i] = c[i].latency_ms, (*y)[i] = c[i].top1;
+    *n = count;
+    free(c);
+    return 0;
+}
+
+static void write_plots(const Run* r, const PipelineResult* res) {
+    char path[1100], csv[1100];
+    double *ex = NULL, *ey = NULL, *rx = NULL, *ry = NULL;
+    int en = 0, rn = 0;
+    snprintf(csv, sizeof csv, "%s/search.csv", r->dir);
+    load_csv_points(csv, &r->sn->space, &ex, &ey, &en);
+    snprintf(csv, sizeof csv, "%s/random.csv", r->dir);
+    load_csv_points(csv, &r->sn->space, &rx, &ry, &rn);
+    double bx = res->best.latency_ms, by = res->best.top1;
+    double lx[2] = {res->limit_ms, res->limit_ms}, ly[2] = {0, 0};
+    for (int i = 0; i < en; i++) ly[0] = fmin(ly[0] == 0 ? ey[i] : ly[0], ey[i]), ly[1] = fmax(ly[1], ey[i]);
+    SvgSeries s[4] = {{rx, ry, rn, "#bbbbbb", "random search", 0, 3},
+                      {ex, ey, en, "#1f77b4", "evolution", 0, 3},
+                      {lx, ly, 2, "#d62728", "latency limit", 1, 1},
+                      {&bx, &by, 1, "#ff7f0e", "chosen", 0, 7}};
+    snprintf(path, sizeof path, "%s/pareto.svg", r->dir);
+    svg_plot(path, "Validation top-1 (inherited weights) vs predicted latency", "latency (ms)", "top-1", s, 4);
+    free(ex), free(ey), free(rx), free(ry);
+    // Training curves: loss per step of every training phase, smoothed over 20 steps.
+    const char* files[] = {"train.csv", "train-stage1.csv", "train-stage2.csv", "finetune.csv"};
+    const char* colors[] = {"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"};
+    SvgSeries curves[4];
+    double* xs[4] = {0};
+    double* ys[4] = {0};
+    int count = 0;
+    double offset = 0;
+    for (int f = 0; f < 4; f++) {
+        snprintf(csv, sizeof csv, "%s/%s", r->dir, files[f]);
+        FILE* fp = fopen(csv, "r");
+        if (!fp) continue;
+        char line[512];
+        int n = 0, cap = 1024;
+        xs[count] = malloc(sizeof(double) * (size_t)cap);
+        ys[count] = malloc(sizeof(double) * (size_t)cap);
+        double window = 0, last_step = 0;
+        int in_window = 0;
+        if (!fgets(line, sizeof line, fp)) line[0] = 0;
+        while (fgets(line, sizeof line, fp)) {
+            double step, epoch, lr, loss;
+            if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &epoch, &lr, &loss) != 4) continue;
+            window += loss, in_window++, last_step = step;
+            if (in_window == 20) {
+                if (n == cap) {
+                    cap *= 2;
+                    xs[count] = realloc(xs[count], sizeof(double) * (size_t)cap);
+                    ys[count] = realloc(ys[count], sizeof(double) * (size_t)cap);
+                }
+                xs[count][n] = offset + step, ys[count][n++] = window / 20;
+                window = 0, in_window = 0;
+            }
+        }
+        fclose(fp);
+        offset += last_step;
+        curves[count] = (SvgSeries){xs[count], ys[count], n, colors[f], files[f], 1, 2};
+        count++;
+    }
+    snprintf(path, sizeof path, "%s/train.svg", r->dir);
+    svg_plot(path, "Training loss (mean of 20 steps)", "step (phases one after another)", "loss", curves, count);
+    for (int i = 0; i < count; i++) free(xs[i]), free(ys[i]);
+}
+
+static const char* mode_name(PipelineMode m) {
+    return m == PIPE_TWO_STAGE ? "two-stage (HURRICANE)" : m == PIPE_SPOS_HW ? "SPOS, hardware-specific space"
+                                                                              : "SPOS, full operator pool";
+}
+
+static int write_report(const Run* r, const PipelineOptions* opt, const PipelineResult* res, HwErr* err) {
+    char path[1100], arch[2048];
+    snprintf(path, sizeof path, "%s/report.md", r->dir);
+    FILE* fp = fopen(path, "w");
+    if (!fp) return hw_runtime(err, path, 0, "cannot write the report");
+    const Space* s = &r->sn->space;
+    arch_string(s, res->best.ops, arch, sizeof arch);
+    fprintf(fp, "# hwnas run report\n\n");
+    fprintf(fp, "Method: %s. Space: `%s` (10^%.1f architectures). Target: %s (%s).\n\n", mode_name(opt->mode), s->name,
+            space_log10_size(s), r->lut->device, r->cfg->target);
+    fprintf(fp, "## Winner\n\n| | |\n|---|---|\n");
+    fprintf(fp, "| architecture | `%s` |\n", arch);
+    fprintf(fp, "| latency limit | %.3f ms |\n| predicted latency | %.3f ms |\n", res->limit_ms, res->best.latency_ms);
+    if (res->measured_ms >= 0) fprintf(fp, "| measured latency (end to end, batch 1) | %.3f ms |\n", res->measured_ms);
+    fprintf(fp, "| FLOPs | %.2f M |\n| parameters | %.3f M |\n", res->flops / 1e6, res->params / 1e6);
+    fprintf(fp, "| validation top-1, inherited weights | %.4f |\n", res->best.top1);
+    if (opt->finetune) fprintf(fp, "| test top-1 after fine-tuning | %.4f |\n| test top-5 | %.4f |\n", res->test_top1, res->test_top5);
+    fprintf(fp, "\n## Time per phase\n\n| phase | seconds |\n|---|---|\n");
+    fprintf(fp, "| latency profile | %.1f |\n| space generation | %.1f |\n| supernet training | %.1f |\n", res->seconds_profile,
+            res->seconds_space, res->seconds_train);
+    fprintf(fp, "| search (%d candidates evaluated) | %.1f |\n| fine-tuning and test | %.1f |\n", res->evaluated,
+            res->seconds_search, res->seconds_finetune);
+    if (res->has_random)
+        fprintf(fp,
+                "\n## Evolution vs random search\n\nSame supernet, same limit, same number of evaluations (%d).\n\n"
+                "| search | best validation top-1 | its latency (ms) |\n|---|---|---|\n| evolution | %.4f | %.3f |\n"
+                "| random | %.4f | %.3f |\n",
+                res->random_evaluated, res->best.top1, res->best.latency_ms, res->random_best.top1,
+                res->random_best.latency_ms);
+    fprintf(fp, "\n## Plots\n\n![Pareto front](pareto.svg)\n\n![Training curves](train.svg)\n");
+    fprintf(fp, "\nFiles: `space.yaml`, `search.csv`, `pareto.csv`, `best.yaml`, `best.safetensors`, `train*.csv`.\n");
+    fclose(fp);
+    write_plots(r, res);
+    return 0;
+}
+
+int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOptions* opt, PipelineResult* res,
+                 HwErr* err) {
+    Config cfg = *cfg_in;
+    if (opt->quick) pipeline_quick_config(&cfg);
+    memset(res, 0, sizeof *res);
+    res->measured_ms = -1;
+    Run r = {0};
+    r.cfg = &cfg;
+    r.dir = run_dir;
+    r.interrupted = install_interrupt_handler();
+    Space pool, space;
+    Lut* lut = NULL;
+    RankTable* tables = NULL;
+    int rc = -1;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    if (make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0 || space_load(&pool, cfg.space, err) < 0)
+        return -1;
+    double t0 = now_s();
+    if (!(lut = open_target(&cfg, &pool, run_dir, opt->quick, err))) return -1;
+    r.lut = lut;
+    res->seconds_profile = now_s() - t0;
+    res->limit_ms = cfg.latency_ms;
+    if (res->limit_ms <= 0 && auto_limit(lut, &pool, cfg.train.seed, &res->limit_ms, err) < 0) goto done;
+    say("latency limit %s%.3f ms", cfg.latency_ms > 0 ? "" : "(automatic: 40th percentile of random pool architectures) ",
+        res->limit_ms);
+    // The search space.
+    t0 = now_s();
+    space = pool;
+    if (opt->mode != PIPE_SPOS_POOL) {
+        tables = calloc((size_t)pool.n_layers, sizeof(RankTable));
+        snprintf(path, sizeof path, "%s/space.yaml", run_dir);
+        if (!tables || space_generate(&pool, lut, &cfg.space_gen, strcmp(cfg.target, "cpu") ? "target" : "cpu", &space,
+                                      tables, err) < 0 ||
+            space_write_ranked(&space, tables, cfg.target, path, err) < 0)
+            goto done;
+    }
+    res->seconds_space = now_s() - t0;
+    if (opt->mode != PIPE_SPOS_POOL) {
+        // The run's config points at the generated space, so `hwnas eval/extract
+        // -c RUN_DIR/config.yaml` work on the run's files.
+        snprintf(cfg.space, sizeof cfg.space, "%.*s/space.yaml", (int)sizeof cfg.space - 12, run_dir);
+        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+        if (config_write(&cfg, path, err) < 0) goto done;
+    }
+    say("search space %s: 10^%.1f architectures", space.name, space_log10_size(&space));
+    if (device_open(&r.dev, cfg.train.device, cfg.train.threads, err) < 0) goto done;
+    if (!(r.sn = supernet_create(&space, r.dev.ops, &r.dev.ctx, cfg.train.batch, err)) ||
+        supernet_init_params(r.sn, cfg.train.seed) < 0 ||
+        !(r.ev = evaluator_create(r.sn, &cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, err)))
+        goto done;
+    int n = space.n_layers;
+    int pinned[SPACE_MAX_LAYERS];
+    SearchOutcome so;
+    if (opt->mode == PIPE_TWO_STAGE) {
+        int t = cfg.stages.split > 0 && cfg.stages.split < n ? cfg.stages.split : n / 2;
+        // Stage 1: layers t+1..n searchable; layers 1..t fixed to their top-ranked operator
+        // (fill "first") or sampled uniformly during training (fill "uniform").
+        int uniform_fill = !strcmp(cfg.stages.fill, "uniform");
+        for (int l = 0; l < n; l++) pinned[l] = (l < t && !uniform_fill) ? 0 : -1;
+        say("stage 1: training layers %s..%.0f", "t+1", (double)n);
+        if (train_stage(&r, "stage1.ckpt", "train-stage1.csv", cfg.stages.stage1_epochs, pinned, &res->seconds_train, err) < 0)
+            goto done;
+        for (int l = 0; l < n; l++) pinned[l] = l < t ? 0 : -1;
+        if (search_stage(&r, "stage1-", pinned, res->limit_ms, 0, &so, &res->seconds_search, err) < 0) goto done;
+        res->evaluated += so.evaluated;
+        // Stage 2: the last layers fixed to stage 1's result, layers 1..t searchable.
+        for (int l = 0; l < n; l++) pinned[l] = l < t ? -1 : so.best.ops[l];
+        say("stage 2: training layers 1..%s%.0f", "", (double)t);
+        if (train_stage(&r, "stage2.ckpt", "train-stage2.csv", cfg.stages.stage2_epochs, pinned, &res->seconds_train, err) < 0)
+            goto done;
+        if (search_stage(&r, "", pinned, res->limit_ms, 0, &so, &res->seconds_search, err) < 0) goto done;
+        res->evaluated += so.evaluated;
+    } else {
+        if (train_stage(&r, "supernet.ckpt", "train.csv", cfg.train.epochs, NULL, &res->seconds_train, err) < 0) goto done;
+        if (search_stage(&r, "", NULL, res->limit_ms, 0, &so, &res->seconds_search, err) < 0) goto done;
+        res->evaluated = so.evaluated;
+    }
+    res->best = so.best;
+    res->flops = 2.0 * supernet_path_macs(r.sn, so.best.ops);
+    res->params = supernet_path_params(r.sn, so.best.ops);
+    say("winner: validation top-1 %s%.4f", "", so.best.top1);
+    if (opt->random_baseline) {
+        // Random search over the whole space on the final supernet, with as
+        // many evaluations as the method used.
+        SearchJob rj = {&cfg, r.sn, r.ev, lut, res->limit_ms, NULL, run_dir, "", 0, 1};
+        SearchOutcome ro;
+        memset(&ro, 0, sizeof ro);
+        if (search_random(&rj, res->evaluated, &ro, err) < 0) goto done;
+        res->has_random = 1;
+        res->random_best = ro.random_best;
+        res->random_evaluated = ro.random_evaluated;
+    }
+    if (opt->finetune) {
+        say("fine-tuning the winner for %s%.0f epochs", "", (double)cfg.finetune.epochs);
+        if (finetune_winner(&r, &res->best, res, err) < 0) goto done;
+        say("test top-1 %s%.4f", "", res->test_top1);
+        snprintf(path, sizeof path, "%s/best.yaml", run_dir);
+        Candidate c = res->best;
+        if (search_write_arch(r.sn, &c, path, err) < 0) goto done;
+    }
+    if (opt->report && write_report(&r, opt, res, err) < 0) goto done;
+    rc = 0;
+done:
+    evaluator_destroy(r.ev);
+    supernet_destroy(r.sn);
+    device_close(&r.dev);
+    lut_free(lut);
+    free(tables);
+    return rc;
+}

@@ -1,0 +1,64 @@
+#include "src/svg.h"
+
+#include <math.h>
+#include <stdio.h>
+
+enum { W = 640, H = 420, L = 70, R = 20, T = 40, B = 60 };
+
+static void bounds(const SvgSeries* s, int count, double* x0, double* x1, double* y0, double* y1) {
+    *x0 = *y0 = INFINITY, *x1 = *y1 = -INFINITY;
+    for (int k = 0; k < count; k++)
+        for (int i = 0; i < s[k].n; i++) {
+            if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
+            *x0 = fmin(*x0, s[k].x[i]), *x1 = fmax(*x1, s[k].x[i]);
+            *y0 = fmin(*y0, s[k].y[i]), *y1 = fmax(*y1, s[k].y[i]);
+        }
+    if (!isfinite(*x0)) *x0 = 0, *x1 = 1, *y0 = 0, *y1 = 1;
+    double px = (*x1 - *x0) * 0.05 + 1e-9, py = (*y1 - *y0) * 0.05 + 1e-9;
+    *x0 -= px, *x1 += px, *y0 -= py, *y1 += py;
+}
+
+int svg_plot(const char* path, const char* title, const char* xlabel, const char* ylabel, const SvgSeries* s,
+             int count) {
+    FILE* fp = fopen(path, "w");
+    if (!fp) return -1;
+    double x0, x1, y0, y1;
+    bounds(s, count, &x0, &x1, &y0, &y1);
+#define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
+#define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
+    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    fprintf(fp, "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n", L, title);
+    fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L, T, W - L - R,
+            H - T - B);
+    for (int i = 0; i <= 5; i++) {
+        double vx = x0 + (x1 - x0) * i / 5, vy = y0 + (y1 - y0) * i / 5;
+        fprintf(fp, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", PX(vx), H - B + 18, vx);
+        fprintf(fp, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6, PY(vy) + 4, vy);
+        fprintf(fp, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, W - R, PY(vy), PY(vy));
+    }
+    fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 18, xlabel);
+    fprintf(fp, "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">%s</text>\n",
+            (T + H - B) / 2, (T + H - B) / 2, ylabel);
+    for (int k = 0; k < count; k++) {
+        const SvgSeries* q = &s[k];
+        if (q->line) {
+            fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%d\" points=\"", q->color,
+                    q->radius ? q->radius : 2);
+            for (int i = 0; i < q->n; i++)
+                if (isfinite(q->x[i]) && isfinite(q->y[i])) fprintf(fp, "%.1f,%.1f ", PX(q->x[i]), PY(q->y[i]));
+            fprintf(fp, "\"/>\n");
+        } else {
+            for (int i = 0; i < q->n; i++)
+                if (isfinite(q->x[i]) && isfinite(q->y[i]))
+                    fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"/>\n", PX(q->x[i]),
+                            PY(q->y[i]), q->radius ? q->radius : 3, q->color);
+        }
+        fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
+                W - R - 170, T + 8 + 16 * k, q->color, W - R - 154, T + 17 + 16 * k, q->label);
+    }
+    fprintf(fp, "</svg>\n");
+#undef PX
+#undef PY
+    return fclose(fp) == 0 ? 0 : -1;
+}

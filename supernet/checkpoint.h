@@ -1,0 +1,37 @@
+// Supernet/subnet training checkpoints: versioned, CRC-32 checksummed, written
+// atomically (temporary file, fsync, rename, fsync of the directory).
+//
+// Layout (little-endian): "HWNASCK\0", u32 version, u64 step, u32 epoch,
+// u32 batch_in_epoch, u64 param_floats, u64 running_floats, u32 n_blocks,
+// u32 config_bytes, config text (the resolved config YAML), params, momentum,
+// running statistics, i64 bn_batches[n_blocks], u32 crc32 of all before it.
+#ifndef HWNAS_CHECKPOINT_H
+#define HWNAS_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "supernet/supernet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHECKPOINT_VERSION 1
+
+typedef struct TrainState {
+    uint64_t step;          // optimizer steps done
+    uint32_t epoch;         // epoch of the next step
+    uint32_t batch_in_epoch;
+} TrainState;
+
+int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, const char* config_text,
+                    HwErr* err);
+// Loads weights, momentum, BN statistics and state into sn (whose space must
+// match). config_text (may be NULL) receives a malloc'd copy of the saved config.
+int checkpoint_load(const char* path, Supernet* sn, TrainState* st, char** config_text, HwErr* err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+#include "supernet/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static DataLoader* make_loader(Dataset* ds, int batch, int augment, uint64_t seed, int workers, HwErr* err) {
+    LoaderOptions opt = {0};
+    opt.batch = batch;
+    opt.augment = augment;
+    opt.shuffle = augment;  // the recalibration subset is a fixed random sample
+    opt.seed = seed;
+    opt.workers = workers;
+    opt.world = 1;
+    opt.drop_last = 0;
+    opt.prefetch = 2;
+    return loader_create(ds, &opt, err);
+}
+
+Evaluator* evaluator_create(Supernet* sn, const Config* cfg, DataSplit eval_split, int recal_images,
+                            int val_images, HwErr* err) {
+    Evaluator* ev = calloc(1, sizeof(Evaluator));
+    if (!ev) return hw_runtime(err, NULL, 0, "out of memory"), NULL;
+    ev->sn = sn;
+    ev->batch = sn->max_batch;
+    ev->recal_images = recal_images;
+    ev->val_images = val_images;
+    ev->exact = strcmp(cfg->search.bn_mode, "ema") != 0;
+    size_t floats = (size_t)ev->batch * sn->space.in_h * sn->space.in_w * sn->space.in_c;
+    ev->images = malloc(floats * sizeof(float));
+    ev->labels = malloc((size_t)ev->batch * sizeof(int));
+    if (!ev->images || !ev->labels) goto fail;
+    if (recal_images > 0) {
+        if (!(ev->recal_set = dataset_open(&cfg->data, SPLIT_TRAIN, err))) goto fail;
+        if (!(ev->recal = make_loader(ev->recal_set, ev->batch, 1, cfg->search.seed, cfg->data.workers, err))) goto fail;
+    }
+    if (!(ev->val_set = dataset_open(&cfg->data, eval_split, err))) goto fail;
+    if (!(ev->val = make_loader(ev->val_set, ev->batch, 0, cfg->search.seed, cfg->data.workers, err))) goto fail;
+    return ev;
+fail:
+    if (!err->msg[0]) hw_runtime(err, NULL, 0, "out of memory");
+    evaluator_destroy(ev);
+    return NULL;
+}
+
+void evaluator_destroy(Evaluator* ev) {
+    if (!ev) return;
+    loader_destroy(ev->recal);
+    loader_destroy(ev->val);
+    dataset_close(ev->recal_set);
+    dataset_close(ev->val_set);
+    free(ev->images);
+    free(ev->labels);
+    free(ev);
+}
+
+// Uploads the next batch (at most `limit` samples); returns its size, 0 at the end.
+static int next_batch(Evaluator* ev, DataLoader* l, int limit, HwErr* err) {
+    int n = loader_next(l, ev->images, ev->labels, err);
+    if (n <= 0) return n;
+    if (n > limit) n = limit;
+    Supernet* sn = ev->sn;
+    size_t per_image = (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
+    sn->ops->upload(&sn->ctx, sn->images, ev->images, (size_t)n * per_image * sizeof(float));
+    sn->ops->upload(&sn->ctx, sn->labels, ev->labels, (size_t)n * sizeof(int));
+    return n;
+}
+
+int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err) {
+    if (ev->recal_images <= 0) return 0;
+    Supernet* sn = ev->sn;
+    supernet_reset_path_bn(sn, path);
+    loader_start_epoch(ev->recal, 0, 0);  // the same images for every candidate
+    int done = 0, k = 0;
+    while (done < ev->recal_images) {
+        int n = next_batch(ev, ev->recal, ev->recal_images - done, err);
+        if (n < 0) return -1;
+        if (n == 0) break;
+        // momentum 1/(k+1) makes the running values the exact mean over batches.
+        float momentum = ev->exact ? 1.0f / (float)(k + 1) : 0.1f;
+        supernet_forward(sn, path, n, MODE_TRAIN, momentum);
+        done += n, k++;
+    }
+    return sn->ops->synchronize(&sn->ctx) < 0 ? hw_runtime(err, NULL, 0, "backend error in BN recalibration") : 0;
+}
+
+int evaluator_accuracy(Evaluator* ev, const int* path, double* top1, double* top5, int* count, HwErr* err) {
+    Supernet* sn = ev->sn;
+    loader_start_epoch(ev->val, 0, 0);
+    int limit = ev->val_images > 0 ? ev->val_images : dataset_size(ev->val_set);
+    long c1 = 0, c5 = 0, seen = 0;
+    while (seen < limit) {
+        int n = next_batch(ev, ev->val, limit - (int)seen, err);
+        if (n < 0) return -1;
+        if (n == 0) break;
+        supernet_forward(sn, path, n, MODE_EVAL, 0);
+        sn->ops->topk_correct(&sn->ctx, sn->correct, sn->correct + 1, sn->logits, sn->labels, n, sn->space.classes);
+        int counts[2];
+        sn->ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
+        c1 += counts[0], c5 += counts[1], seen += n;
+    }
+    if (seen == 0) return hw_bad_input(err, NULL, 0, "the evaluation split is empty");
+    *top1 = (double)c1 / (double)seen;
+    *top5 = (double)c5 / (double)seen;
+    if (count) *count = (int)seen;
+    return 0;
+}
+
+int evaluator_score(Evaluator* ev, const int* path, double* top1, double* top5, HwErr* err) {
+    if (evaluator_recalibrate(ev, path, err) < 0) return -1;
+    return evaluator_accuracy(ev, path, top1, top5, NULL, err);
+}

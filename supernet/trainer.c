@@ -1,0 +1,239 @@
+#include "supernet/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "data/loader.h"
+#include "supernet/checkpoint.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+float lr_at(const Config* cfg, float peak, int64_t step, int64_t total, int64_t warmup) {
+    if (warmup > 0 && step < warmup) return peak * (float)(step + 1) / (float)warmup;
+    if (!strcmp(cfg->train.lr_schedule, "constant") || total <= warmup) return peak;
+    double t = (double)(step - warmup) / (double)(total - warmup);
+    if (t > 1) t = 1;
+    if (!strcmp(cfg->train.lr_schedule, "linear")) return (float)(peak * (1.0 - t));
+    return (float)(0.5 * peak * (1.0 + cos(M_PI * t)));
+}
+
+void sample_path(const Supernet* sn, uint64_t seed, uint64_t step, int attempt, const int* pinned, int* path) {
+    Rng rng;
+    rng_seed(&rng, seed, step, (uint64_t)attempt, 0x5A3F1ull);
+    for (int l = 0; l < sn->space.n_layers; l++) {
+        uint32_t draw = rng_below(&rng, (uint32_t)sn->space.layers[l].n_ops);
+        path[l] = (pinned && pinned[l] >= 0) ? pinned[l] : (int)draw;
+    }
+}
+
+// Keeps the rows of an existing CSV whose first column (step) is <= last_step,
+// so a resumed run continues the log as if it had never stopped.
+static int truncate_csv(const char* path, int64_t last_step) {
+    FILE* fp = fopen(path, "r");
+    if (!fp) return 0;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE* out = fopen(tmp, "w");
+    if (!out) {
+        fclose(fp);
+        return -1;
+    }
+    char line[512];
+    int first = 1;
+    while (fgets(line, sizeof line, fp)) {
+        if (first || atoll(line) <= last_step) fputs(line, out);
+        first = 0;
+    }
+    fclose(fp);
+    if (fclose(out) != 0) return -1;
+    return rename(tmp, path);
+}
+
+typedef struct Window {
+    double loss_sum, seconds;
+    int64_t correct, images, steps;
+} Window;
+
+static void progress(const TrainJob* job, int epoch, int epochs, int b, int batches, double loss, double top1,
+                     double ips, double eta) {
+    if (job->quiet) return;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  top1 %.3f  %.0f img/s  ETA %.0fs   ", epoch + 1, epochs,
+                b, batches, loss, top1, ips, eta);
+    else
+        fprintf(stderr, "epoch %d/%d step %d/%d loss %.4f top1 %.3f %.0f img/s ETA %.0fs\n", epoch + 1, epochs, b,
+                batches, loss, top1, ips, eta);
+}
+
+static int open_loader(const Config* cfg, Dataset** ds, DataLoader** loader, HwErr* err) {
+    *ds = dataset_open(&cfg->data, SPLIT_TRAIN, err);
+    if (!*ds) return -1;
+    LoaderOptions opt = {0};
+    opt.batch = cfg->train.batch;
+    opt.augment = 1;
+    opt.shuffle = 1;
+    opt.seed = cfg->train.seed;
+    opt.workers = cfg->data.workers;
+    opt.rank = 0;
+    opt.world = 1;
+    opt.drop_last = 1;
+    opt.prefetch = 2;
+    *loader = loader_create(*ds, &opt, err);
+    return *loader ? 0 : -1;
+}
+
+static void draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* path) {
+    if (job->fixed_path) {
+        memcpy(path, job->fixed_path, sizeof(int) * (size_t)sn->space.n_layers);
+        return;
+    }
+    for (int attempt = 0; attempt < 500; attempt++) {
+        sample_path(sn, job->cfg->train.seed, step, attempt, job->pinned, path);
+        if (!job->accept || job->accept(job->accept_user, path)) return;
+    }
+}
+
+// One optimizer step on the uploaded batch; returns the loss (host) and the
+// top-1 count through *correct.
+static float train_step(Supernet* sn, const int* path, int batch, const SgdConfig* sgd, float smoothing,
+                        int* correct) {
+    const Ops* ops = sn->ops;
+    supernet_forward(sn, path, batch, MODE_TRAIN, 0.1f);
+    ops->cross_entropy_forward_backward(&sn->ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, batch,
+                                        sn->space.classes, smoothing);
+    ops->topk_correct(&sn->ctx, sn->correct, sn->correct + 1, sn->logits, sn->labels, batch, sn->space.classes);
+    supernet_zero_path_grads(sn, path);
+    supernet_backward(sn);
+    float loss;
+    int counts[2];
+    ops->download(&sn->ctx, &loss, sn->loss, sizeof loss);
+    ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
+    *correct = counts[0];
+    if (isfinite(loss)) supernet_sgd_path(sn, path, sgd);
+    return loss;
+}
+
+int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err) {
+    const Config* cfg = job->cfg;
+    memset(result, 0, sizeof *result);
+    double t_begin = now_seconds();
+    char ckpt[1024], csv[1024];
+    snprintf(ckpt, sizeof ckpt, "%s/%s", job->run_dir, job->checkpoint_name);
+    snprintf(csv, sizeof csv, "%s/%s", job->run_dir, job->csv_name);
+    Dataset* ds = NULL;
+    DataLoader* loader = NULL;
+    int* path = calloc((size_t)sn->space.n_layers + 1, sizeof(int));
+    float* host_images = NULL;
+    int* host_labels = NULL;
+    FILE* log = NULL;
+    int rc = -1;
+    if (!path || open_loader(cfg, &ds, &loader, err) < 0) goto done;
+    int batch = cfg->train.batch, batches = loader_batches_per_epoch(loader);
+    if (batches <= 0) {
+        hw_bad_input(err, cfg->path, 0, "the training split has fewer samples than one batch (%d)", batch);
+        goto done;
+    }
+    size_t image_floats = (size_t)batch * sn->space.in_h * sn->space.in_w * sn->space.in_c;
+    host_images = malloc(image_floats * sizeof(float));
+    host_labels = malloc((size_t)batch * sizeof(int));
+    if (!host_images || !host_labels) {
+        hw_runtime(err, NULL, 0, "out of memory");
+        goto done;
+    }
+    TrainState st = {0, 0, 0};
+    if (job->resume) {
+        if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0) goto done;
+        if (truncate_csv(csv, (int64_t)st.step) < 0) {
+            hw_runtime(err, csv, 0, "cannot rewrite the training log");
+            goto done;
+        }
+    }
+    int new_log = access(csv, F_OK) != 0 || !job->resume;
+    log = fopen(csv, new_log ? "w" : "a");
+    if (!log) {
+        hw_runtime(err, csv, 0, "cannot write the training log");
+        goto done;
+    }
+    if (new_log) fprintf(log, "step,epoch,lr,loss,top1,images_per_s,seconds\n");
+    int64_t total = (int64_t)job->epochs * batches;
+    int64_t warmup = (int64_t)(cfg->train.warmup_epochs * batches);
+    SgdConfig sgd = {0, cfg->train.momentum, cfg->train.weight_decay, cfg->train.nesterov};
+    Window win = {0};
+    double start = now_seconds(), elapsed_before = 0;
+    int64_t step = (int64_t)st.step;
+    for (int epoch = (int)st.epoch; epoch < job->epochs; epoch++) {
+        int first = epoch == (int)st.epoch ? (int)st.batch_in_epoch : 0;
+        loader_start_epoch(loader, epoch, first);
+        for (int b = first; b < batches; b++, step++) {
+            double t0 = now_seconds();
+            int n = loader_next(loader, host_images, host_labels, err);
+            if (n < 0) goto done;
+            if (n == 0) break;
+            sn->ops->upload(&sn->ctx, sn->images, host_images, (size_t)n * image_floats / batch * sizeof(float));
+            sn->ops->upload(&sn->ctx, sn->labels, host_labels, (size_t)n * sizeof(int));
+            draw_path(sn, job, (uint64_t)step, path);
+            sgd.lr = lr_at(cfg, job->lr, step, total, warmup);
+            int correct = 0;
+            float loss = train_step(sn, path, n, &sgd, cfg->train.label_smoothing, &correct);
+            if (sn->ops->synchronize(&sn->ctx) < 0) {
+                hw_runtime(err, NULL, 0, "backend error at step %lld", (long long)step);
+                goto done;
+            }
+            if (!isfinite(loss)) {
+                hw_runtime(err, NULL, 0,
+                           "loss is %s at step %lld (epoch %d, lr %.4g): training diverged; the last good checkpoint "
+                           "%s is intact",
+                           isnan(loss) ? "NaN" : "infinite", (long long)step, epoch + 1, sgd.lr, ckpt);
+                goto done;
+            }
+            double step_seconds = now_seconds() - t0;
+            // One row per step, so a resumed run continues the log exactly.
+            fprintf(log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, loss,
+                    (double)correct / n, n / step_seconds, elapsed_before + now_seconds() - start);
+            win.loss_sum += loss, win.correct += correct, win.images += n, win.steps++;
+            win.seconds += step_seconds;
+            if (win.steps == 20 || b == batches - 1) {
+                double ips = win.images / win.seconds;
+                double eta = (double)(total - step - 1) * (win.seconds / (double)win.steps);
+                fflush(log);
+                progress(job, epoch, job->epochs, b + 1, batches, win.loss_sum / win.steps,
+                         (double)win.correct / win.images, ips, eta);
+                result->final_loss = win.loss_sum / win.steps;
+                memset(&win, 0, sizeof win);
+            }
+            result->steps++;
+            if (job->interrupted && *job->interrupted) {
+                TrainState now = {(uint64_t)step + 1, (uint32_t)epoch, (uint32_t)b + 1};
+                if (b + 1 == batches) now.epoch++, now.batch_in_epoch = 0;
+                if (checkpoint_save(ckpt, sn, &now, NULL, err) < 0) goto done;
+                if (!job->quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", ckpt);
+                result->interrupted = 1;
+                rc = 0;
+                goto done;
+            }
+        }
+        TrainState next = {(uint64_t)step, (uint32_t)epoch + 1, 0};
+        if (checkpoint_save(ckpt, sn, &next, NULL, err) < 0) goto done;
+    }
+    if (!job->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+    rc = 0;
+done:
+    result->seconds = now_seconds() - t_begin;
+    if (result->seconds > 0) result->images_per_s = (double)result->steps * cfg->train.batch / result->seconds;
+    if (log) fclose(log);
+    loader_destroy(loader);
+    dataset_close(ds);
+    free(host_images);
+    free(host_labels);
+    free(path);
+    return rc;
+}

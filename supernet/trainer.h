@@ -1,0 +1,60 @@
+// Training loops over the data loader: single-path uniform sampling for the
+// supernet (each step one random operator per layer) or one fixed path
+// (fine-tune / retrain of an architecture), with checkpoints, exact resume,
+// Ctrl-C handling and a stop on non-finite loss.
+#ifndef HWNAS_TRAINER_H
+#define HWNAS_TRAINER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "supernet/supernet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct TrainJob {
+    const Config* cfg;
+    const char* run_dir;          // train.csv and the checkpoint go here
+    const char* checkpoint_name;  // e.g. "supernet.ckpt"
+    const char* csv_name;         // e.g. "train.csv"
+    int resume;
+    int epochs;                   // total epochs of this job
+    float lr;                     // peak learning rate
+    const int* fixed_path;        // NULL = uniform single-path sampling
+    // Optional constraint for SPOS-style sampling: paths it rejects are
+    // redrawn (at most 500 times, then the last draw is used).
+    int (*accept)(void* user, const int* path);
+    void* accept_user;
+    // Layers whose operator is fixed during sampling (stage 1/2 of the
+    // two-stage search): fixed_ops[l] >= 0 pins layer l; NULL = none.
+    const int* pinned;
+    volatile sig_atomic_t* interrupted;  // set by the SIGINT handler
+    int quiet;
+} TrainJob;
+
+typedef struct TrainResult {
+    double seconds;          // wall time of the steps run now
+    double images_per_s;
+    double final_loss;       // mean loss of the last logged window
+    int64_t steps;           // steps run now
+    int interrupted;
+} TrainResult;
+
+// Returns 0 on success, -1 with err (code 1 on divergence / I/O, 2 on bad input).
+int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err);
+
+// Learning rate at `step` of `total` steps: linear warm-up, then cosine or
+// linear decay to 0 (or constant).
+float lr_at(const Config* cfg, float peak, int64_t step, int64_t total, int64_t warmup_steps);
+
+// The path of `step` under uniform sampling (deterministic in seed and step).
+void sample_path(const Supernet* sn, uint64_t seed, uint64_t step, int attempt, const int* pinned, int* path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,199 @@
+// The hwnas binary end to end: bad input gives one clear error line and exit
+// 2 with nothing written; `hwnas run` on a small subset produces every file;
+// the extracted weights load in PyTorch (tools/torch_model.py, strict) and
+// give the same logits and top-1 as hwnas.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+std::string bin() {
+    const char* b = std::getenv("HWNAS_BIN");
+    return b ? b : "build/hwnas";
+}
+
+std::string temp_dir() {
+    char tmpl[] = "/tmp/hwnas_cli_XXXXXX";
+    char* d = mkdtemp(tmpl);
+    return d ? d : "/tmp";
+}
+
+struct Result {
+    int code;
+    std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+Result run(const std::string& args) {
+    std::string dir = temp_dir();
+    std::string cmd = bin() + " " + args + " >" + dir + "/out 2>" + dir + "/err";
+    int status = std::system(cmd.c_str());
+    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
+    return r;
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+void write(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+}
+
+// One error line, `hwnas: error: ...`, containing `needle`.
+void expect_error(const Result& r, int code, const std::string& needle) {
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_EQ(r.err.rfind("hwnas: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line: " << r.err;
+}
+
+}  // namespace
+
+TEST(Cli, HelpAndUnknownCommand) {
+    EXPECT_EQ(run("--help").code, 0);
+    expect_error(run("frobnicate"), 2, "unknown command");
+    EXPECT_EQ(run("train --help").code, 0);
+    EXPECT_EQ(run("latency --help").code, 0);
+}
+
+TEST(Cli, BadConfigIsRefusedWithFileAndLineAndWritesNothing) {
+    std::string dir = temp_dir();
+    write(dir + "/bad.yaml", "train:\n  epochs: 2\n  bogus_key: 1\n");
+    Result r = run("train -c " + dir + "/bad.yaml -o " + dir + "/run");
+    expect_error(r, 2, dir + "/bad.yaml:3");
+    EXPECT_FALSE(exists(dir + "/run"));
+}
+
+TEST(Cli, BadSpaceIsRefusedWithFileAndLine) {
+    std::string dir = temp_dir();
+    write(dir + "/space.yaml",
+          "name: bad\ninput: [28, 28, 1]\nclasses: 10\nstem: {out: 8}\nlayers:\n"
+          "  - {out: 16, stride: 2, ops: [mb_k3_e3, skip]}\n");
+    write(dir + "/cfg.yaml", "space: " + dir + "/space.yaml\n");
+    Result r = run("train -c " + dir + "/cfg.yaml -o " + dir + "/run");
+    expect_error(r, 2, dir + "/space.yaml:6");
+    EXPECT_NE(r.err.find("skip"), std::string::npos);
+    write(dir + "/space.yaml",
+          "name: bad\ninput: [28, 28, 1]\nclasses: 10\nstem: {out: 8}\nlayers:\n  - {out: 16, ops: [mb_k9_e3]}\n");
+    expect_error(run("train -c " + dir + "/cfg.yaml -o " + dir + "/run"), 2, "unknown operator");
+    write(dir + "/space.yaml", "name: bad\ninput: [28, 28, 1]\nclasses: 10\nstem: {out: 8}\nlayers:\n  - {out: 0}\n");
+    expect_error(run("train -c " + dir + "/cfg.yaml -o " + dir + "/run"), 2, "layers[0].out");
+    EXPECT_FALSE(exists(dir + "/run"));
+}
+
+TEST(Cli, CorruptIdxIsRefusedAndWritesNothing) {
+    std::string dir = temp_dir();
+    mkdir((dir + "/data").c_str(), 0755);
+    write(dir + "/data/train-images-idx3-ubyte.gz", "this is not an idx file");
+    write(dir + "/data/train-labels-idx1-ubyte.gz", "nor this");
+    write(dir + "/cfg.yaml", "data:\n  root: " + dir + "/data\nspace: tests/spaces/fmnist-small.yaml\n");
+    Result r = run("train -c " + dir + "/cfg.yaml -o " + dir + "/run");
+    expect_error(r, 2, "-ubyte.gz: bad magic");
+    EXPECT_FALSE(exists(dir + "/run"));
+}
+
+TEST(Cli, TruncatedCheckpointIsRefusedOnResume) {
+    std::string dir = temp_dir();
+    Result r = run("train -c tests/configs/smoke.yaml -o " + dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string ckpt = slurp(dir + "/supernet.ckpt"), config = slurp(dir + "/config.yaml");
+    write(dir + "/supernet.ckpt", ckpt.substr(0, ckpt.size() / 3));
+    r = run("train -c tests/configs/smoke.yaml -o " + dir + " --resume");
+    expect_error(r, 2, "supernet.ckpt");
+    EXPECT_EQ(slurp(dir + "/config.yaml"), config);
+}
+
+TEST(Cli, LatencyFileErrors) {
+    std::string dir = temp_dir();
+    write(dir + "/t.yaml", "device: x\nunit: ms\nmethod: measured\nsource: test\nentries:\n  stem-in:28x28x1-out:14x14x8: {mean: -1}\n");
+    write(dir + "/a.yaml", "space: fmnist-small\nops: [mb_k3_e3, skip, sep_k3]\n");
+    Result r = run("latency predict --target " + dir + "/t.yaml --arch " + dir + "/a.yaml --space tests/spaces/fmnist-small.yaml");
+    expect_error(r, 2, dir + "/t.yaml:6");
+    write(dir + "/t.yaml", "device: x\nunit: ms\nmethod: measured\nsource: test\nentries:\n  stem-in:28x28x1-out:14x14x8: {mean: 1}\n");
+    r = run("latency predict --target " + dir + "/t.yaml --arch " + dir + "/a.yaml --space tests/spaces/fmnist-small.yaml");
+    expect_error(r, 2, "mb_k3_e3-in:14x14x8-out:7x7x12-s:2");
+    write(dir + "/a.yaml", "space: fmnist-small\nops: [mb_k3_e3, skip, mb_k7_e6]\n");
+    r = run("latency predict --target " + dir + "/t.yaml --arch " + dir + "/a.yaml --space tests/spaces/fmnist-small.yaml");
+    expect_error(r, 2, dir + "/a.yaml:2");
+    expect_error(run("latency import --format tflite x -o " + dir + "/o.yaml"), 2, "tflite");
+}
+
+// A small profile, the prediction of an architecture equals the sum of its
+// table entries, and a check runs.
+TEST(Cli, LatencyProfilePredictCheck) {
+    std::string dir = temp_dir();
+    Result r = run("latency profile --space tests/spaces/fmnist-small.yaml -o " + dir + "/cpu.yaml --threads 1");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string table = slurp(dir + "/cpu.yaml");
+    EXPECT_NE(table.find("method: measured"), std::string::npos);
+    EXPECT_NE(table.find("skip-in:7x7x12-out:7x7x12-s:1"), std::string::npos);
+    write(dir + "/a.yaml", "space: fmnist-small\nops: [sep_k5, fused_k3_e3, sep_k3]\n");
+    r = run("latency predict --target " + dir + "/cpu.yaml --arch " + dir + "/a.yaml --space tests/spaces/fmnist-small.yaml");
+    ASSERT_EQ(r.code, 0) << r.err;
+    double predicted = std::atof(r.out.c_str());
+    double sum = 0;
+    for (const char* key : {"stem-in:28x28x1-out:14x14x8:", "sep_k5-in:14x14x8-out:7x7x12-s:2:",
+                            "fused_k3_e3-in:7x7x12-out:7x7x12-s:1:", "sep_k3-in:7x7x12-out:4x4x16-s:2:",
+                            "head-in:4x4x16-out:10:"}) {
+        size_t at = table.find(key);
+        ASSERT_NE(at, std::string::npos) << key;
+        sum += std::atof(table.c_str() + table.find("mean:", at) + 5);
+    }
+    EXPECT_NEAR(predicted, sum, 1e-3 * sum + 1e-6);
+    r = run("latency check --target " + dir + "/cpu.yaml --space tests/spaces/fmnist-small.yaml --samples 3 --threads 1");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("samples 3 within10"), std::string::npos) << r.out;
+}
+
+// The whole pipeline on a small subset, then the winner's weights in PyTorch.
+TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
+    std::string dir = temp_dir();
+    Result r = run("run -c tests/configs/smoke.yaml -o " + dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* f : {"config.yaml", "target-cpu.yaml", "space.yaml", "search.csv", "pareto.csv", "best.yaml",
+                          "best.safetensors", "report.md", "pareto.svg", "train.svg", "train-stage1.csv",
+                          "train-stage2.csv", "random.csv"})
+        EXPECT_TRUE(exists(dir + "/" + f)) << f;
+    std::string report = slurp(dir + "/report.md");
+    EXPECT_NE(report.find("test top-1 after fine-tuning"), std::string::npos);
+    // hwnas eval of the winner, and PyTorch on the same weights.
+    r = run("eval -c " + dir + "/config.yaml --arch " + dir + "/best.yaml --weights " + dir +
+            "/best.safetensors --logits-out " + dir + "/hwnas.logits");
+    ASSERT_EQ(r.code, 0) << r.err;
+    double hwnas_top1 = -1;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "top1 %lf", &hwnas_top1), 1) << r.out;
+    std::string cmd = "/usr/bin/python3 tools/torch_model.py --space " + dir + "/space.yaml --arch " + dir +
+                      "/best.yaml --weights " + dir + "/best.safetensors --limit 512 --logits-out " + dir +
+                      "/torch.logits > " + dir + "/torch.out 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(dir + "/torch.out");
+    double torch_top1 = -2;
+    ASSERT_EQ(std::sscanf(slurp(dir + "/torch.out").c_str(), "top1 %lf", &torch_top1), 1) << slurp(dir + "/torch.out");
+    EXPECT_NEAR(hwnas_top1, torch_top1, 1.0 / 512 + 1e-9) << "test top-1 differs beyond one image";
+    std::string a = slurp(dir + "/hwnas.logits"), b = slurp(dir + "/torch.logits");
+    ASSERT_EQ(a.size(), 64u * 10 * 4);
+    ASSERT_EQ(b.size(), a.size());
+    // Logits of 64 test images: fp32 with different summation orders; the
+    // largest difference seen is 2e-6.
+    expect_close("logits hwnas vs PyTorch", reinterpret_cast<const float*>(a.data()),
+                 reinterpret_cast<const float*>(b.data()), 640, 2e-5f, 1e-4f);
+}

@@ -1,0 +1,367 @@
+// The run configuration: defaults, loading, errors with file and line, and
+// the round trip config_load(config_write(x)) == x.
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    std::vector<std::string> files;
+    TempDir() {
+        char tmpl[] = "/tmp/hwnas_config_XXXXXX";
+        const char* p = mkdtemp(tmpl);
+        path = p ? p : "";
+    }
+    ~TempDir() {
+        for (const std::string& f : files) unlink(f.c_str());
+        rmdir(path.c_str());
+    }
+    std::string file(const std::string& name) {
+        files.push_back(path + "/" + name);
+        return files.back();
+    }
+    std::string write(const std::string& name, const std::string& text) {
+        std::string f = file(name);
+        std::ofstream(f) << text;
+        return f;
+    }
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool same_config(Config a, Config b) {
+    memset(a.path, 0, sizeof a.path);
+    memset(b.path, 0, sizeof b.path);
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+// Loads text that must fail: code 2 and the message starts with "FILE:LINE: ".
+std::string expect_load_error(TempDir& tmp, const std::string& text, int line) {
+    std::string f = tmp.write("bad" + std::to_string(tmp.files.size()) + ".yaml", text);
+    Config cfg;
+    config_defaults(&cfg);
+    HwErr err = {{0}, 0};
+    EXPECT_EQ(config_load(&cfg, f.c_str(), &err), -1) << text;
+    EXPECT_EQ(err.code, 2) << err.msg;
+    std::string prefix = f + ":" + std::to_string(line) + ": ";
+    EXPECT_EQ(std::string(err.msg).rfind(prefix, 0), 0u) << "want " << prefix << "\n got " << err.msg;
+    return err.msg;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Sets a string field with a zeroed tail, as config_load does, so configs
+// compare byte-wise.
+void set_text(char* dst, size_t cap, const char* s) {
+    memset(dst, 0, cap);
+    snprintf(dst, cap, "%s", s);
+}
+
+}  // namespace
+
+TEST(Config, DefaultsMatchTheHeader) {
+    Config c;
+    memset(&c, 0x5a, sizeof c);  // every byte must be set by config_defaults
+    config_defaults(&c);
+    EXPECT_STREQ(c.path, "");
+    EXPECT_STREQ(c.data.kind, "idx");
+    EXPECT_STREQ(c.data.root, "/usr/share/datasets/fashion-mnist");
+    EXPECT_STREQ(c.data.train_images, "train-images-idx3-ubyte.gz");
+    EXPECT_STREQ(c.data.test_labels, "t10k-labels-idx1-ubyte.gz");
+    EXPECT_EQ(c.data.input_size, 28);
+    EXPECT_EQ(c.data.channels, 1);
+    EXPECT_EQ(c.data.holdout, 10000);
+    EXPECT_EQ(c.data.limit_train, 0);
+    EXPECT_EQ(c.data.pad_crop, 2);
+    EXPECT_EQ(c.data.hflip, 1);
+    EXPECT_FLOAT_EQ(c.data.rrc_scale[0], 0.08f);
+    EXPECT_FLOAT_EQ(c.data.rrc_ratio[1], 4.0f / 3.0f);
+    EXPECT_EQ(c.data.val_resize, 256);
+    EXPECT_FLOAT_EQ(c.data.mean[0], 0.2860f);
+    EXPECT_FLOAT_EQ(c.data.std[2], 0.3530f);
+    EXPECT_EQ(c.data.workers, 2);
+    EXPECT_STREQ(c.space, "configs/spaces/hurricane-fmnist.yaml");
+    EXPECT_EQ(c.train.epochs, 10);
+    EXPECT_EQ(c.train.batch, 128);
+    EXPECT_FLOAT_EQ(c.train.lr, 0.1f);
+    EXPECT_STREQ(c.train.lr_schedule, "cosine");
+    EXPECT_FLOAT_EQ(c.train.warmup_epochs, 0.5f);
+    EXPECT_FLOAT_EQ(c.train.momentum, 0.9f);
+    EXPECT_EQ(c.train.nesterov, 1);
+    EXPECT_FLOAT_EQ(c.train.weight_decay, 4e-5f);
+    EXPECT_FLOAT_EQ(c.train.label_smoothing, 0.1f);
+    EXPECT_EQ(c.train.seed, 1u);
+    EXPECT_STREQ(c.train.sampling, "uniform");
+    EXPECT_STREQ(c.train.device, "cpu");
+    EXPECT_EQ(c.search.population, 50);
+    EXPECT_EQ(c.search.parents, 10);
+    EXPECT_EQ(c.search.iterations, 20);
+    EXPECT_FLOAT_EQ(c.search.mutation_prob, 0.1f);
+    EXPECT_EQ(c.search.bn_images, 2000);
+    EXPECT_STREQ(c.search.bn_mode, "exact");
+    EXPECT_EQ(c.search.val_images, 10000);
+    EXPECT_EQ(c.space_gen.top_k, 4);
+    EXPECT_STREQ(c.space_gen.score, "capacity_per_latency");
+    EXPECT_EQ(c.stages.enabled, 1);
+    EXPECT_EQ(c.stages.split, 0);
+    EXPECT_EQ(c.stages.stage1_epochs, 6);
+    EXPECT_STREQ(c.stages.fill, "uniform");
+    EXPECT_EQ(c.finetune.retrain_epochs, 30);
+    EXPECT_FLOAT_EQ(c.finetune.lr, 0.02f);
+    EXPECT_STREQ(c.target, "cpu");
+    EXPECT_EQ(c.latency_ms, 0.0f);
+    Config zero;
+    memset(&zero, 0, sizeof zero);
+    config_defaults(&zero);
+    EXPECT_EQ(memcmp(&c, &zero, sizeof c), 0) << "config_defaults must set every byte";
+}
+
+TEST(Config, LoadsTheDefaultRunConfig) {
+    Config c;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(config_load(&c, "configs/fmnist.yaml", &err), 0) << err.msg;
+    EXPECT_STREQ(c.path, "configs/fmnist.yaml");
+    EXPECT_STREQ(c.data.kind, "idx");
+    EXPECT_STREQ(c.space, "configs/spaces/hurricane-fmnist.yaml");
+    EXPECT_STREQ(c.target, "cpu");
+    EXPECT_EQ(c.train.batch, 128);
+    EXPECT_FLOAT_EQ(c.train.weight_decay, 4e-5f);
+    EXPECT_FLOAT_EQ(c.data.mean[2], 0.2860f);  // one value fills every channel
+}
+
+TEST(Config, OverridesOnlyTheGivenKeys) {
+    TempDir tmp;
+    std::string f = tmp.write("c.yaml",
+                              "data:\n"
+                              "  kind: imagefolder\n"
+                              "  root: /data/imagenet\n"
+                              "  input_size: 224\n"
+                              "  channels: 3\n"
+                              "  rrc_scale: [0.35, 1]\n"
+                              "train:\n"
+                              "  batch: 1\n"
+                              "  lr: 1e-3\n"
+                              "  nesterov: no\n"
+                              "  seed: 18446744073709551615\n"
+                              "  window: [10, 20.5]\n"
+                              "  sampling: latency\n"
+                              "search:\n"
+                              "stages: {enabled: false, split: 7}\n"
+                              "latency_ms: 12.5\n"
+                              "target: targets/pixel.yaml\n");
+    Config c;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(config_load(&c, f.c_str(), &err), 0) << err.msg;
+    Config d;
+    config_defaults(&d);
+    EXPECT_STREQ(c.data.kind, "imagefolder");
+    EXPECT_EQ(c.data.input_size, 224);
+    EXPECT_FLOAT_EQ(c.data.rrc_scale[0], 0.35f);
+    // imagefolder without explicit normalization: the ImageNet statistics.
+    EXPECT_FLOAT_EQ(c.data.mean[0], 0.485f);
+    EXPECT_FLOAT_EQ(c.data.mean[2], 0.406f);
+    EXPECT_FLOAT_EQ(c.data.std[1], 0.224f);
+    EXPECT_EQ(c.train.batch, 1);
+    EXPECT_FLOAT_EQ(c.train.lr, 1e-3f);
+    EXPECT_EQ(c.train.nesterov, 0);
+    EXPECT_EQ(c.train.seed, UINT64_MAX);
+    EXPECT_FLOAT_EQ(c.train.window[1], 20.5f);
+    EXPECT_STREQ(c.train.sampling, "latency");
+    EXPECT_EQ(c.stages.enabled, 0);
+    EXPECT_EQ(c.stages.split, 7);
+    EXPECT_FLOAT_EQ(c.latency_ms, 12.5f);
+    EXPECT_STREQ(c.target, "targets/pixel.yaml");
+    // Untouched keys keep their defaults.
+    EXPECT_EQ(c.train.epochs, d.train.epochs);
+    EXPECT_EQ(c.search.population, d.search.population);
+    EXPECT_STREQ(c.data.train_images, d.data.train_images);
+    EXPECT_EQ(c.stages.stage1_epochs, d.stages.stage1_epochs);
+}
+
+TEST(Config, MeanAndStdTakeOneOrThreeValues) {
+    TempDir tmp;
+    std::string f = tmp.write("m.yaml", "data:\n  channels: 3\n  mean: [0.1, 0.2, 0.3]\n  std: 0.5\n");
+    Config c;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(config_load(&c, f.c_str(), &err), 0) << err.msg;
+    EXPECT_FLOAT_EQ(c.data.mean[1], 0.2f);
+    EXPECT_FLOAT_EQ(c.data.std[0], 0.5f);
+    EXPECT_FLOAT_EQ(c.data.std[2], 0.5f);
+    std::string m = expect_load_error(tmp, "data:\n  mean: [0.1, 0.2]\n", 2);
+    EXPECT_TRUE(contains(m, "data.mean: found 2 values, expected a sequence of 1 or 3 numbers")) << m;
+    m = expect_load_error(tmp, "data:\n  channels: 1\n  std: [0.1, 0.2, 0.3]\n", 3);
+    EXPECT_TRUE(contains(m, "3 values for 1 input channel")) << m;
+    m = expect_load_error(tmp, "data:\n  std: [0.1, 0, 0.3]\n", 2);
+    EXPECT_TRUE(contains(m, "data.std[1]: found '0', expected a number in (0, 1000]")) << m;
+}
+
+TEST(Config, UnknownKeysAreErrorsWithLine) {
+    TempDir tmp;
+    std::string m = expect_load_error(tmp, "train:\n  epochs: 3\n  bacth: 64\n", 3);
+    EXPECT_TRUE(contains(m, "train: unknown key 'bacth', expected one of: epochs, batch, lr")) << m;
+    m = expect_load_error(tmp, "data: {kind: idx}\n\ntrainer:\n  epochs: 3\n", 3);
+    EXPECT_TRUE(contains(m, "unknown key 'trainer'")) << m;
+    EXPECT_TRUE(contains(m, "data, space, train, search, space_gen, stages, finetune, target, latency_ms")) << m;
+    expect_load_error(tmp, "search:\n  population: 10\n  parents: 2\n  mutation: 0.1\n", 4);
+}
+
+TEST(Config, RangeAndTypeErrorsWithLine) {
+    TempDir tmp;
+    struct Case {
+        const char* text;
+        int line;
+        const char* want;
+    } cases[] = {
+        {"train:\n  batch: 0\n", 2, "train.batch: found '0', expected an integer in 1..65536"},
+        {"train:\n  batch: 65537\n", 2, "train.batch: found '65537'"},
+        {"train:\n  batch: 12.5\n", 2, "expected an integer"},
+        {"train:\n  lr: 0\n", 2, "train.lr: found '0', expected a number in (0, 100]"},
+        {"train:\n  lr: -0.1\n", 2, "train.lr: found '-0.1'"},
+        {"train:\n  lr: .nan\n", 2, "train.lr: found '.nan'"},
+        {"train:\n  lr: fast\n", 2, "train.lr: found 'fast'"},
+        {"train:\n  momentum: 1.0\n", 2, "train.momentum: found '1.0', expected a number in [0, 1)"},
+        {"train:\n  momentum: -0.1\n", 2, "train.momentum"},
+        {"train:\n  epochs: -1\n", 2, "train.epochs: found '-1', expected an integer in 0..100000"},
+        {"train:\n  lr_schedule: step\n", 2,
+         "train.lr_schedule: found 'step', expected one of: cosine, linear, constant"},
+        {"train:\n  nesterov: maybe\n", 2, "train.nesterov: found 'maybe', expected true/false"},
+        {"train:\n  seed: -1\n", 2, "train.seed: found '-1', expected an integer in 0..18446744073709551615"},
+        {"train:\n  seed: 18446744073709551616\n", 2, "train.seed"},
+        {"train:\n  device: gpu\n", 2, "expected one of: cpu, cuda"},
+        {"train:\n  window: [5, 1]\n", 2, "train.window: found [5, 1], expected the first value <= the second"},
+        {"train:\n  window: 5\n", 2, "train.window: found a scalar, expected a sequence of 2 numbers"},
+        {"data:\n  kind: csv\n", 2, "data.kind: found 'csv', expected one of: idx, imagefolder"},
+        {"data:\n  rrc_scale: [0.5, 0.2]\n", 2, "data.rrc_scale"},
+        {"data:\n  rrc_scale: [0.5, 1.5]\n", 2, "data.rrc_scale[1]: found '1.5'"},
+        {"data:\n  channels: 4\n", 2, "data.channels: found '4', expected an integer in 1..3"},
+        {"data:\n  color_jitter: 2\n", 2, "data.color_jitter"},
+        {"data:\n  root: [a, b]\n", 2, "data.root: found a sequence, expected a string"},
+        {"search:\n  population: 5\n  parents: 6\n", 3,
+         "search.parents: found 6, expected at most search.population (5)"},
+        {"search:\n  bn_mode: fast\n", 2, "expected one of: exact, ema"},
+        {"search:\n  mutation_prob: 1.5\n", 2, "search.mutation_prob"},
+        {"space_gen:\n  top_k: 0\n", 2, "space_gen.top_k"},
+        {"stages:\n  fill: last\n", 2, "stages.fill"},
+        {"finetune:\n  retrain_lr: 0\n", 2, "finetune.retrain_lr"},
+        {"latency_ms: -3\n", 1, "latency_ms: found '-3'"},
+        {"space: {a: 1}\n", 1, "space: found a mapping"},
+        {"train: 5\n", 1, "train: found '5', expected a mapping"},
+        {"- train\n", 1, "expected a mapping of config sections"},
+    };
+    for (const Case& c : cases) {
+        std::string m = expect_load_error(tmp, c.text, c.line);
+        EXPECT_TRUE(contains(m, c.want)) << "text:\n" << c.text << "message: " << m;
+    }
+    std::string long_path(600, 'p');
+    std::string m = expect_load_error(tmp, "target: " + long_path + "\n", 1);
+    EXPECT_TRUE(contains(m, "target: found a string of 600 characters, expected a string of at most 511")) << m;
+}
+
+TEST(Config, MissingFileAndSyntaxErrors) {
+    TempDir tmp;
+    Config c;
+    config_defaults(&c);
+    c.train.batch = 77;
+    HwErr err = {{0}, 0};
+    std::string missing = tmp.path + "/none.yaml";
+    EXPECT_EQ(config_load(&c, missing.c_str(), &err), -1);
+    EXPECT_EQ(err.code, 2);
+    EXPECT_TRUE(contains(err.msg, missing + ": cannot open")) << err.msg;
+    expect_load_error(tmp, "train:\n  batch: [1\n", 3);
+    expect_load_error(tmp, "train:\n  batch: 1\ntrain:\n  batch: 2\n", 3);  // duplicate section
+    // A failed load leaves the struct as it was.
+    std::string f = tmp.write("partial.yaml", "train:\n  batch: 5\n  lr: -1\n");
+    EXPECT_EQ(config_load(&c, f.c_str(), &err), -1);
+    EXPECT_EQ(c.train.batch, 77);
+}
+
+TEST(Config, WriteThenLoadIsIdentity) {
+    TempDir tmp;
+    Config a;
+    config_defaults(&a);
+    std::string f1 = tmp.file("defaults.yaml");
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(config_write(&a, f1.c_str(), &err), 0) << err.msg;
+    Config b;
+    ASSERT_EQ(config_load(&b, f1.c_str(), &err), 0) << err.msg << "\n" << slurp(f1);
+    EXPECT_TRUE(same_config(a, b)) << slurp(f1);
+    EXPECT_STREQ(b.path, f1.c_str());
+
+    // Every section touched, awkward values: floats without a short decimal
+    // form, strings YAML would retype, three distinct means, the largest seed.
+    Config c;
+    config_defaults(&c);
+    set_text(c.data.kind, sizeof c.data.kind, "imagefolder");
+    set_text(c.data.root, sizeof c.data.root, "/data/my images #1: yes");
+    set_text(c.data.train_images, sizeof c.data.train_images, "yes");
+    set_text(c.data.test_images, sizeof c.data.test_images, "0123");
+    c.data.channels = 3;
+    c.data.mean[0] = 0.485f, c.data.mean[1] = 0.456f, c.data.mean[2] = 1.0f / 3.0f;
+    c.data.std[0] = c.data.std[1] = c.data.std[2] = 0.25f;
+    c.data.rrc_ratio[0] = 0.1f, c.data.rrc_ratio[1] = 7.0f / 3.0f;
+    c.data.color_jitter = 0.4f;
+    c.data.limit_train = 123;
+    c.train.lr = 1.0f / 7.0f;
+    c.train.weight_decay = 3.14159e-5f;
+    c.train.seed = UINT64_MAX;
+    c.train.window[0] = 1.5f, c.train.window[1] = 1e8f;
+    set_text(c.train.lr_schedule, sizeof c.train.lr_schedule, "linear");
+    set_text(c.train.device, sizeof c.train.device, "cuda");
+    c.train.nesterov = 0;
+    c.search.population = 7, c.search.parents = 7;
+    c.search.seed = 1234567890123456789ull;
+    set_text(c.search.bn_mode, sizeof c.search.bn_mode, "ema");
+    c.space_gen.top_k = 32;
+    set_text(c.space_gen.capacity, sizeof c.space_gen.capacity, "params");
+    set_text(c.space_gen.score, sizeof c.space_gen.score, "latency");
+    c.stages.enabled = 0, c.stages.split = 9;
+    set_text(c.stages.fill, sizeof c.stages.fill, "first");
+    c.finetune.retrain_lr = 0.3f;
+    set_text(c.space, sizeof c.space, "spaces/with space.yaml");
+    set_text(c.target, sizeof c.target, "null");
+    c.latency_ms = 33.3f;
+    std::string f2 = tmp.file("custom.yaml");
+    ASSERT_EQ(config_write(&c, f2.c_str(), &err), 0) << err.msg;
+    Config d;
+    ASSERT_EQ(config_load(&d, f2.c_str(), &err), 0) << err.msg << "\n" << slurp(f2);
+    EXPECT_TRUE(same_config(c, d)) << slurp(f2);
+    EXPECT_STREQ(d.data.root, "/data/my images #1: yes");
+    EXPECT_STREQ(d.target, "null");
+    // Writing the loaded config again gives the same text.
+    std::string f3 = tmp.file("again.yaml");
+    ASSERT_EQ(config_write(&d, f3.c_str(), &err), 0) << err.msg;
+    EXPECT_EQ(slurp(f2), slurp(f3));
+    // Every key is written.
+    std::string text = slurp(f2);
+    for (const char* key : {"  kind:", "  rrc_scale:", "  val_resize:", "  workers:", "  sampling:",
+                            "  window:", "  bn_mode:", "  capacity:", "  fill:", "  retrain_lr:",
+                            "\nspace:", "\ntarget:", "\nlatency_ms:"})
+        EXPECT_TRUE(contains(text, key)) << key;
+}
+
+TEST(Config, WriteFailsCleanlyOnBadPath) {
+    Config c;
+    config_defaults(&c);
+    HwErr err = {{0}, 0};
+    EXPECT_EQ(config_write(&c, "/nonexistent-dir/x/config.yaml", &err), -1);
+    EXPECT_EQ(err.code, 1);
+    EXPECT_TRUE(contains(err.msg, "/nonexistent-dir/x/config.yaml")) << err.msg;
+}
