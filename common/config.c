@@ -420,6 +420,7 @@ static int check_relations(const YamlDoc* d, const YamlNode* root, const Config*
 static void apply_kind_defaults(const YamlNode* root, Config* c) {
     if (strcmp(c->data.kind, "imagefolder") != 0) return;
     const YamlNode* data = yaml_get(root, "data");
+    if (!yaml_get(data, "kind")) return;  // only where the document sets the kind
     if (!yaml_get(data, "mean")) set3(c->data.mean, 0.485f, 0.456f, 0.406f);
     if (!yaml_get(data, "std")) set3(c->data.std, 0.229f, 0.224f, 0.225f);
 }
@@ -459,6 +460,33 @@ int config_load(Config* cfg, const char* path, HwErr* err) {
     if (rc == 0) {
         set_str(c->path, sizeof c->path, path);
         memcpy(cfg, c, sizeof *c);
+    }
+    free(c);
+    yaml_free(d);
+    return rc;
+}
+
+int config_override(Config* cfg, const char* setting, HwErr* err) {
+    // "section.key=value" or "key=value" becomes a one-key YAML document read
+    // over *cfg, so overrides get exactly the checks of the file.
+    const char* eq = strchr(setting, '=');
+    const char* dot = strchr(setting, '.');
+    char text[1200];
+    if (!eq || eq == setting || strlen(setting) > 1000)
+        return hw_bad_input(err, NULL, 0, "--set: found '%s', expected section.key=value", setting);
+    if (dot && dot < eq)
+        snprintf(text, sizeof text, "%.*s:\n  %.*s: %s\n", (int)(dot - setting), setting, (int)(eq - dot - 1), dot + 1,
+                 eq + 1);
+    else
+        snprintf(text, sizeof text, "%.*s: %s\n", (int)(eq - setting), setting, eq + 1);
+    YamlDoc* d = yaml_load_string(text, "--set", err);
+    if (!d) return -1;
+    Config* c = malloc(sizeof *c);
+    int rc = -1;
+    if (c) {
+        memcpy(c, cfg, sizeof *c);
+        rc = read_config(d, c, err);
+        if (rc == 0) memcpy(cfg, c, sizeof *c);
     }
     free(c);
     yaml_free(d);

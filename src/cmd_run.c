@@ -10,7 +10,7 @@
 
 static const char* kUsage =
     "usage: hwnas run [-c CONFIG] [-o RUN_DIR] [--quick] [--target TARGET] [--latency-ms X]\n"
-    "                 [--method two-stage|spos-hw|spos] [--no-random-baseline]\n"
+    "                 [--method two-stage|spos-hw|spos] [--no-random-baseline] [--set KEY=VALUE]\n"
     "Profiles the target (or reuses RUN_DIR/target-cpu.yaml), generates the\n"
     "hardware-specific space, trains and searches the supernet in two stages,\n"
     "fine-tunes and tests the winner and writes RUN_DIR/report.md.\n"
@@ -23,10 +23,13 @@ int cmd_run(int argc, char** argv) {
         {"quick", no_argument, 0, 'q'},        {"target", required_argument, 0, 'T'},
         {"latency-ms", required_argument, 0, 'L'}, {"method", required_argument, 0, 'm'},
         {"no-random-baseline", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = "two-stage";
     double latency = -1;
     int quick = 0, random = 1, opt;
+    const char* sets[32];
+    int n_sets = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -37,6 +40,9 @@ int cmd_run(int argc, char** argv) {
         case 'L': latency = atof(optarg); break;
         case 'm': method = optarg; break;
         case 'R': random = 0; break;
+        case 'X':
+            if (n_sets < 32) sets[n_sets++] = optarg;
+            break;
         case 'h': fputs(kUsage, stdout); return 0;
         default: fputs(kUsage, stderr); return 2;
         }
@@ -55,6 +61,8 @@ int cmd_run(int argc, char** argv) {
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (target) snprintf(cfg.target, sizeof cfg.target, "%s", target);
     if (latency >= 0) cfg.latency_ms = (float)latency;
+    for (int i = 0; i < n_sets; i++)
+        if (config_override(&cfg, sets[i], &err) < 0) return cli_fail(&err);
     if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);

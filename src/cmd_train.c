@@ -26,7 +26,8 @@ static void train_usage(FILE* fp) {
             "      --space FILE      search space (overrides the config's `space`)\n"
             "      --device cpu|cuda default cpu\n"
             "      --epochs N        overrides train.epochs\n"
-            "      --threads N       overrides train.threads (0 = all cores)\n");
+            "      --threads N       overrides train.threads (0 = all cores)\n"
+            "      --set KEY=VALUE   overrides any config key, e.g. --set data.root=/data/imagenet\n");
 }
 
 int cmd_train(int argc, char** argv) {
@@ -35,9 +36,12 @@ int cmd_train(int argc, char** argv) {
         {"resume", no_argument, 0, 'r'},       {"space", required_argument, 0, 's'},
         {"device", required_argument, 0, 'd'}, {"epochs", required_argument, 0, 'e'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     const char *config_path = NULL, *out = NULL, *space_path = NULL, *device = NULL;
     int resume = 0, epochs = -1, threads = -1, opt;
+    const char* sets[32];
+    int n_sets = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -48,6 +52,9 @@ int cmd_train(int argc, char** argv) {
         case 'd': device = optarg; break;
         case 'e': epochs = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'X':
+            if (n_sets < 32) sets[n_sets++] = optarg;
+            break;
         case 'h': train_usage(stdout); return 0;
         default: train_usage(stderr); return 2;
         }
@@ -64,6 +71,8 @@ int cmd_train(int argc, char** argv) {
     if (device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", device);
     if (epochs >= 0) cfg.train.epochs = epochs;
     if (threads >= 0) cfg.train.threads = threads;
+    for (int i = 0; i < n_sets; i++)
+        if (config_override(&cfg, sets[i], &err) < 0) return cli_fail(&err);
     // Everything is checked (space, data, checkpoint) before anything is written.
     Space space;
     if (space_load(&space, cfg.space, &err) < 0) return cli_fail(&err);

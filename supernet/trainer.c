@@ -137,6 +137,11 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     FILE* log = NULL;
     int rc = -1;
     if (!path || open_loader(cfg, &ds, &loader, err) < 0) goto done;
+    if (dataset_classes(ds) > sn->space.classes) {
+        hw_bad_input(err, cfg->path[0] ? cfg->path : NULL, 0, "the data has %d classes, the space %s has %d outputs",
+                     dataset_classes(ds), sn->space.name, sn->space.classes);
+        goto done;
+    }
     int batch = cfg->train.batch, batches = loader_batches_per_epoch(loader);
     if (batches <= 0) {
         hw_bad_input(err, cfg->path, 0, "the training split has fewer samples than one batch (%d)", batch);

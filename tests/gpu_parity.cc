@@ -30,8 +30,13 @@
 #include <string>
 #include <vector>
 
+#include <cmath>
+
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/ops.h"
+#include "supernet/checkpoint.h"
+#include "supernet/space.h"
+#include "supernet/supernet.h"
 #include "test_util.h"
 
 namespace {
@@ -464,6 +469,136 @@ TEST(GpuBatchNorm, InferMatchesCpu) {
     }
 }
 
+// ------------------------------------------------------- fused batchnorm + act
+
+// Moves inputs until no y = BN(x) (CPU batch statistics) lies within 1e-3 of
+// a kink of any activation: nvcc's FMAs round y differently from gcc by an
+// ulp, which must not decide which side of a kink an element falls on.
+void bn_act_inputs_away_from_kinks(std::vector<float>& x, const float* gamma, const float* beta,
+                                   int rows, int channels) {
+    const float kinks[] = {-3.0f, 0.0f, 3.0f, 6.0f};
+    std::vector<float> y(x.size()), mean(channels), rstd(channels);
+    for (int pass = 0; pass < 20; pass++) {
+        ops_cpu.batchnorm_forward_train(&cpu_ctx, y.data(), x.data(), gamma, beta, mean.data(),
+                                        rstd.data(), nullptr, nullptr, rows, channels, 0.1f,
+                                        1e-5f);
+        bool moved = false;
+        for (size_t i = 0; i < x.size(); i++)
+            for (float k : kinks)
+                if (std::fabs(y[i] - k) < 1e-3f) {
+                    int c = (int)(i % (size_t)channels);
+                    x[i] += 3e-3f / (rstd[c] * (gamma ? std::fabs(gamma[c]) : 1.0f));
+                    moved = true;
+                }
+        if (!moved) return;
+    }
+    ADD_FAILURE() << "inputs keep landing on a kink";
+}
+
+// Every activation, affine or not, with and without running statistics:
+// training forward, backward (gradients accumulate from non-zero starting
+// values; din starts as garbage) and inference forward against the CPU, two
+// CUDA runs bit for bit, and din aliasing dout.
+TEST(GpuBatchNormAct, MatchesCpuAndIsDeterministic) {
+    const BnCase cases[] = {{1 * 7 * 7, 5, 1, 1, 0.0f},    {4 * 5 * 3, 20, 1, 1, 0.0f},
+                            {2 * 9 * 11, 13, 0, 1, 0.0f},  {3 * 2 * 2, 36, 1, 0, 0.0f},
+                            {8 * 14 * 14, 40, 1, 1, 0.0f}, {16 * 28 * 28, 24, 1, 1, 50.0f},
+                            {2, 7, 1, 1, 0.0f},            {2 * 3 * 3, 520, 0, 1, 0.0f}};
+    const float momentum = 0.1f, eps = 1e-5f;
+    for (const BnCase& c : cases)
+        for (int a = ACT_NONE; a <= ACT_HSIGMOID; a++) {
+            Activation act = (Activation)a;
+            char tag[112];
+            std::snprintf(tag, sizeof tag, "bn+act %d rows %d c %d%s%s%s", a, c.rows, c.channels,
+                          c.affine ? " affine" : "", c.running ? " running" : "",
+                          c.offset != 0.0f ? " offset" : "");
+            std::string t = tag;
+            size_t n = (size_t)c.rows * c.channels;
+            auto in = random_floats(n, 160, -2.0f + c.offset, 2.0f + c.offset);
+            auto gamma = random_floats(c.channels, 161, 0.5f, 4.0f);
+            auto beta = random_floats(c.channels, 162, -1.0f, 3.0f);
+            auto rm0 = random_floats(c.channels, 163);
+            auto rv0 = random_floats(c.channels, 164, 0.5f, 2.0f);
+            auto dout = random_floats(n, 165);
+            auto dg0 = random_floats(c.channels, 166), db0 = random_floats(c.channels, 167);
+            const float* g = c.affine ? gamma.data() : nullptr;
+            const float* b = c.affine ? beta.data() : nullptr;
+            bn_act_inputs_away_from_kinks(in, g, b, c.rows, c.channels);
+
+            std::vector<float> out = garbage(n, 168), mean(c.channels), rstd(c.channels);
+            std::vector<float> rm = rm0, rv = rv0, din = garbage(n, 169), dg = dg0, db = db0;
+            std::vector<float> infer = garbage(n, 170);
+            std::vector<float> scratch(batchnorm_scratch_floats(&cpu_ctx, c.channels));
+            ops_cpu.batchnorm_act_forward_train(&cpu_ctx, act, out.data(), in.data(), g, b,
+                                                mean.data(), rstd.data(),
+                                                c.running ? rm.data() : nullptr,
+                                                c.running ? rv.data() : nullptr, c.rows,
+                                                c.channels, momentum, eps);
+            ops_cpu.batchnorm_act_backward(&cpu_ctx, act, din.data(),
+                                           c.affine ? dg.data() : nullptr,
+                                           c.affine ? db.data() : nullptr, dout.data(), in.data(),
+                                           g, b, mean.data(), rstd.data(), c.rows, c.channels,
+                                           scratch.data());
+            ops_cpu.batchnorm_act_forward_infer(&cpu_ctx, act, infer.data(), in.data(), g, b,
+                                                rm0.data(), rv0.data(), c.rows, c.channels, eps);
+
+            std::vector<float> runs[2][9];
+            for (int r = 0; r < 2; r++) {
+                DevF d_in(in), d_g(gamma), d_b(beta), d_rm(rm0), d_rv(rv0), d_dout(dout);
+                DevF d_rm_infer(rm0), d_rv_infer(rv0);
+                DevF d_dg(dg0), d_db(db0), d_out(garbage(n, 168)), d_din(garbage(n, 169));
+                DevF d_infer(garbage(n, 170)), d_mean(c.channels), d_rstd(c.channels);
+                DevF d_scratch(batchnorm_scratch_floats(&gpu_ctx, c.channels));
+                const float* dgp = c.affine ? d_g.p : nullptr;
+                const float* dbp = c.affine ? d_b.p : nullptr;
+                gpu->batchnorm_act_forward_train(&gpu_ctx, act, d_out.p, d_in.p, dgp, dbp,
+                                                 d_mean.p, d_rstd.p, c.running ? d_rm.p : nullptr,
+                                                 c.running ? d_rv.p : nullptr, c.rows, c.channels,
+                                                 momentum, eps);
+                gpu->batchnorm_act_backward(&gpu_ctx, act, d_din.p, c.affine ? d_dg.p : nullptr,
+                                            c.affine ? d_db.p : nullptr, d_dout.p, d_in.p, dgp,
+                                            dbp, d_mean.p, d_rstd.p, c.rows, c.channels,
+                                            d_scratch.p);
+                gpu->batchnorm_act_forward_infer(&gpu_ctx, act, d_infer.p, d_in.p, dgp, dbp,
+                                                 d_rm_infer.p, d_rv_infer.p, c.rows, c.channels,
+                                                 eps);
+                // din aliasing dout (overwrites d_dout, read last).
+                gpu->batchnorm_act_backward(&gpu_ctx, act, d_dout.p, nullptr, nullptr, d_dout.p,
+                                            d_in.p, dgp, dbp, d_mean.p, d_rstd.p, c.rows,
+                                            c.channels, d_scratch.p);
+                sync_gpu();
+                runs[r][0] = d_out.get();
+                runs[r][1] = d_mean.get();
+                runs[r][2] = d_rstd.get();
+                runs[r][3] = d_rm.get();
+                runs[r][4] = d_rv.get();
+                runs[r][5] = d_din.get();
+                runs[r][6] = d_dg.get();
+                std::vector<float> dbeta = d_db.get();
+                runs[r][6].insert(runs[r][6].end(), dbeta.begin(), dbeta.end());
+                runs[r][7] = d_infer.get();
+                runs[r][8] = d_dout.get();
+            }
+            // As GpuBatchNorm above: outputs are O(1)-O(10) after a few float
+            // operations (and CUDA's expf for sigmoid); the input gradient
+            // subtracts per-channel means of `rows` terms; dgamma/dbeta sum
+            // `rows` terms.
+            check(t + " out", runs[0][0], out, {1e-5f, 1e-5f});
+            check(t + " save_mean", runs[0][1], mean, {1e-6f, 1e-6f});
+            check(t + " save_rstd", runs[0][2], rstd, {1e-6f, 1e-6f});
+            check(t + " running_mean", runs[0][3], c.running ? rm : rm0, {1e-6f, 1e-6f});
+            check(t + " running_var", runs[0][4], c.running ? rv : rv0, {1e-6f, 1e-6f});
+            check(t + " din", runs[0][5], din, {1e-5f, 1e-4f});
+            std::vector<float> dgb = c.affine ? dg : dg0;
+            const std::vector<float>& dbeta = c.affine ? db : db0;
+            dgb.insert(dgb.end(), dbeta.begin(), dbeta.end());
+            check(t + " dgamma|dbeta", runs[0][6], dgb, kSum(c.rows));
+            check(t + " infer out", runs[0][7], infer, {1e-5f, 1e-5f});
+            check(t + " din aliasing dout", runs[0][8], din, {1e-5f, 1e-4f});
+            for (int k = 0; k < 9; k++) expect_bitwise_equal(t + " run", runs[0][k], runs[1][k]);
+        }
+}
+
 // ---------------------------------------------------------------- activations
 
 TEST(GpuActivation, ForwardBackwardMatchCpu) {
@@ -779,10 +914,144 @@ TEST(GpuContext, ErrorsAreStickyAndReported) {
 }
 
 // ------------------------------------------------------------ supernet step
-// SUPERNET TRAINING-STEP PARITY: to be added by the lead once supernet/
-// exists (one SPOS step on both backends from the same weights and batch:
-// loss, every touched gradient and the updated weights). Deliberately no
-// placeholder test here.
+// The supernet on tests/spaces/tiny.yaml (every operator of the pool): SGD
+// steps on fixed paths from the same weights and batch on both backends,
+// BN recalibration, and resume bit-equality on the GPU.
+
+struct NetPair {
+    Space space;
+    Supernet* cpu = nullptr;
+    Supernet* dev = nullptr;
+    ~NetPair() {
+        supernet_destroy(cpu);
+        supernet_destroy(dev);
+    }
+};
+
+Supernet* make_net(const Space& space, const Ops* ops, const OpContext* ctx) {
+    HwErr err = {};
+    Supernet* sn = supernet_create(&space, ops, ctx, 6, &err);
+    EXPECT_NE(sn, nullptr) << err.msg;
+    if (sn) supernet_init_params(sn, 7);
+    return sn;
+}
+
+// Copies weights, momentum and BN statistics from a CPU supernet to another.
+void copy_state(const Supernet* from, Supernet* to) {
+    std::vector<float> host(from->param_floats);
+    from->ops->download(&from->ctx, host.data(), from->params, host.size() * 4);
+    to->ops->upload(&to->ctx, to->params, host.data(), host.size() * 4);
+    from->ops->download(&from->ctx, host.data(), from->momentum, host.size() * 4);
+    to->ops->upload(&to->ctx, to->momentum, host.data(), host.size() * 4);
+    std::vector<float> run(from->running_floats + 1);
+    from->ops->download(&from->ctx, run.data(), from->running, from->running_floats * 4);
+    to->ops->upload(&to->ctx, to->running, run.data(), from->running_floats * 4);
+}
+
+std::vector<float> fetch(const Supernet* sn, const float* p, size_t n) {
+    std::vector<float> host(n);
+    sn->ops->download(&sn->ctx, host.data(), p, n * 4);
+    return host;
+}
+
+void make_pair(NetPair* np) {
+    HwErr err = {};
+    ASSERT_EQ(space_load(&np->space, "tests/spaces/tiny.yaml", &err), 0) << err.msg;
+    np->cpu = make_net(np->space, &ops_cpu, &cpu_ctx);
+    np->dev = make_net(np->space, gpu, &gpu_ctx);
+    ASSERT_TRUE(np->cpu && np->dev);
+    copy_state(np->cpu, np->dev);
+    std::vector<float> x = random_floats(6 * 10 * 10, 99);
+    std::vector<int> y = {0, 1, 2, 3, 4, 1};
+    for (Supernet* sn : {np->cpu, np->dev}) {
+        sn->ops->upload(&sn->ctx, sn->images, x.data(), x.size() * 4);
+        sn->ops->upload(&sn->ctx, sn->labels, y.data(), y.size() * 4);
+    }
+}
+
+float sgd_step(Supernet* sn, const int* path) {
+    SgdConfig cfg = {0.1f, 0.9f, 4e-5f, 1};
+    supernet_forward(sn, path, 6, MODE_TRAIN, 0.1f);
+    sn->ops->cross_entropy_forward_backward(&sn->ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, 6,
+                                            sn->space.classes, 0.1f);
+    supernet_zero_path_grads(sn, path);
+    supernet_backward(sn);
+    supernet_sgd_path(sn, path, &cfg);
+    float loss = 0;
+    sn->ops->download(&sn->ctx, &loss, sn->loss, 4);
+    return loss;
+}
+
+void path_of(const Space& s, int step, int* path) {
+    for (int l = 0; l < s.n_layers; l++) path[l] = (7 * step + 3 * l + 1) % s.layers[l].n_ops;
+}
+
+TEST(GpuSupernet, SgdStepsMatchCpu) {
+    NetPair np;
+    make_pair(&np);
+    int path[SPACE_MAX_LAYERS];
+    // Every operator of every layer is on some path of the 32 steps.
+    for (int step = 0; step < 32; step++) {
+        path_of(np.space, step, path);
+        float a = sgd_step(np.cpu, path), b = sgd_step(np.dev, path);
+        sync_gpu();
+        EXPECT_NEAR(a, b, 1e-4f * (1 + std::fabs(a))) << "step " << step;
+        check("logits step " + std::to_string(step), fetch(np.dev, np.dev->logits, 30),
+              fetch(np.cpu, np.cpu->logits, 30), {1e-4f, 1e-3f});
+    }
+    // Weights drift apart by rounding only: fp32, 32 steps, BN on batch 6.
+    check("params after 32 steps", fetch(np.dev, np.dev->params, np.dev->param_floats),
+          fetch(np.cpu, np.cpu->params, np.cpu->param_floats), {1e-4f, 1e-3f});
+    check("momentum after 32 steps", fetch(np.dev, np.dev->momentum, np.dev->param_floats),
+          fetch(np.cpu, np.cpu->momentum, np.cpu->param_floats), {1e-3f, 1e-2f});
+    check("BN running statistics", fetch(np.dev, np.dev->running, np.dev->running_floats),
+          fetch(np.cpu, np.cpu->running, np.cpu->running_floats), {1e-4f, 1e-3f});
+}
+
+TEST(GpuSupernet, BnRecalibrationMatchesCpu) {
+    NetPair np;
+    make_pair(&np);
+    int path[SPACE_MAX_LAYERS];
+    path_of(np.space, 5, path);
+    for (Supernet* sn : {np.cpu, np.dev}) {
+        supernet_reset_path_bn(sn, path);
+        for (int k = 0; k < 3; k++) supernet_forward(sn, path, 6, MODE_TRAIN, 1.0f / (float)(k + 1));
+    }
+    sync_gpu();
+    check("recalibrated BN statistics", fetch(np.dev, np.dev->running, np.dev->running_floats),
+          fetch(np.cpu, np.cpu->running, np.cpu->running_floats), {1e-5f, 1e-4f});
+}
+
+TEST(GpuSupernet, ResumeFromCheckpointIsBitIdentical) {
+    NetPair np;
+    make_pair(&np);
+    Supernet* other = make_net(np.space, gpu, &gpu_ctx);
+    ASSERT_NE(other, nullptr);
+    copy_state(np.cpu, other);
+    int path[SPACE_MAX_LAYERS];
+    for (int step = 0; step < 4; step++) path_of(np.space, step, path), sgd_step(np.dev, path);
+    for (int step = 0; step < 2; step++) path_of(np.space, step, path), sgd_step(other, path);
+    char tmpl[] = "/tmp/hwnas_gpu_ckpt_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    std::string ckpt = std::string(tmpl) + "/s.ckpt";
+    TrainState st = {2, 0, 2};
+    HwErr err = {};
+    ASSERT_EQ(checkpoint_save(ckpt.c_str(), other, &st, nullptr, &err), 0) << err.msg;
+    supernet_destroy(other);
+    other = make_net(np.space, gpu, &gpu_ctx);
+    ASSERT_EQ(checkpoint_load(ckpt.c_str(), other, &st, nullptr, &err), 0) << err.msg;
+    std::vector<float> x = random_floats(6 * 10 * 10, 99);
+    std::vector<int> y = {0, 1, 2, 3, 4, 1};
+    gpu->upload(&gpu_ctx, other->images, x.data(), x.size() * 4);
+    gpu->upload(&gpu_ctx, other->labels, y.data(), y.size() * 4);
+    for (int step = 2; step < 4; step++) path_of(np.space, step, path), sgd_step(other, path);
+    sync_gpu();
+    expect_bitwise_equal("params, resumed vs uninterrupted", fetch(other, other->params, other->param_floats),
+                         fetch(np.dev, np.dev->params, np.dev->param_floats));
+    expect_bitwise_equal("momentum, resumed vs uninterrupted", fetch(other, other->momentum, other->param_floats),
+                         fetch(np.dev, np.dev->momentum, np.dev->param_floats));
+    supernet_destroy(other);
+}
 
 }  // namespace
 

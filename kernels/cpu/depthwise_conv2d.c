@@ -1,13 +1,16 @@
 // Depthwise convolution on the CPU: weight [k][k][C], NHWC activations.
 //
-// This op dominates the supernet's CPU time, so the loops are shaped for the
-// vectorizer. Channels are innermost, in blocks of DW_BLOCK (one 512-bit or
-// two 256-bit registers). An output row is walked pixel by pixel (all channel
-// blocks of a pixel before the next, so memory streams); interior pixels go in
-// groups of DW_PIXELS whose accumulators stay in registers while each tap's
-// weight vector is loaded once for the group. A row's taps are listed once
-// (source and weight offsets), so the inner loops have no bounds checks;
-// border pixels get their own clipped lists (per pixel, never per element).
+// This op dominates the supernet's CPU time. Channels are innermost, in
+// blocks of DW_BLOCK = 16 (a 512-bit register; two 256-bit ones without
+// AVX-512). For k = 3, 5, 7 and stride 1, 2 (the supernet's) a window kernel
+// specialized at compile time computes groups of 8 output pixels x 2 channel
+// blocks in 16 register accumulators: the k weight vectors of a window row
+// sit in registers, each source vector is loaded once per row and feeds every
+// (pixel, tap) that reads it, and source columns outside the map are skipped
+// per group and column, so borders take the same path with no per-element
+// branches. A row's channels go in chunks sized so their weights and source
+// window stay in L1. Other kernels and strides use precomputed tap lists
+// (source and weight offsets) with clipped lists for border pixels.
 //
 // Forward and input gradient are the same correlation: the stride-1 input
 // gradient correlates dout with the flipped kernel (pad k-1-pad); strided
@@ -15,10 +18,12 @@
 // with fmaf in the order of kernels/shared/depthwise_body.h (forward:
 // ascending taps; input gradient: ascending output pixels), so they equal the
 // bodies the CUDA backend runs bit for bit. The weight gradient keeps one
-// register accumulator per kx (specialized for k = 3, 5, 7) and sums each tap
-// in ascending (row, ox) order within each of DW_GRAD_CHUNKS fixed row ranges,
-// then adds the ranges' partial sums in order: bit-identical for any thread
-// count, and equal to the body summed over the same ranges.
+// register accumulator per (kx, block) (specialized for k = 3, 5, 7) and sums
+// each tap in ascending (row, ox) order within each of DW_GRAD_CHUNKS fixed
+// row ranges, then adds the ranges' partial sums in order: bit-identical for
+// any thread count, and equal to the body summed over the same ranges.
+// Rows (and row ranges) are handed to threads dynamically, so a thread slowed
+// by another process on its core does less.
 #include <string.h>
 
 #include "cpu_ops.h"
@@ -205,6 +210,7 @@ typedef struct WindowRow {
     const float* w0;
     long src_row_step, w_row, w_tap;
     int src_w, out_w, channels, pad, rows;
+    int prefetch_rows;  // source rows after the window that the next output row reads
 } WindowRow;
 
 enum { WINDOW_MAX_K = 7, WINDOW_BLOCKS = 2, WINDOW_PIXELS = 8 };
@@ -257,35 +263,62 @@ __attribute__((always_inline)) static inline void window_group(const WindowRow* 
             store_block(out + (long)j * a->channels + q * DW_BLOCK, acc[q][j]);
 }
 
-// Channel blocks c0 .. c0 + nb of a whole output row (out_w >= 4): groups of
-// 8 pixels, then the ragged end as one group of 4 or 8 ending at the row's
-// end (overlapping pixels are recomputed identically).
-__attribute__((always_inline)) static inline void window_blocks(const WindowRow* a, long c0,
-                                                                const int k, const int stride,
-                                                                const int nb) {
-    int out_w = a->out_w, ox = 0;
-    for (; ox + WINDOW_PIXELS <= out_w; ox += WINDOW_PIXELS)
-        window_group(a, ox, c0, k, stride, WINDOW_PIXELS, nb);
-    if (ox == out_w) return;
-    if (out_w - ox <= WINDOW_PIXELS / 2 || out_w < WINDOW_PIXELS)
-        for (ox = out_w - ox <= WINDOW_PIXELS / 2 ? ox : 0; ox < out_w; ox += WINDOW_PIXELS / 2)
-            window_group(a, min_int(ox, out_w - WINDOW_PIXELS / 2), c0, k, stride,
-                         WINDOW_PIXELS / 2, nb);
-    else
-        window_group(a, out_w - WINDOW_PIXELS, c0, k, stride, WINDOW_PIXELS, nb);
+// `blocks` channel blocks from channel c0 of the px-pixel group at ox, in
+// pairs.
+__attribute__((always_inline)) static inline void window_group_blocks(
+    const WindowRow* a, int ox, long c0, int blocks, const int k, const int stride,
+    const int px) {
+    // k = 3 does too little arithmetic per byte to hide memory latency: start
+    // loading the source columns that this group's successor row will read.
+    int ix0 = max_int(0, ox * stride - a->pad), ix1 = min_int(a->src_w, ix0 + px * stride);
+    for (int r = 0; k <= 3 && r < a->prefetch_rows; r++) {
+        const float* next = a->src_rows + (a->rows + r) * a->src_row_step + c0;
+        for (int ix = ix0; ix < ix1; ix++)
+            for (int b = 0; b < blocks; b++)
+                __builtin_prefetch(next + (long)ix * a->channels + (long)b * DW_BLOCK);
+    }
+    int b = 0;
+    for (; b + WINDOW_BLOCKS <= blocks; b += WINDOW_BLOCKS)
+        window_group(a, ox, c0 + (long)b * DW_BLOCK, k, stride, px, WINDOW_BLOCKS);
+    if (b < blocks) window_group(a, ox, c0 + (long)b * DW_BLOCK, k, stride, px, 1);
 }
 
-// A whole output row (out_w >= 4, channels >= DW_BLOCK), block pair by block
-// pair so a pair's weights and source lines stay in L1 along the row; the
+// `blocks` channel blocks from channel c0 of a whole output row (out_w >= 4),
+// group by group: groups of 8 pixels, then the ragged end as one group of 4
+// or 8 ending at the row's end (overlapping pixels are recomputed
+// identically).
+__attribute__((always_inline)) static inline void window_blocks(const WindowRow* a, long c0,
+                                                                int blocks, const int k,
+                                                                const int stride) {
+    int out_w = a->out_w, ox = 0, half = WINDOW_PIXELS / 2;
+    for (; ox + WINDOW_PIXELS <= out_w; ox += WINDOW_PIXELS)
+        window_group_blocks(a, ox, c0, blocks, k, stride, WINDOW_PIXELS);
+    if (ox == out_w) return;
+    if (out_w - ox > half && out_w >= WINDOW_PIXELS) {
+        window_group_blocks(a, out_w - WINDOW_PIXELS, c0, blocks, k, stride, WINDOW_PIXELS);
+        return;
+    }
+    for (; ox < out_w; ox += half)
+        window_group_blocks(a, min_int(ox, out_w - half), c0, blocks, k, stride, half);
+}
+
+// A whole output row (out_w >= 4, channels >= DW_BLOCK). The channels go in
+// chunks small enough that a chunk's weights and source window stay in L1
+// while its groups sweep the row (8 blocks for k = 3, block pairs for k = 7);
 // channels past the last whole block are covered by one more block ending at
-// the last channel (overlapped outputs are recomputed identically).
+// the last channel (its overlap with the previous block is recomputed
+// identically).
 __attribute__((always_inline)) static inline void window_row(const WindowRow* a, const int k,
                                                              const int stride) {
-    int blocks = a->channels / DW_BLOCK, b = 0;
-    for (; b + WINDOW_BLOCKS <= blocks; b += WINDOW_BLOCKS)
-        window_blocks(a, (long)b * DW_BLOCK, k, stride, WINDOW_BLOCKS);
-    if (b < blocks) window_blocks(a, (long)b * DW_BLOCK, k, stride, 1);
-    if (blocks * DW_BLOCK < a->channels) window_blocks(a, a->channels - DW_BLOCK, k, stride, 1);
+    enum { L1_FLOATS = 6144 };  // 24 KB: half of a 48 KB L1, the rest streams through
+    int window_floats = k * ((WINDOW_PIXELS - 1) * stride + k) + k * k;  // per channel
+    int chunk = L1_FLOATS / window_floats / DW_BLOCK / WINDOW_BLOCKS * WINDOW_BLOCKS;
+    if (chunk < WINDOW_BLOCKS) chunk = WINDOW_BLOCKS;
+    int blocks = a->channels / DW_BLOCK;
+    for (int b0 = 0; b0 < blocks; b0 += chunk)
+        window_blocks(a, (long)b0 * DW_BLOCK, min_int(chunk, blocks - b0), k, stride);
+    if (blocks * DW_BLOCK < a->channels)
+        window_blocks(a, a->channels - DW_BLOCK, 1, k, stride);
 }
 
 typedef void (*WindowRowFn)(const WindowRow* a);
@@ -360,6 +393,7 @@ static void correlate_row(const Correlation* g, float* out_row, const float* src
             .channels = channels,
             .pad = g->pad,
             .rows = ky1 - ky0,
+            .prefetch_rows = max_int(0, min_int(stride, g->src_h - (iy0 + ky1))),
         };
         window(&a);
         return;
