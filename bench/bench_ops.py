@@ -11,7 +11,11 @@ table of GFLOP/s from median times, plus the ratios from minimum times, which
 are steadier when other processes share the cores.
 
   /usr/bin/python3 bench/bench_ops.py --bin build/bench_ops [--threads 2]
-      [--reps 5] [--filter op=depthwise] [--no-torch]
+      [--reps 5] [--filter op=depthwise] [--no-torch] [--omp-wait-policy passive]
+
+Both sides get the same OMP_NUM_THREADS (and OMP_WAIT_POLICY when given:
+passive keeps idle OpenMP workers from spinning, which is faster on a machine
+whose cores other processes share).
 """
 import argparse
 import json
@@ -48,10 +52,17 @@ def hwnas_cases(args):
     return cases
 
 
+def omp_env(args):
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    return env
+
+
 def run_hwnas(args, index):
     cmd = [args.bin, "--threads", str(args.threads), "--reps", str(args.reps),
            "--case", str(index)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    env = omp_env(args)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"bench_ops.py: {' '.join(cmd)} failed with status {proc.returncode}")
@@ -125,7 +136,7 @@ def torch_worker(threads, warmup, reps):
 
 class TorchWorker:
     def __init__(self, args):
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        env = omp_env(args)
         self.tcmalloc = os.path.exists(TCMALLOC)
         if self.tcmalloc:
             env["LD_PRELOAD"] = TCMALLOC
@@ -195,6 +206,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--filter", default=None, help="substring of the 'op=.. n=.. h=..' specs")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--omp-wait-policy", choices=("active", "passive"), default=None)
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_worker:
@@ -205,9 +217,10 @@ def main():
     start = time.time()
     worker = None if args.no_torch else TorchWorker(args)
     if worker:
+        policy = f"; OMP_WAIT_POLICY={args.omp_wait_policy}" if args.omp_wait_policy else ""
         print_header(f"{args.threads} threads; torch {worker.version} channels_last"
                      f"{' with tcmalloc' if worker.tcmalloc else ''}; median of {args.reps} "
-                     "after 2 warm-up calls")
+                     f"after 2 warm-up calls{policy}")
     else:
         print_header(f"hwnas only, {args.threads} threads, median of {args.reps}")
     for index, _ in hwnas_cases(args):

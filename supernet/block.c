@@ -95,12 +95,15 @@ static int pointwise(Block* b, int in, int out_c, const char* name) {
     return linear(b, in, out_c, name, 0, 1);
 }
 
-static int batchnorm(Block* b, int in, const char* name) {
+// BatchNorm fused with the activation that follows it (act may be ACT_NONE):
+// one pass instead of two, and the pre-activation tensor is never stored.
+static int batchnorm(Block* b, int in, const char* name, Activation act) {
     SlotShape s = b->slots[in];
     int out = add_slot(b, s.h, s.w, s.c);
     Node* n = add_node(b, NODE_BN, in, -1);
     if (out < 0 || !n || b->running_count >= BLOCK_MAX_PARAMS) return -1;
     n->out = out;
+    n->act = act;
     n->weight = add_param(b, name, "weight", LAYOUT_VECTOR, s.c, 0, 0, 0, 0);
     n->bias = add_param(b, name, "bias", LAYOUT_VECTOR, s.c, 0, 0, 0, 0);
     memcpy(b->running_names[b->running_count], name, strlen(name) + 1);
@@ -142,8 +145,7 @@ static int conv_bn_act(Block* b, int in, NodeKind kind, int out_c, int k, int st
     else if (kind == NODE_DWCONV) x = dwconv(b, in, k, stride, conv_name);
     else x = pointwise(b, in, out_c, conv_name);
     if (x < 0) return -1;
-    x = batchnorm(b, x, bn_name);
-    return x < 0 ? -1 : activation(b, x, act);
+    return batchnorm(b, x, bn_name, act);
 }
 
 // Squeeze-excitation: GAP, fc1 + ReLU, fc2 + h-sigmoid, scale.

@@ -28,7 +28,7 @@ typedef enum NodeKind {
     NODE_CONV,      // dense conv, weight OHWI, optional bias
     NODE_DWCONV,    // depthwise conv, weight [k][k][c]
     NODE_LINEAR,    // 1x1 conv / fully connected over rows, optional bias
-    NODE_BN,        // batch norm (affine), running stats in buffers
+    NODE_BN,        // batch norm (affine) fused with activation `act`, running stats in buffers
     NODE_ACT,
     NODE_GAP,       // global average pool -> [1x1xC]
     NODE_SCALE,     // in * gate (in2 = [1x1xC] gate)

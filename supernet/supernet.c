@@ -323,11 +323,11 @@ static void node_forward(Supernet* sn, BlockRun* r, const Node* n, ForwardMode m
     case NODE_BN: {
         float* mean = r->running + n->running;
         if (mode == MODE_TRAIN)
-            ops->batchnorm_forward_train(ctx, out, in, w, bias, r->stats + n->stats, r->stats + n->stats + c,
-                                         momentum > 0 ? mean : NULL, momentum > 0 ? mean + c : NULL, rows, c,
-                                         momentum, 1e-5f);
+            ops->batchnorm_act_forward_train(ctx, n->act, out, in, w, bias, r->stats + n->stats,
+                                             r->stats + n->stats + c, momentum > 0 ? mean : NULL,
+                                             momentum > 0 ? mean + c : NULL, rows, c, momentum, 1e-5f);
         else
-            ops->batchnorm_forward_infer(ctx, out, in, w, bias, mean, mean + c, rows, c, 1e-5f);
+            ops->batchnorm_act_forward_infer(ctx, n->act, out, in, w, bias, mean, mean + c, rows, c, 1e-5f);
         break;
     }
     case NODE_ACT: ops->activation_forward(ctx, n->act, out, in, (size_t)rows * c); break;
@@ -424,10 +424,12 @@ static void node_backward(Supernet* sn, BlockRun* r, const Node* n) {
         break;
     }
     case NODE_LINEAR: ops->linear_backward(ctx, din, dw, db, g, in, w, rows, c, b->slots[n->out].c); break;
-    case NODE_BN:
-        ops->batchnorm_backward(ctx, din, dw, db, g, in, w, r->stats + n->stats, r->stats + n->stats + c, rows, c,
-                                sn->scratch);
+    case NODE_BN: {
+        const float* beta = n->bias >= 0 ? r->params + b->params[n->bias].offset : NULL;
+        ops->batchnorm_act_backward(ctx, n->act, din, dw, db, g, in, w, beta, r->stats + n->stats,
+                                    r->stats + n->stats + c, rows, c, sn->scratch);
         break;
+    }
     case NODE_ACT:
         if (din) ops->activation_backward(ctx, n->act, din, g, in, count);
         break;

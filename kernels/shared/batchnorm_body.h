@@ -68,7 +68,7 @@ HD_INLINE float batchnorm_act_normalize(Activation act, float x, float mean, flo
 HD_INLINE float batchnorm_act_output_grad(Activation act, float dout, float x, float mean,
                                           float rstd, float gamma, float beta) {
     if (act == ACT_NONE) return dout;
-    return dout * activation_derivative(act, batchnorm_normalize(x, mean, rstd, gamma, beta));
+    return activation_grad(act, dout, batchnorm_normalize(x, mean, rstd, gamma, beta));
 }
 
 #endif
