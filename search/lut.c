@@ -113,7 +113,7 @@ int lut_parse_key(const char* key, LutKey* out) {
 
 Lut* lut_new(void) {
     Lut* lut = calloc(1, sizeof *lut);
-    if (lut) lut->method = LUT_MEASURED;
+    if (lut) lut->method = LUT_MEASURED, lut->scale = 1.0;
     return lut;
 }
 
@@ -216,7 +216,7 @@ double lut_analytic_ms(const Lut* lut, double flops, double bytes) {
 static const char* const kTopKeys[] = {"device",  "unit",        "method",        "source",
                                        "date",    "hwnas_version", "threads",     "batch",
                                        "notes",   "entries",     "peak_gflops",   "bandwidth_gbs",
-                                       "overhead_ms", NULL};
+                                       "overhead_ms", "scale",       "offset_ms",     NULL};
 static const char* const kEntryKeys[] = {"mean", "std", "n", NULL};
 
 static int read_required_string(const YamlDoc* d, const char* key, char* out, size_t cap,
@@ -338,6 +338,10 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (read_optional_int(d, "threads", &lut->threads, err)) return -1;
     if (read_optional_int(d, "batch", &lut->batch, err)) return -1;
     if (read_analytic(d, lut, err)) return -1;
+    const YamlNode* cal = yaml_get(d->root, "scale");
+    if (cal && yaml_float(d, cal, "scale", 1e-3, 1e3, &lut->scale, err)) return -1;
+    cal = yaml_get(d->root, "offset_ms");
+    if (cal && yaml_float(d, cal, "offset_ms", 0.0, 1e9, &lut->offset_ms, err)) return -1;
     return read_entries(d, lut, err);
 }
 
@@ -390,6 +394,10 @@ static void write_lut(FILE* fp, const Lut* lut) {
         write_number(fp, "peak_gflops", lut->peak_gflops);
         write_number(fp, "bandwidth_gbs", lut->bandwidth_gbs);
         write_number(fp, "overhead_ms", lut->overhead_ms);
+    }
+    if (lut->scale != 1.0 || lut->offset_ms != 0.0) {
+        write_number(fp, "scale", lut->scale);
+        write_number(fp, "offset_ms", lut->offset_ms);
     }
     fputs(lut->count ? "entries:\n" : "entries: {}\n", fp);
     for (int i = 0; i < lut->count; i++) {

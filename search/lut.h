@@ -15,6 +15,8 @@
 //   peak_gflops: 50                   # analytic only (required there)
 //   bandwidth_gbs: 20                 # analytic only (required there)
 //   overhead_ms: 0.01                 # analytic only, per operator, default 0
+//   scale: 1.08                       # optional: network = scale * sum + offset_ms
+//   offset_ms: 0.02                   # optional, default 0
 //   entries:                          # required unless analytic
 //     mb_k5_e6-in:14x14x48-out:7x7x96-s:2: {mean: 0.412, std: 0.006, n: 50}
 //
@@ -67,6 +69,10 @@ typedef struct Lut {
     double peak_gflops;       // analytic model (method analytic)
     double bandwidth_gbs;
     double overhead_ms;
+    // Whole-network correction measured by `hwnas latency profile`: a network
+    // takes scale * (sum of its entries) + offset_ms (defaults 1 and 0).
+    double scale;
+    double offset_ms;
     int count;                // entries, in file / insertion order
     LutEntry* entries;
     // private: capacity and the open-addressing hash index over keys

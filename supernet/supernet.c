@@ -93,13 +93,19 @@ static int allocate(Supernet* sn, HwErr* err) {
         size_t s = block_scratch_floats(blk, &sn->ctx, B);
         if (s > scratch_need) scratch_need = s;
     }
-    size_t act_total = 0, stat_total = 0;
+    size_t act_total = 0, stat_total = 0, act_most = 0;
     for (int p = 0; p < positions; p++) {
         sn->act_offset[p] = act_total;
         act_total += act_need[p];
         sn->stat_offset[p] = stat_total;
         stat_total += stat_need[p];
+        if (act_need[p] > act_most) act_most = act_need[p];
     }
+    // Inference keeps no activations for a backward, so positions alternate
+    // between two regions and the working set stays in cache.
+    if (act_total < 2 * act_most) act_total = 2 * act_most;
+    sn->eval_offset[0] = 0;
+    sn->eval_offset[1] = act_most;
     free(act_need);
     free(stat_need);
     const Space* sp = &sn->space;
@@ -275,7 +281,7 @@ static void bind_slots(BlockRun* r, float* input, float* arena, int batch) {
     }
 }
 
-static BlockRun block_run(Supernet* sn, int position, int block, float* input, int batch) {
+static BlockRun block_run_at(Supernet* sn, int position, int block, float* input, int batch, float* arena) {
     BlockRun r;
     memset(&r, 0, sizeof r);
     r.blk = &sn->blocks[block];
@@ -284,8 +290,12 @@ static BlockRun block_run(Supernet* sn, int position, int block, float* input, i
     r.running = sn->running + sn->running_offset[block];
     r.stats = sn->stat_arena + sn->stat_offset[position];
     r.batch = batch;
-    bind_slots(&r, input, sn->act_arena + sn->act_offset[position], batch);
+    bind_slots(&r, input, arena, batch);
     return r;
+}
+
+static BlockRun block_run(Supernet* sn, int position, int block, float* input, int batch) {
+    return block_run_at(sn, position, block, input, batch, sn->act_arena + sn->act_offset[position]);
 }
 
 static ConvShape node_conv_shape(const BlockRun* r, const Node* n) {
@@ -356,7 +366,8 @@ void supernet_forward(Supernet* sn, const int* path, int batch, ForwardMode mode
     int positions = supernet_positions(sn);
     for (int p = 0; p < positions; p++) {
         int block = supernet_block_at(sn, path, p);
-        BlockRun r = block_run(sn, p, block, x, batch);
+        float* arena = sn->act_arena + (mode == MODE_EVAL ? sn->eval_offset[p % 2] : sn->act_offset[p]);
+        BlockRun r = block_run_at(sn, p, block, x, batch, arena);
         for (int i = 0; i < r.blk->node_count; i++) {
             double t0 = sn->profile ? omp_get_wtime() : 0;
             node_forward(sn, &r, &r.blk->nodes[i], mode, bn_momentum);

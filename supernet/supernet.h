@@ -43,6 +43,7 @@ typedef struct Supernet {
     float* running;          // BN running mean/var pairs
     float* act_arena;        // per position, sized for its largest block
     size_t* act_offset;      // per position
+    size_t eval_offset[2];   // inference alternates two regions (cache-friendly, no backward to keep)
     float* stat_arena;       // BN saved mean/rstd, per position
     size_t* stat_offset;
     float* grad_arena;       // internal slot gradients of the block being run backward

@@ -1,6 +1,22 @@
 // Activations against PyTorch (forward, input gradient) and finite differences.
+#include <cstring>
+
 #include "kernels/ops.h"
+#include "kernels/shared/activation_body.h"
 #include "test_util.h"
+
+// Bitwise comparison (memcmp, so -0 and +0 differ), printing its count like
+// expect_close, for results that must be identical by construction.
+static void expect_bitwise(const std::string& what, const std::vector<float>& got,
+                           const std::vector<float>& want) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); i++)
+        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
+    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
+    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
+                       << want[first];
+}
 
 static const char* kActs[] = {"relu", "relu6", "hswish", "sigmoid", "hsigmoid"};
 
@@ -40,5 +56,40 @@ TEST(Activation, GradientMatchesFiniteDifference) {
         };
         expect_gradient_matches_fd("activation " + std::to_string(a), x.data(), x.size(), din.data(),
                                    loss, 257, 1e-3, 1e-3, 1e-2);
+    }
+}
+
+// Above 32768 elements the ops split the array over threads (ranges of whole
+// 64-byte lines) and run one vectorized loop per activation kind: every
+// thread count gives the elementwise result bit for bit, din may alias dout,
+// and an odd length exercises the vector loops' tails.
+TEST(Activation, ThreadSplitsMatchOneThreadExactly) {
+    const size_t n = 100003;
+    std::vector<float> x = random_floats(n, 9, -8.0f, 9.0f), dout = random_floats(n, 10);
+    for (size_t i = 0; i < 8; i++) x[i * 997] = (float)((int)i - 3);  // the kinks
+    for (int a = ACT_NONE; a <= ACT_HSIGMOID; a++) {
+        Activation act = (Activation)a;
+        OpContext one = {1, nullptr};
+        std::vector<float> out1(n, NAN), din1(n, NAN);
+        ops_cpu.activation_forward(&one, act, out1.data(), x.data(), n);
+        ops_cpu.activation_backward(&one, act, din1.data(), dout.data(), x.data(), n);
+        // Spot checks against the scalar bodies: g++ contracts h-swish's
+        // slope x/3 + 1/2 (O(1) terms) into an FMA here and gcc -std=c11 does
+        // not, so allow 2 ulp of the slope's terms, times |dout|.
+        for (size_t i = 0; i < n; i += 4099) {
+            float want_out = activation_apply(act, x[i]);
+            float want_din = dout[i] * activation_derivative(act, x[i]);
+            EXPECT_NEAR(out1[i], want_out, 2.4e-7f * std::fabs(want_out)) << a << " at " << i;
+            EXPECT_NEAR(din1[i], want_din, 2.4e-7f * std::fabs(dout[i])) << a << " at " << i;
+        }
+        for (int threads : {2, 3, 64}) {
+            OpContext ctx = {threads, nullptr};
+            std::string t = "act " + std::to_string(a) + " threads " + std::to_string(threads);
+            std::vector<float> out(n, NAN), g = dout;
+            ops_cpu.activation_forward(&ctx, act, out.data(), x.data(), n);
+            ops_cpu.activation_backward(&ctx, act, g.data(), g.data(), x.data(), n);
+            expect_bitwise(t + " out", out, out1);
+            expect_bitwise(t + " din (aliasing dout)", g, din1);
+        }
     }
 }

@@ -21,6 +21,19 @@ const char* kTrainCases[] = {
 const char* kInferCases[] = {"n2_h3_w5_c20_relu6_affine", "n1_h4_w4_c7_hswish_plain",
                              "n3_h2_w2_c36_relu_affine"};
 
+// Bitwise comparison (memcmp, so -0 and +0 differ), printing its count like
+// expect_close, for results that must be identical by construction.
+void expect_bitwise(const std::string& what, const std::vector<float>& got,
+                           const std::vector<float>& want) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); i++)
+        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
+    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
+    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
+                       << want[first];
+}
+
 // Parameter gradients accumulate: they start from this, not zero.
 const float kGradStart = 0.25f;
 
@@ -228,17 +241,17 @@ Results run_separate(const Shape& s, Activation act, const Inputs& in) {
     return r;
 }
 
-void expect_results_equal(const std::string& t, const Results& a, const Results& b, float atol,
-                          float rtol) {
-    expect_close(t + "out", a.out, b.out, atol, rtol);
-    expect_close(t + "save_mean", a.mean, b.mean, atol, rtol);
-    expect_close(t + "save_rstd", a.rstd, b.rstd, atol, rtol);
-    expect_close(t + "running_mean", a.rm, b.rm, atol, rtol);
-    expect_close(t + "running_var", a.rv, b.rv, atol, rtol);
-    expect_close(t + "din", a.din, b.din, atol, rtol);
-    expect_close(t + "dgamma", a.dgamma, b.dgamma, atol, rtol);
-    expect_close(t + "dbeta", a.dbeta, b.dbeta, atol, rtol);
-    expect_close(t + "infer out", a.infer, b.infer, atol, rtol);
+// Every result bit for bit (tolerance 0).
+void expect_results_identical(const std::string& t, const Results& a, const Results& b) {
+    expect_bitwise(t + "out", a.out, b.out);
+    expect_bitwise(t + "save_mean", a.mean, b.mean);
+    expect_bitwise(t + "save_rstd", a.rstd, b.rstd);
+    expect_bitwise(t + "running_mean", a.rm, b.rm);
+    expect_bitwise(t + "running_var", a.rv, b.rv);
+    expect_bitwise(t + "din", a.din, b.din);
+    expect_bitwise(t + "dgamma", a.dgamma, b.dgamma);
+    expect_bitwise(t + "dbeta", a.dbeta, b.dbeta);
+    expect_bitwise(t + "infer out", a.infer, b.infer);
 }
 
 // On the CPU the fused op computes y = BN(x) with the plain op's body, then
@@ -251,8 +264,8 @@ TEST(BatchNormAct, EqualsPlainBatchNormThenActivation) {
         for (int a = ACT_RELU; a <= ACT_HSIGMOID; a++) {
             Activation act = (Activation)a;
             Inputs in = make_inputs(s, 100 + a);
-            expect_results_equal(shape_tag(s, a), run_fused(s, act, in), run_separate(s, act, in),
-                                 0.0f, 0.0f);
+            expect_results_identical(shape_tag(s, a), run_fused(s, act, in),
+                                     run_separate(s, act, in));
         }
 }
 
@@ -261,8 +274,8 @@ TEST(BatchNormAct, EqualsPlainBatchNormThenActivation) {
 TEST(BatchNormAct, ActNoneEqualsPlainBatchNorm) {
     for (const Shape& s : kShapes) {
         Inputs in = make_inputs(s, 200);
-        expect_results_equal(shape_tag(s, ACT_NONE), run_fused(s, ACT_NONE, in),
-                             run_separate(s, ACT_NONE, in), 0.0f, 0.0f);
+        expect_results_identical(shape_tag(s, ACT_NONE), run_fused(s, ACT_NONE, in),
+                                 run_separate(s, ACT_NONE, in));
     }
 }
 
@@ -282,21 +295,21 @@ TEST(BatchNormAct, AliasingAndNullGradients) {
                                        in.x.data(), in.gamma.data(), in.beta.data(),
                                        want.mean.data(), want.rstd.data(), s.rows, s.channels,
                                        scratch.data());
-        expect_close(t + "din aliasing dout", g, want.din, 0.0f, 0.0f);
-        expect_close(t + "dgamma with aliasing", dgamma, want.dgamma, 0.0f, 0.0f);
+        expect_bitwise(t + "din aliasing dout", g, want.din);
+        expect_bitwise(t + "dgamma with aliasing", dgamma, want.dgamma);
         dgamma = in.dgamma0, dbeta = in.dbeta0;
         ops_cpu.batchnorm_act_backward(&ctx, act, nullptr, dgamma.data(), dbeta.data(),
                                        in.dout.data(), in.x.data(), in.gamma.data(),
                                        in.beta.data(), want.mean.data(), want.rstd.data(), s.rows,
                                        s.channels, scratch.data());
-        expect_close(t + "dgamma without din", dgamma, want.dgamma, 0.0f, 0.0f);
-        expect_close(t + "dbeta without din", dbeta, want.dbeta, 0.0f, 0.0f);
+        expect_bitwise(t + "dgamma without din", dgamma, want.dgamma);
+        expect_bitwise(t + "dbeta without din", dbeta, want.dbeta);
         std::vector<float> din(in.dout.size(), NAN);
         ops_cpu.batchnorm_act_backward(&ctx, act, din.data(), nullptr, nullptr, in.dout.data(),
                                        in.x.data(), in.gamma.data(), in.beta.data(),
                                        want.mean.data(), want.rstd.data(), s.rows, s.channels,
                                        scratch.data());
-        expect_close(t + "din without dgamma/dbeta", din, want.din, 0.0f, 0.0f);
+        expect_bitwise(t + "din without dgamma/dbeta", din, want.din);
     }
 }
 
@@ -393,7 +406,7 @@ TEST(BatchNormAct, DeterministicPerThreadCount) {
             s.threads = threads;
             Results a = run_fused(s, act, in), b = run_fused(s, act, in);
             std::string t = shape_tag(s, act);
-            expect_results_equal(t + "rerun ", a, b, 0.0f, 0.0f);
+            expect_results_identical(t + "rerun ", a, b);
             expect_close(t + "out vs 1 thread", a.out, one.out, 1e-6f, 1e-6f);
             expect_close(t + "rstd vs 1 thread", a.rstd, one.rstd, 0, 1e-6f);
             expect_close(t + "running_var vs 1 thread", a.rv, one.rv, 0, 1e-6f);

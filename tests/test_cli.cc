@@ -159,7 +159,18 @@ TEST(Cli, LatencyProfilePredictCheck) {
         ASSERT_NE(at, std::string::npos) << key;
         sum += std::atof(table.c_str() + table.find("mean:", at) + 5);
     }
-    EXPECT_NEAR(predicted, sum, 1e-3 * sum + 1e-6);
+    // The profile's whole-network correction: scale * sum + offset_ms.
+    double scale = 1, offset = 0;
+    size_t at = table.find("\nscale: ");
+    ASSERT_NE(at, std::string::npos) << "the profile should calibrate the table";
+    scale = std::atof(table.c_str() + at + 8);
+    at = table.find("\noffset_ms: ");
+    ASSERT_NE(at, std::string::npos);
+    offset = std::atof(table.c_str() + at + 12);
+    EXPECT_GT(scale, 0.5);
+    EXPECT_LT(scale, 2.0);
+    double want = scale * sum + offset;
+    EXPECT_NEAR(predicted, want, 1e-3 * want + 1e-4);  // predict prints 4 decimals
     r = run("latency check --target " + dir + "/cpu.yaml --space tests/spaces/fmnist-small.yaml --samples 3 --threads 1");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("samples 3 within10"), std::string::npos) << r.out;

@@ -13,6 +13,8 @@ enum {
     ACT_PARALLEL_MIN = 32768,
     // Thread ranges start on a multiple of 16 floats (a 64-byte line).
     ACT_RANGE_ALIGN = 16,
+    // Elements per block of the backward's slope array (1 KiB).
+    ACT_BLOCK = 256,
 };
 
 __attribute__((always_inline)) static inline void forward_loop(Activation act, float* out,
@@ -20,11 +22,20 @@ __attribute__((always_inline)) static inline void forward_loop(Activation act, f
     for (size_t i = 0; i < n; i++) out[i] = activation_apply(act, in[i]);
 }
 
-// din may alias dout: element i is read before it is written.
+// din may alias dout: element i is read before it is written. The slopes
+// act'(in) of a block go through a stack array first: inline, gcc
+// if-converts dout * act'(in) into masked multiplies and masked reloads of
+// dout, which took relu from 6 to 9 ms and h-swish from 5 to 10 ms on 14.4M
+// floats (one thread); the values are the same either way.
 __attribute__((always_inline)) static inline void backward_loop(Activation act, float* din,
                                                                 const float* dout,
                                                                 const float* in, size_t n) {
-    for (size_t i = 0; i < n; i++) din[i] = dout[i] * activation_derivative(act, in[i]);
+    float slope[ACT_BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += ACT_BLOCK) {
+        size_t m = n - i0 < ACT_BLOCK ? n - i0 : ACT_BLOCK;
+        for (size_t i = 0; i < m; i++) slope[i] = activation_derivative(act, in[i0 + i]);
+        for (size_t i = 0; i < m; i++) din[i0 + i] = dout[i0 + i] * slope[i];
+    }
 }
 
 static void forward_range(Activation act, float* out, const float* in, size_t n) {

@@ -5,14 +5,16 @@
 // channel of the OHWI weight, so out = col * W^T, dW += dout^T * col and
 // din = col2im(dout * W). The matrix is never built for the whole batch: the
 // output rows are cut into tiles (whole images, or bands of rows of one large
-// image) of at most COL_TILE_FLOATS floats, and each thread handles whole work
-// units (groups of images) with its own tile buffer, single-threaded GEMMs and
-// its own weight-gradient partial sum. A unit owns its images' input
-// gradient, so col2im scatter-adds without races. The forward spreads single
-// tiles over the threads (so one large image still uses them all). Every
-// tile goes through the same single-threaded GEMM call whatever the thread
-// count: forward and input gradient are bit-identical for any ctx->threads
-// (OpenBLAS's own threading is not: it changes the blocking).
+// image) of at most COL_TILE_FLOATS floats, each thread with its own tile
+// buffer and single-threaded GEMMs (OpenBLAS's own threading changes its
+// blocking with the thread count, ours does not). The forward hands tiles out
+// dynamically. The backward gives each thread a static share of work units
+// (groups of images) and its own weight/bias-gradient partial sums, added in
+// thread order afterwards; a unit owns its images' input gradient, so col2im
+// scatter-adds without races. Forward output and input gradient go through
+// the same GEMM calls whatever the thread count, so they are bit-identical for
+// any ctx->threads; the weight and bias gradients are deterministic for a
+// given thread count and agree within float32 rounding across counts.
 // 1x1 stride-1 unpadded convs skip im2col: they are one GEMM (linear.c).
 #include <cblas.h>
 #include <omp.h>

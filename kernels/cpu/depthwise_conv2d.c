@@ -284,22 +284,23 @@ __attribute__((always_inline)) static inline void window_group_blocks(
 }
 
 // `blocks` channel blocks from channel c0 of a whole output row (out_w >= 4),
-// group by group: groups of 8 pixels, then the ragged end as one group of 4
-// or 8 ending at the row's end (overlapping pixels are recomputed
-// identically).
+// group by group: groups of 8 pixels, then the rest as one group of exactly
+// 7, 6 or 4 pixels (the supernet's widths 28, 14, 7, 4 leave no other), or
+// else one group of 4 ending at the row's end, overlapping pixels that are
+// recomputed identically.
 __attribute__((always_inline)) static inline void window_blocks(const WindowRow* a, long c0,
                                                                 int blocks, const int k,
                                                                 const int stride) {
-    int out_w = a->out_w, ox = 0, half = WINDOW_PIXELS / 2;
+    int out_w = a->out_w, ox = 0;
     for (; ox + WINDOW_PIXELS <= out_w; ox += WINDOW_PIXELS)
         window_group_blocks(a, ox, c0, blocks, k, stride, WINDOW_PIXELS);
-    if (ox == out_w) return;
-    if (out_w - ox > half && out_w >= WINDOW_PIXELS) {
-        window_group_blocks(a, out_w - WINDOW_PIXELS, c0, blocks, k, stride, WINDOW_PIXELS);
-        return;
+    switch (out_w - ox) {
+    case 0: break;
+    case 7: window_group_blocks(a, ox, c0, blocks, k, stride, 7); break;
+    case 6: window_group_blocks(a, ox, c0, blocks, k, stride, 6); break;
+    case 5: window_group_blocks(a, ox, c0, blocks, k, stride, 4); ox += 4;  // fall through
+    default: window_group_blocks(a, out_w - 4, c0, blocks, k, stride, 4);
     }
-    for (; ox < out_w; ox += half)
-        window_group_blocks(a, min_int(ox, out_w - half), c0, blocks, k, stride, half);
 }
 
 // A whole output row (out_w >= 4, channels >= DW_BLOCK). The channels go in

@@ -15,7 +15,8 @@
 
 enum {
     ROW_CHUNK = 2048,                // rows per GEMM of the forward and input gradient
-    COLUMN_CHUNK = 32,               // weight-gradient rows or columns per GEMM
+    WEIGHT_GRAD_CHUNKS = 4,          // column chunks of the weight gradient (each rereads
+                                     // the smaller operand, so few)
     PARALLEL_MIN_FLOATS = 1 << 16,   // below this one thread does it all
 };
 
@@ -60,16 +61,18 @@ static void input_grad(const OpContext* ctx, float* din, const float* dout, cons
 }
 
 // dW[out_f][in_f] += dout^T * in, a sum over all rows. Chunks split the larger
-// of out_f / in_f, so each thread reads its share of the larger operand and
-// all of the smaller one, and no partial sums are needed.
+// of out_f / in_f (in multiples of 16 columns), so each chunk reads its share
+// of the larger operand and all of the smaller one, and no partial sums are
+// needed.
 static void weight_grad(const OpContext* ctx, float* dweight, const float* dout, const float* in,
                         int rows, int in_f, int out_f) {
     int split_out = out_f >= in_f;
     int width = split_out ? out_f : in_f;
-    int chunks = (width + COLUMN_CHUNK - 1) / COLUMN_CHUNK;
+    int chunk = (width + WEIGHT_GRAD_CHUNKS * 16 - 1) / (WEIGHT_GRAD_CHUNKS * 16) * 16;
+    int chunks = (width + chunk - 1) / chunk;
     #pragma omp parallel for num_threads(pass_threads(ctx, rows, in_f, out_f)) schedule(dynamic, 1)
     for (int c = 0; c < chunks; c++) {
-        int j0 = c * COLUMN_CHUNK, n = min_int(COLUMN_CHUNK, width - j0);
+        int j0 = c * chunk, n = min_int(chunk, width - j0);
         if (split_out)  // dW[j0 .. j0 + n][:] += dout[:, j0 .. j0 + n]^T * in
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, in_f, rows, 1.0f, dout + j0,
                         out_f, in, in_f, 1.0f, dweight + (long)j0 * in_f, in_f);

@@ -45,26 +45,6 @@ HD_INLINE float activation_derivative(Activation act, float x) {
     }
 }
 
-// dout * act'(x), computed as PyTorch's backward kernels do: a select
-// where the derivative is 0 or 1 (threshold_backward, hardtanh_backward,
-// hardswish_backward), so the gradient there is exactly 0 or dout (never
-// dout * 0, which would be -0 or NaN). Why not dout * activation_derivative:
-// gcc if-converts that product into masked multiplies and masked reloads of
-// dout, which run up to 2x slower on streaming data.
-HD_INLINE float activation_grad(Activation act, float dout, float x) {
-    switch (act) {
-    case ACT_RELU: return x > 0.0f ? dout : 0.0f;
-    case ACT_RELU6: return (x > 0.0f && x < 6.0f) ? dout : 0.0f;
-    case ACT_HSWISH: {
-        float slope = x < -3.0f ? 0.0f : (x <= 3.0f ? x * (1.0f / 3.0f) + 0.5f : 1.0f);
-        return dout * slope;
-    }
-    case ACT_SIGMOID: return dout * activation_derivative(ACT_SIGMOID, x);
-    case ACT_HSIGMOID: return (x > -3.0f && x < 3.0f) ? dout * (1.0f / 6.0f) : 0.0f;
-    default: return dout;
-    }
-}
-
 // Runs CALL(kind) with `kind` the compile-time constant equal to `act`, once
 // per Activation. Why: a loop calling activation_apply(act, ...) with a
 // runtime `act` keeps the switch inside the loop, which stops gcc from

@@ -62,13 +62,19 @@ HD_INLINE float batchnorm_act_normalize(Activation act, float x, float mean, flo
     return activation_apply(act, batchnorm_normalize(x, mean, rstd, gamma, beta));
 }
 
-// dy = dout * act'(y), the gradient at the BatchNorm output that both
-// backward passes (the sums and the input gradient) recompute on the fly.
-// ACT_NONE skips the recomputation: dy = dout.
+// act'(y) at y = BN(x): the slope both backward passes (the sums and the
+// input gradient) recompute on the fly, dy = dout * slope.
+HD_INLINE float batchnorm_act_slope(Activation act, float x, float mean, float rstd, float gamma,
+                                    float beta) {
+    return activation_derivative(act, batchnorm_normalize(x, mean, rstd, gamma, beta));
+}
+
+// dy = dout * act'(y), the gradient at the BatchNorm output. ACT_NONE skips
+// the recomputation: dy = dout (= dout * 1).
 HD_INLINE float batchnorm_act_output_grad(Activation act, float dout, float x, float mean,
                                           float rstd, float gamma, float beta) {
     if (act == ACT_NONE) return dout;
-    return activation_grad(act, dout, batchnorm_normalize(x, mean, rstd, gamma, beta));
+    return dout * batchnorm_act_slope(act, x, mean, rstd, gamma, beta);
 }
 
 #endif

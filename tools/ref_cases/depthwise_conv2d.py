@@ -14,8 +14,9 @@ from ref_cases._layout import ints, kkc, nhwc
 # blocks (16, 32, 48); widths reach the grouped interior paths (13, 16, 17,
 # 23); batch 1, odd sizes, stride 2 on odd inputs, maps no wider than the
 # kernel, and pads other than k // 2. k 3/5/7 with stride 1/2 take the CPU's
-# specialized window kernels; k 1 and 9, stride 3 its generic tap lists; k 17
-# its per-element fallback.
+# specialized window kernels (output widths 4 to 17 cover its groups of 8, 7,
+# 6 and 4 pixels and overlapping ends); k 1 and 9, stride 3 its generic tap
+# lists; k 17 its per-element fallback.
 SHAPES = [
     (2, 7, 9, 5, 3, 1, 1),
     (1, 13, 13, 20, 5, 1, 2),
@@ -33,6 +34,10 @@ SHAPES = [
     (2, 11, 13, 16, 3, 3, 1),
     (2, 6, 7, 18, 1, 1, 0),
     (1, 18, 18, 4, 17, 1, 8),
+    (2, 7, 7, 24, 3, 1, 1),
+    (1, 14, 14, 20, 5, 1, 2),
+    (1, 14, 14, 32, 3, 2, 1),
+    (1, 6, 6, 16, 7, 2, 3),
 ]
 
 
