@@ -13,6 +13,22 @@
 #include "supernet/space.h"
 #include "supernet/supernet.h"
 #include "supernet/trainer.h"
+#include "search/latency.h"
+#include "search/lut.h"
+
+typedef struct LatencyWindow {
+    const Lut* lut;
+    const Space* space;
+    float lo, hi;
+} LatencyWindow;
+
+// SPOS-style constrained sampling by predicted latency (train.sampling: latency).
+static int latency_in_window(void* user, const int* path) {
+    const LatencyWindow* w = user;
+    double ms;
+    HwErr ignore = {0};
+    return latency_predict(w->lut, w->space, path, &ms, &ignore) == 0 && ms >= w->lo && ms <= w->hi;
+}
 
 static void train_usage(FILE* fp) {
     fprintf(fp,
@@ -113,8 +129,23 @@ int cmd_train(int argc, char** argv) {
     job.epochs = cfg.train.epochs;
     job.lr = cfg.train.lr;
     job.interrupted = install_interrupt_handler();
+    Lut* lut = NULL;
+    LatencyWindow window = {NULL, &space, cfg.train.window[0], cfg.train.window[1]};
+    if (!strcmp(cfg.train.sampling, "latency")) {
+        if (!strcmp(cfg.target, "cpu") || !(lut = lut_load(cfg.target, &err))) {
+            if (!err.msg[0])
+                hw_bad_input(&err, config_path, 0, "train.sampling latency needs `target` to be a latency table file");
+            supernet_destroy(sn);
+            device_close(&dev);
+            return cli_fail(&err);
+        }
+        window.lut = lut;
+        job.accept = latency_in_window;
+        job.accept_user = &window;
+    }
     TrainResult res;
     int rc = train_run(sn, &job, &res, &err);
+    lut_free(lut);
     if (rc == 0)
         fprintf(stderr, "hwnas train: %lld steps in %.1f s (%.1f images/s), final loss %.4f%s\n", (long long)res.steps,
                 res.seconds, res.images_per_s, res.final_loss, res.interrupted ? " (interrupted)" : "");

@@ -91,13 +91,23 @@ static int open_loader(const Config* cfg, Dataset** ds, DataLoader** loader, HwE
     return *loader ? 0 : -1;
 }
 
+// SPOS's constrained sampling by FLOPs: the path's MFLOPs (2 x MACs) must
+// fall in train.window.
+static int flops_in_window(const Supernet* sn, const Config* cfg, const int* path) {
+    double mflops = 2.0 * supernet_path_macs(sn, path) / 1e6;
+    return mflops >= cfg->train.window[0] && mflops <= cfg->train.window[1];
+}
+
 static void draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* path) {
     if (job->fixed_path) {
         memcpy(path, job->fixed_path, sizeof(int) * (size_t)sn->space.n_layers);
         return;
     }
+    int by_flops = !strcmp(job->cfg->train.sampling, "flops");
+    // At most 500 draws, then the last one is used (as SPOS does).
     for (int attempt = 0; attempt < 500; attempt++) {
         sample_path(sn, job->cfg->train.seed, step, attempt, job->pinned, path);
+        if (by_flops && !flops_in_window(sn, job->cfg, path)) continue;
         if (!job->accept || job->accept(job->accept_user, path)) return;
     }
 }
