@@ -196,10 +196,12 @@ double space_log10_size(const Space* s) {
     return total;
 }
 
-int space_write(const Space* s, const char* path, HwErr* err) {
+int space_write_with(const Space* s, const char* path, const char* comment,
+                     void (*layer_extra)(FILE* fp, int layer, void* user), void* user, HwErr* err) {
     char tmp[600];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) return -1;
+    if (comment) fputs(comment, fp);
     fprintf(fp, "name: ");
     yaml_write_string(fp, s->name);
     fprintf(fp, "\ninput: [%d, %d, %d]\nclasses: %d\nblock_act: %s\n", s->in_h, s->in_w, s->in_c, s->classes,
@@ -214,12 +216,17 @@ int space_write(const Space* s, const char* path, HwErr* err) {
     fprintf(fp, "}\nlayers:\n");
     for (int l = 0; l < s->n_layers; l++) {
         const SpaceLayer* L = &s->layers[l];
-        fprintf(fp, "  - {out: %d, stride: %d, ops: [", L->out_c, L->stride);
+        fprintf(fp, "  - out: %d\n    stride: %d\n    ops: [", L->out_c, L->stride);
         for (int i = 0; i < L->n_ops; i++) fprintf(fp, "%s%s", i ? ", " : "", L->names[i]);
-        fprintf(fp, "]}\n");
+        fprintf(fp, "]\n");
+        if (layer_extra) layer_extra(fp, l, user);
     }
     fprintf(fp, "head: {features: %d, act: %s}\n", s->head.features, activation_name(s->head.act));
     return yaml_file_commit(fp, tmp, path, err);
+}
+
+int space_write(const Space* s, const char* path, HwErr* err) {
+    return space_write_with(s, path, NULL, NULL, NULL, err);
 }
 
 void space_restrict(const Space* s, const int* ops, Space* out) {

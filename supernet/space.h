@@ -16,6 +16,8 @@
 #ifndef HWNAS_SPACE_H
 #define HWNAS_SPACE_H
 
+#include <stdio.h>
+
 #include "common/error.h"
 #include "kernels/ops.h"
 #include "supernet/operator.h"
@@ -58,6 +60,10 @@ int space_load(Space* s, const char* path, HwErr* err);
 // Index of op name in layer l, or -1.
 int space_op_index(const Space* s, int layer, const char* name);
 int space_write(const Space* s, const char* path, HwErr* err);
+// The same with a leading comment block and extra lines per layer (e.g. the
+// ranking table of a generated space), written after the layer's `ops`.
+int space_write_with(const Space* s, const char* path, const char* comment,
+                     void (*layer_extra)(FILE* fp, int layer, void* user), void* user, HwErr* err);
 const char* activation_name(Activation a);
 int activation_parse(const char* name, Activation* a);
 // The one-architecture space of `ops` (one candidate per layer), so a subnet
