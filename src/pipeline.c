@@ -69,7 +69,7 @@ static Lut* open_target(const Config* cfg, const Space* pool, const char* run_di
     supernet_destroy(sn);
     device_close(&dev);
     if (lut) {
-        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", cfg->train.threads);
+        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", dev.ctx.threads);
         snprintf(lut->source, sizeof lut->source, "hwnas run (latency profile of %s)", pool->name);
         if (lut_write(lut, path, err) < 0) return lut_free(lut), NULL;
     }
@@ -82,7 +82,8 @@ static int compare_doubles(const void* a, const void* b) {
 }
 
 // Automatic limit: the 40th percentile of the predicted latency of 1000
-// random architectures of the pool space, so the limit binds.
+// random architectures of the searched space, so the limit binds and is
+// reachable.
 static int auto_limit(const Lut* lut, const Space* pool, uint64_t seed, double* limit, HwErr* err) {
     enum { N = 1000 };
     double* v = malloc(N * sizeof(double));
@@ -352,10 +353,6 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (!(lut = open_target(&cfg, &pool, run_dir, opt->quick, err))) return -1;
     r.lut = lut;
     res->seconds_profile = now_s() - t0;
-    res->limit_ms = cfg.latency_ms;
-    if (res->limit_ms <= 0 && auto_limit(lut, &pool, cfg.train.seed, &res->limit_ms, err) < 0) goto done;
-    say("latency limit %s%.3f ms", cfg.latency_ms > 0 ? "" : "(automatic: 40th percentile of random pool architectures) ",
-        res->limit_ms);
     // The search space.
     t0 = now_s();
     space = pool;
@@ -376,6 +373,11 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
         if (config_write(&cfg, path, err) < 0) goto done;
     }
     say("search space %s: 10^%.1f architectures", space.name, space_log10_size(&space));
+    // The limit must be reachable in the space actually searched.
+    res->limit_ms = cfg.latency_ms;
+    if (res->limit_ms <= 0 && auto_limit(lut, &space, cfg.train.seed, &res->limit_ms, err) < 0) goto done;
+    say("latency limit %s%.3f ms", cfg.latency_ms > 0 ? "" : "(automatic: 40th percentile of random architectures of the space) ",
+        res->limit_ms);
     if (device_open(&r.dev, cfg.train.device, cfg.train.threads, err) < 0) goto done;
     if (!(r.sn = supernet_create(&space, r.dev.ops, &r.dev.ctx, cfg.train.batch, err)) ||
         supernet_init_params(r.sn, cfg.train.seed) < 0 ||
@@ -389,11 +391,21 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
         // Stage 1: layers t+1..n searchable; layers 1..t fixed to their top-ranked operator
         // (fill "first") or sampled uniformly during training (fill "uniform").
         int uniform_fill = !strcmp(cfg.stages.fill, "uniform");
-        for (int l = 0; l < n; l++) pinned[l] = (l < t && !uniform_fill) ? 0 : -1;
+        // Layers 1..t are fixed to their fastest operator on the target, so
+        // stage 1 has the most latency room for the layers it searches.
+        int fastest[SPACE_MAX_LAYERS];
+        for (int l = 0; l < t; l++) {
+            double best = INFINITY, ms;
+            fastest[l] = 0;
+            for (int o = 0; o < space.layers[l].n_ops; o++)
+                if (latency_of_layer_op(lut, &space, l, o, &ms, err) == 0 && ms < best) best = ms, fastest[l] = o;
+        }
+        err->msg[0] = 0;
+        for (int l = 0; l < n; l++) pinned[l] = (l < t && !uniform_fill) ? fastest[l] : -1;
         say("stage 1: training layers %s..%.0f", "t+1", (double)n);
         if (train_stage(&r, "stage1.ckpt", "train-stage1.csv", cfg.stages.stage1_epochs, pinned, &res->seconds_train, err) < 0)
             goto done;
-        for (int l = 0; l < n; l++) pinned[l] = l < t ? 0 : -1;
+        for (int l = 0; l < n; l++) pinned[l] = l < t ? fastest[l] : -1;
         if (search_stage(&r, "stage1-", pinned, res->limit_ms, 0, &so, &res->seconds_search, err) < 0) goto done;
         res->evaluated += so.evaluated;
         // Stage 2: the last layers fixed to stage 1's result, layers 1..t searchable.
