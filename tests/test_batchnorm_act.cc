@@ -21,19 +21,6 @@ const char* kTrainCases[] = {
 const char* kInferCases[] = {"n2_h3_w5_c20_relu6_affine", "n1_h4_w4_c7_hswish_plain",
                              "n3_h2_w2_c36_relu_affine"};
 
-// Bitwise comparison (memcmp, so -0 and +0 differ), printing its count like
-// expect_close, for results that must be identical by construction.
-void expect_bitwise(const std::string& what, const std::vector<float>& got,
-                           const std::vector<float>& want) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < got.size(); i++)
-        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
-    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
-    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
-                       << want[first];
-}
-
 // Parameter gradients accumulate: they start from this, not zero.
 const float kGradStart = 0.25f;
 

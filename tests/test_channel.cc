@@ -10,17 +10,6 @@
 
 // Bitwise comparison for pure data movement and single float operations,
 // which must reproduce torch exactly; prints its count like expect_close.
-static void expect_bitwise(const std::string& what, const std::vector<float>& got,
-                           const std::vector<float>& want) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < got.size(); i++)
-        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
-    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
-    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
-                       << want[first];
-}
-
 static const char* kConcat[] = {"n2_h3_w5_a7_b13", "n1_h1_w1_a1_b5", "n3_h4_w4_a20_b20"};
 static const char* kShuffle[] = {"n2_h3_w3_c12_g2", "n1_h5_w5_c36_g3", "n2_h2_w2_c20_g10",
                                  "n1_h3_w1_c6_g6", "n3_h1_w2_c24_g4"};

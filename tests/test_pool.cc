@@ -9,17 +9,6 @@
 
 // Bitwise comparison for pure data movement and single float operations,
 // which must reproduce torch exactly; prints its count like expect_close.
-static void expect_bitwise(const std::string& what, const std::vector<float>& got,
-                           const std::vector<float>& want) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < got.size(); i++)
-        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
-    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
-    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
-                       << want[first];
-}
-
 static const char* kShapes[] = {"n2_h7_w7_c20", "n1_h1_w1_c5", "n3_h5_w3_c36", "n4_h14_w14_c13",
                                 "n1_h10_w10_c520"};
 

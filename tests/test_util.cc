@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -135,4 +136,16 @@ void expect_gradient_matches_fd(const std::string& what, float* x, size_t n,
     }
     std::printf("    %-48s fd-check %zu coords  max|err| %.3g\n", what.c_str(), count, max_err);
     EXPECT_EQ(bad, 0) << what;
+}
+
+// Bitwise (memcmp, so -0 and +0 differ), for results identical by construction.
+void expect_bitwise(const std::string& what, const std::vector<float>& got,
+                           const std::vector<float>& want) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); i++)
+        if (std::memcmp(&got[i], &want[i], 4) != 0 && !bad++) first = i;
+    std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
+    EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
+                       << want[first];
 }

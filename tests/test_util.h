@@ -38,6 +38,10 @@ inline void expect_close(const std::string& what, const std::vector<float>& got,
     expect_close(what, got.data(), want.data(), got.size(), atol, rtol);
 }
 
+// got == want bit for bit (prints the mismatch count, reports the first).
+void expect_bitwise(const std::string& what, const std::vector<float>& got,
+                    const std::vector<float>& want);
+
 // Deterministic uniform values in [lo, hi) (xorshift), for test inputs.
 std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
