@@ -107,7 +107,8 @@ test-asan: deps
 # GPU parity: builds tests/gpu_parity (every CUDA op and a training step
 # against the CPU backend) and runs it; it exits 77 when no GPU is present.
 GPU_PARITY := $(BUILD)/tests/gpu_parity
-$(GPU_PARITY): $(BUILD)/tests/gpu_parity.o $(BUILD)/tests/test_util.o $(BUILD)/tests/ref_file.o $(LIB)
+$(GPU_PARITY): $(BUILD)/tests/gpu_parity.o $(BUILD)/tests/test_util.o $(BUILD)/tests/train_reference.o \
+               $(BUILD)/tests/ref_file.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 gpu-parity-build:
 	@test "$(CUDA)" = 1 || { echo "make test-gpu needs nvcc (CUDA toolkit)"; exit 2; }

@@ -53,6 +53,16 @@ typedef enum Activation {
     ACT_HSIGMOID,   // relu6(x + 3) / 6
 } Activation;
 
+// Upload slots of Ops.upload_async: two batches in flight (double buffering).
+#define OPS_UPLOAD_SLOTS 2
+
+// A running backend timer (Ops.timer_begin / timer_end_ms). The CPU keeps its
+// start here; CUDA keeps its two events in the backend state, so one timer
+// runs per context at a time.
+typedef struct OpTimer {
+    double start_ms;
+} OpTimer;
+
 typedef struct SgdConfig {
     float lr, momentum, weight_decay;
     int nesterov;
@@ -78,6 +88,41 @@ typedef struct Ops {
     // Waits for queued work; returns 0, or -1 if a backend error happened since
     // the last call (the CUDA backend reports it with file and line).
     int (*synchronize)(const OpContext* ctx);
+
+    // Host memory to upload from: page-locked on CUDA (so upload_async
+    // really overlaps), ordinary 64-byte aligned memory on the CPU. Contents
+    // are undefined; NULL on failure.
+    void* (*host_alloc)(const OpContext* ctx, size_t bytes);
+    void (*host_free)(const OpContext* ctx, void* p);
+    // Overlapping batch uploads with compute, per slot s in [0, OPS_UPLOAD_SLOTS):
+    //   upload_async(ctx, s, dst, host_src, bytes)  queues the copy from
+    //       host_alloc memory (CUDA: on the copy stream, after the last
+    //       upload_release of s, so it never overwrites what compute reads);
+    //   upload_acquire(ctx, s)    ops queued after it see slot s's copies;
+    //   upload_release(ctx, s)    ops queued so far are the last readers of
+    //       slot s's destination;
+    //   upload_wait_host(ctx, s)  blocks until slot s's copies are done, after
+    //       which host_src may be refilled.
+    // The CPU copies at once (memcpy) and the other three do nothing. Each
+    // returns 0, or -1 on a backend error or a slot out of range.
+    int (*upload_async)(const OpContext* ctx, int slot, void* dst, const void* host_src,
+                        size_t bytes);
+    int (*upload_acquire)(const OpContext* ctx, int slot);
+    int (*upload_release)(const OpContext* ctx, int slot);
+    int (*upload_wait_host)(const OpContext* ctx, int slot);
+
+    // Timing of queued work: timer_begin marks the start, timer_end_ms waits
+    // for the work queued since and returns the elapsed milliseconds (>= 0),
+    // or -1 on a backend error. CUDA: events on the compute stream (device
+    // time); CPU: CLOCK_MONOTONIC wall time.
+    int (*timer_begin)(const OpContext* ctx, OpTimer* t);
+    double (*timer_end_ms)(const OpContext* ctx, OpTimer* t);
+    // Evicts the data of earlier ops from the backend's caches, so the next
+    // timed run starts cold; call it before timer_begin. CUDA: overwrites a
+    // device buffer of twice the L2 size on the compute stream. CPU: does
+    // nothing (CPU tables time warm runs and calibrate, see search/latency.c).
+    // 0, or -1 on a backend error.
+    int (*flush_cache)(const OpContext* ctx);
 
     // Dense conv2d, weight OHWI, bias may be NULL.
     void (*conv2d_forward)(const OpContext* ctx, const ConvShape* s, float* out,

@@ -4,17 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/rng.h"
 #include "supernet/trainer.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
 
 static void stem_out(const Space* s, int* h, int* w, int* c) {
     *h = conv_out_size(s->in_h, s->stem.kernel, s->stem.stride, s->stem.kernel / 2);
@@ -114,21 +107,35 @@ static int compare_doubles(const void* a, const void* b) {
     return (x > y) - (x < y);
 }
 
-// Median and standard deviation of the timed runs of `run`.
+const char* latency_timing_note(const Supernet* sn) {
+    if (!strcmp(sn->ops->name, "cuda"))
+        return "CUDA-event timings on the compute stream, L2 cache flushed (a buffer of twice its size "
+               "overwritten) before every timed run";
+    return "wall-clock timings (CLOCK_MONOTONIC), caches warm between runs";
+}
+
+// Median and standard deviation of the timed runs of `run`; median -1 when
+// the backend failed.
 typedef struct Timing {
     double median, std;
 } Timing;
 
+// The backend's timer around each run: wall time on the CPU, CUDA events on
+// the GPU. flush_cache comes before the timer starts (a no-op on the CPU,
+// whose tables time warm runs and are corrected by `calibrate`).
 static Timing time_runs(Supernet* sn, const ProfileOptions* opt, double* samples,
                         void (*run)(Supernet*, void*), void* arg) {
+    const Ops* ops = sn->ops;
+    Timing failed = {-1, 0};
     for (int i = 0; i < opt->warmup; i++) run(sn, arg);
-    sn->ops->synchronize(&sn->ctx);
+    if (ops->synchronize(&sn->ctx) < 0) return failed;
     double sum = 0, sq = 0;
     for (int i = 0; i < opt->runs; i++) {
-        double t0 = now_ms();
+        OpTimer timer;
+        if (ops->flush_cache(&sn->ctx) < 0 || ops->timer_begin(&sn->ctx, &timer) < 0) return failed;
         run(sn, arg);
-        sn->ops->synchronize(&sn->ctx);
-        samples[i] = now_ms() - t0;
+        samples[i] = ops->timer_end_ms(&sn->ctx, &timer);
+        if (samples[i] < 0) return failed;
         sum += samples[i];
     }
     double mean = sum / opt->runs;
@@ -188,6 +195,7 @@ static int calibrate(Supernet* sn, Lut* lut, const ProfileOptions* opt, HwErr* e
         double sum, meas;
         if (latency_predict(lut, s, path, &sum, err) < 0) return -1;
         meas = latency_measure_path(sn, path, opt);
+        if (meas < 0) return hw_runtime(err, NULL, 0, "backend error while timing a whole network");
         sx += sum, sy += meas, sxx += sum * sum, sxy += sum * meas;
     }
     double n = CALIBRATION_PATHS, var = sxx - sx * sx / n;
@@ -222,6 +230,10 @@ Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
             else latency_layer_key(s, p - 1, o, key, sizeof key);
             BlockArg arg = {p, first + o, opt->batch, input};
             Timing t = time_runs(sn, opt, samples, run_block, &arg);
+            if (t.median < 0) {
+                hw_runtime(err, NULL, 0, "backend error while timing %s", key);
+                goto fail;
+            }
             if (!lut_find(lut, key) && lut_add(lut, key, t.median, t.std, opt->runs, err) < 0) goto fail;
             done++;
             if (!opt->quiet && isatty(STDERR_FILENO))
@@ -273,6 +285,11 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
             return -1;
         }
         meas = latency_measure_path(sn, path, opt);
+        if (meas < 0) {
+            free(path);
+            if (fp) fclose(fp);
+            return hw_runtime(err, NULL, 0, "backend error while timing a whole network");
+        }
         double rel = (pred - meas) / meas;
         within += fabs(rel) <= 0.10;
         abs_sum += fabs(rel);

@@ -41,8 +41,13 @@ typedef struct ProfileOptions {
 // (entry mean = median of the runs, std = standard deviation).
 Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err);
 
-// Median ms of the whole network of `path` (end to end, eval mode).
+// Median ms of the whole network of `path` (end to end, eval mode); -1 when
+// out of memory or the backend failed.
 double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* opt);
+
+// How runs are timed on sn's backend, for a target's notes: CUDA events with
+// the L2 cache flushed before every timed run; CPU wall time, warm caches.
+const char* latency_timing_note(const Supernet* sn);
 
 typedef struct CheckResult {
     int samples;

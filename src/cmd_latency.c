@@ -136,8 +136,8 @@ static int profile(const LatencyArgs* a) {
         lut->batch = a->batch;
         snprintf(lut->notes, sizeof lut->notes,
                  "each block timed alone with hwnas's inference path (eval mode): %d warm-up runs, then mean = median "
-                 "of %d timed runs, std = their standard deviation",
-                 a->warmup, a->runs);
+                 "of %d timed runs, std = their standard deviation; %s",
+                 a->warmup, a->runs, latency_timing_note(sn));
         if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
         else
             fprintf(stderr, "hwnas latency profile: %d entries in %.1f s -> %s\n", sn->n_blocks,

@@ -116,12 +116,10 @@ static int write_logits(Subnet* s, const Config* cfg, const char* path, HwErr* e
     Evaluator* ev = evaluator_create(s->sn, cfg, SPLIT_TEST, 0, 64, err);
     if (!ev) return -1;
     loader_start_epoch(ev->val, 0, 0);
-    int n = loader_next(ev->val, ev->images, ev->labels, err), rc = -1;
-    if (n > 64) n = 64;
-    if (n > 0) {
+    int n = batch_feed_fetch(&ev->feed, 0, ev->val, 64, err), rc = -1;
+    if (n > 0 && batch_feed_use(&ev->feed, 0, err) == 0) {
         Supernet* sn = s->sn;
-        size_t per = (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
-        sn->ops->upload(&sn->ctx, sn->images, ev->images, (size_t)n * per * sizeof(float));
+        // No batch_feed_done needed: the download below waits for this forward.
         supernet_forward(sn, s->path, n, MODE_EVAL, 0);
         size_t count = (size_t)n * sn->space.classes;
         float* host = malloc(count * sizeof(float));

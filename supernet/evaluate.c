@@ -25,10 +25,7 @@ Evaluator* evaluator_create(Supernet* sn, const Config* cfg, DataSplit eval_spli
     ev->recal_images = recal_images;
     ev->val_images = val_images;
     ev->exact = strcmp(cfg->search.bn_mode, "ema") != 0;
-    size_t floats = (size_t)ev->batch * sn->space.in_h * sn->space.in_w * sn->space.in_c;
-    ev->images = malloc(floats * sizeof(float));
-    ev->labels = malloc((size_t)ev->batch * sizeof(int));
-    if (!ev->images || !ev->labels) goto fail;
+    if (batch_feed_init(&ev->feed, sn, ev->batch, err) < 0) goto fail;
     if (recal_images > 0) {
         if (!(ev->recal_set = dataset_open(&cfg->data, SPLIT_TRAIN, err))) goto fail;
         if (!(ev->recal = make_loader(ev->recal_set, ev->batch, 1, cfg->search.seed, cfg->data.workers, err))) goto fail;
@@ -48,21 +45,15 @@ void evaluator_destroy(Evaluator* ev) {
     loader_destroy(ev->val);
     dataset_close(ev->recal_set);
     dataset_close(ev->val_set);
-    free(ev->images);
-    free(ev->labels);
+    batch_feed_free(&ev->feed);
     free(ev);
 }
 
-// Uploads the next batch (at most `limit` samples); returns its size, 0 at the end.
-static int next_batch(Evaluator* ev, DataLoader* l, int limit, HwErr* err) {
-    int n = loader_next(l, ev->images, ev->labels, err);
-    if (n <= 0) return n;
-    if (n > limit) n = limit;
-    Supernet* sn = ev->sn;
-    size_t per_image = (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
-    sn->ops->upload(&sn->ctx, sn->images, ev->images, (size_t)n * per_image * sizeof(float));
-    sn->ops->upload(&sn->ctx, sn->labels, ev->labels, (size_t)n * sizeof(int));
-    return n;
+// The next batch of at most `limit` samples into input slot `slot` (uploading
+// while the previous batch computes); its size, 0 when limit or the data is
+// exhausted, -1 on error.
+static int next_batch(Evaluator* ev, int slot, DataLoader* l, int limit, HwErr* err) {
+    return limit > 0 ? batch_feed_fetch(&ev->feed, slot, l, limit, err) : 0;
 }
 
 int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err) {
@@ -70,16 +61,18 @@ int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err) {
     Supernet* sn = ev->sn;
     supernet_reset_path_bn(sn, path);
     loader_start_epoch(ev->recal, 0, 0);  // the same images for every candidate
-    int done = 0, k = 0;
-    while (done < ev->recal_images) {
-        int n = next_batch(ev, ev->recal, ev->recal_images - done, err);
-        if (n < 0) return -1;
-        if (n == 0) break;
+    int done = 0, k = 0, slot = 0;
+    int n = next_batch(ev, slot, ev->recal, ev->recal_images, err);
+    while (n > 0) {
         // momentum 1/(k+1) makes the running values the exact mean over batches.
         float momentum = ev->exact ? 1.0f / (float)(k + 1) : 0.1f;
+        if (batch_feed_use(&ev->feed, slot, err) < 0) return -1;
         supernet_forward(sn, path, n, MODE_TRAIN, momentum);
-        done += n, k++;
+        if (batch_feed_done(&ev->feed, slot, err) < 0) return -1;
+        done += n, k++, slot ^= 1;
+        n = next_batch(ev, slot, ev->recal, ev->recal_images - done, err);
     }
+    if (n < 0) return -1;
     return sn->ops->synchronize(&sn->ctx) < 0 ? hw_runtime(err, NULL, 0, "backend error in BN recalibration") : 0;
 }
 
@@ -88,16 +81,21 @@ int evaluator_accuracy(Evaluator* ev, const int* path, double* top1, double* top
     loader_start_epoch(ev->val, 0, 0);
     int limit = ev->val_images > 0 ? ev->val_images : dataset_size(ev->val_set);
     long c1 = 0, c5 = 0, seen = 0;
-    while (seen < limit) {
-        int n = next_batch(ev, ev->val, limit - (int)seen, err);
-        if (n < 0) return -1;
-        if (n == 0) break;
+    int slot = 0;
+    int n = next_batch(ev, slot, ev->val, limit, err);
+    while (n > 0) {
+        if (batch_feed_use(&ev->feed, slot, err) < 0) return -1;
         supernet_forward(sn, path, n, MODE_EVAL, 0);
         sn->ops->topk_correct(&sn->ctx, sn->correct, sn->correct + 1, sn->logits, sn->labels, n, sn->space.classes);
+        if (batch_feed_done(&ev->feed, slot, err) < 0) return -1;
+        seen += n, slot ^= 1;
+        int next = next_batch(ev, slot, ev->val, limit - (int)seen, err);
         int counts[2];
         sn->ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
-        c1 += counts[0], c5 += counts[1], seen += n;
+        c1 += counts[0], c5 += counts[1];
+        n = next;
     }
+    if (n < 0) return -1;
     if (seen == 0) return hw_bad_input(err, NULL, 0, "the evaluation split is empty");
     *top1 = (double)c1 / (double)seen;
     *top5 = (double)c5 / (double)seen;

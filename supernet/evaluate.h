@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "data/loader.h"
+#include "supernet/batch_feed.h"
 #include "supernet/supernet.h"
 
 #ifdef __cplusplus
@@ -18,15 +19,16 @@ typedef struct Evaluator {
     Dataset* val_set;
     DataLoader* recal;
     DataLoader* val;
-    float* images;
-    int* labels;
+    BatchFeed feed;     // batches of `batch` through the supernet's two input slots
     int batch;
     int recal_images;   // 0 = keep the running statistics as they are
     int val_images;     // 0 = the whole split
     int exact;          // exact average (1) or SPOS's moving average (0)
 } Evaluator;
 
-// eval_split: SPLIT_VALID (search) or SPLIT_TEST (final numbers).
+// eval_split: SPLIT_VALID (search) or SPLIT_TEST (final numbers). sn must
+// outlive the evaluator (evaluator_destroy frees its batch buffers through
+// sn's backend).
 Evaluator* evaluator_create(Supernet* sn, const Config* cfg, DataSplit eval_split, int recal_images,
                             int val_images, HwErr* err);
 void evaluator_destroy(Evaluator* ev);

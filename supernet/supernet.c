@@ -125,8 +125,11 @@ static int allocate(Supernet* sn, HwErr* err) {
     sn->dlogits = backend_alloc(sn, (size_t)B * sp->classes, &failed);
     sn->loss = backend_alloc(sn, 1, &failed);
     sn->correct = backend_alloc(sn, 2, &failed);
-    sn->labels = backend_alloc(sn, (size_t)B, &failed);
-    sn->images = backend_alloc(sn, (size_t)B * sp->in_h * sp->in_w * sp->in_c, &failed);
+    for (int i = 0; i < OPS_UPLOAD_SLOTS; i++) {
+        sn->slot_labels[i] = backend_alloc(sn, (size_t)B, &failed);
+        sn->slot_images[i] = backend_alloc(sn, (size_t)B * sp->in_h * sp->in_w * sp->in_c, &failed);
+    }
+    supernet_select_input(sn, 0);
     if (failed)
         return hw_runtime(err, NULL, 0,
                           "out of %s memory for the supernet at batch %d (activations %.1f MB, parameters %.1f MB)",
@@ -151,6 +154,11 @@ Supernet* supernet_create(const Space* space, const Ops* ops, const OpContext* c
     return sn;
 }
 
+void supernet_select_input(Supernet* sn, int slot) {
+    sn->images = sn->slot_images[slot];
+    sn->labels = sn->slot_labels[slot];
+}
+
 static const char* const kNodeNames[] = {"conv", "dwconv", "linear", "bn", "act", "gap",
                                          "scale", "add", "concat", "split", "shuffle"};
 
@@ -163,9 +171,13 @@ void supernet_destroy(Supernet* sn) {
     }
     void* dev[] = {sn->params, sn->grads, sn->momentum, sn->running, sn->act_arena, sn->stat_arena,
                    sn->grad_arena, sn->boundary[0], sn->boundary[1], sn->tmp[0], sn->tmp[1],
-                   sn->scratch, sn->logits, sn->dlogits, sn->loss, sn->correct, sn->labels, sn->images};
+                   sn->scratch, sn->logits, sn->dlogits, sn->loss, sn->correct};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) sn->ops->release(&sn->ctx, dev[i]);
+    for (int i = 0; i < OPS_UPLOAD_SLOTS; i++) {
+        if (sn->slot_labels[i]) sn->ops->release(&sn->ctx, sn->slot_labels[i]);
+        if (sn->slot_images[i]) sn->ops->release(&sn->ctx, sn->slot_images[i]);
+    }
     free(sn->blocks);
     free(sn->layer_first);
     free(sn->param_offset);

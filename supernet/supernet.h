@@ -54,8 +54,12 @@ typedef struct Supernet {
     float* dlogits;
     float* loss;             // [1]
     int* correct;            // [2]: top-1, top-5
-    int* labels;             // [max_batch]
-    float* images;           // [max_batch][H][W][C]
+    int* labels;             // [max_batch], of the selected input slot
+    float* images;           // [max_batch][H][W][C], of the selected input slot
+    // Two input slots, so the next batch can be uploaded into one while a
+    // step reads the other (supernet_select_input); slot 0 at creation.
+    int* slot_labels[OPS_UPLOAD_SLOTS];
+    float* slot_images[OPS_UPLOAD_SLOTS];
 
     // Per-forward bookkeeping (host): block run at each position and the
     // pointer to each position's output.
@@ -75,6 +79,9 @@ void supernet_destroy(Supernet* sn);
 // He-normal conv/linear weights, classifier N(0, 0.01), BN gamma 1 beta 0,
 // running mean 0 var 1; deterministic for seed.
 int supernet_init_params(Supernet* sn, uint64_t seed);
+
+// Points images/labels at input slot `slot` (0 <= slot < OPS_UPLOAD_SLOTS).
+void supernet_select_input(Supernet* sn, int slot);
 
 // Block index run at `position` for `path`.
 int supernet_block_at(const Supernet* sn, const int* path, int position);

@@ -9,6 +9,7 @@
 
 #include "common/rng.h"
 #include "data/loader.h"
+#include "supernet/batch_feed.h"
 #include "supernet/checkpoint.h"
 
 static double now_seconds(void) {
@@ -112,10 +113,10 @@ static void draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* pat
     }
 }
 
-// One optimizer step on the uploaded batch; returns the loss (host) and the
-// top-1 count through *correct.
-static float train_step(Supernet* sn, const int* path, int batch, const SgdConfig* sgd, float smoothing,
-                        int* correct) {
+// An optimizer step in two halves, so the next batch can be fetched and its
+// upload queued between them. The first queues every op that reads the
+// batch: forward, loss, top-1 count, backward.
+static void queue_step(Supernet* sn, const int* path, int batch, float smoothing) {
     const Ops* ops = sn->ops;
     supernet_forward(sn, path, batch, MODE_TRAIN, 0.1f);
     ops->cross_entropy_forward_backward(&sn->ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, batch,
@@ -123,10 +124,15 @@ static float train_step(Supernet* sn, const int* path, int batch, const SgdConfi
     ops->topk_correct(&sn->ctx, sn->correct, sn->correct + 1, sn->logits, sn->labels, batch, sn->space.classes);
     supernet_zero_path_grads(sn, path);
     supernet_backward(sn);
+}
+
+// The second waits for the loss (host) and the top-1 count, and updates the
+// weights unless the loss is not finite.
+static float finish_step(Supernet* sn, const int* path, const SgdConfig* sgd, int* correct) {
     float loss;
     int counts[2];
-    ops->download(&sn->ctx, &loss, sn->loss, sizeof loss);
-    ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
+    sn->ops->download(&sn->ctx, &loss, sn->loss, sizeof loss);
+    sn->ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
     *correct = counts[0];
     if (isfinite(loss)) supernet_sgd_path(sn, path, sgd);
     return loss;
@@ -142,8 +148,7 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     Dataset* ds = NULL;
     DataLoader* loader = NULL;
     int* path = calloc((size_t)sn->space.n_layers + 1, sizeof(int));
-    float* host_images = NULL;
-    int* host_labels = NULL;
+    BatchFeed feed = {0};
     FILE* log = NULL;
     int rc = -1;
     if (!path || open_loader(cfg, &ds, &loader, err) < 0) goto done;
@@ -157,13 +162,7 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
         hw_bad_input(err, cfg->path, 0, "the training split has fewer samples than one batch (%d)", batch);
         goto done;
     }
-    size_t image_floats = (size_t)batch * sn->space.in_h * sn->space.in_w * sn->space.in_c;
-    host_images = malloc(image_floats * sizeof(float));
-    host_labels = malloc((size_t)batch * sizeof(int));
-    if (!host_images || !host_labels) {
-        hw_runtime(err, NULL, 0, "out of memory");
-        goto done;
-    }
+    if (batch_feed_init(&feed, sn, batch, err) < 0) goto done;
     TrainState st = {0, 0, 0};
     if (job->resume) {
         if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0) goto done;
@@ -188,17 +187,22 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     for (int epoch = (int)st.epoch; epoch < job->epochs; epoch++) {
         int first = epoch == (int)st.epoch ? (int)st.batch_in_epoch : 0;
         loader_start_epoch(loader, epoch, first);
+        // Batch b is in input slot b % 2; batch b + 1 is fetched and uploaded
+        // into the other slot while step b runs (within the epoch).
+        int n = first < batches ? batch_feed_fetch(&feed, first % 2, loader, batch, err) : 0;
         for (int b = first; b < batches; b++, step++) {
             double t0 = now_seconds();
-            int n = loader_next(loader, host_images, host_labels, err);
             if (n < 0) goto done;
             if (n == 0) break;
-            sn->ops->upload(&sn->ctx, sn->images, host_images, (size_t)n * image_floats / batch * sizeof(float));
-            sn->ops->upload(&sn->ctx, sn->labels, host_labels, (size_t)n * sizeof(int));
+            int slot = b % 2;
             draw_path(sn, job, (uint64_t)step, path);
             sgd.lr = lr_at(cfg, job->lr, step, total, warmup);
+            if (batch_feed_use(&feed, slot, err) < 0) goto done;
+            queue_step(sn, path, n, cfg->train.label_smoothing);
+            if (batch_feed_done(&feed, slot, err) < 0) goto done;
+            int next_n = b + 1 < batches ? batch_feed_fetch(&feed, slot ^ 1, loader, batch, err) : 0;
             int correct = 0;
-            float loss = train_step(sn, path, n, &sgd, cfg->train.label_smoothing, &correct);
+            float loss = finish_step(sn, path, &sgd, &correct);
             if (sn->ops->synchronize(&sn->ctx) < 0) {
                 hw_runtime(err, NULL, 0, "backend error at step %lld", (long long)step);
                 goto done;
@@ -226,6 +230,7 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
                 memset(&win, 0, sizeof win);
             }
             result->steps++;
+            n = next_n;
             if (job->interrupted && *job->interrupted) {
                 TrainState now = {(uint64_t)step + 1, (uint32_t)epoch, (uint32_t)b + 1};
                 if (b + 1 == batches) now.epoch++, now.batch_in_epoch = 0;
@@ -246,9 +251,8 @@ done:
     if (result->seconds > 0) result->images_per_s = (double)result->steps * cfg->train.batch / result->seconds;
     if (log) fclose(log);
     loader_destroy(loader);
+    batch_feed_free(&feed);
     dataset_close(ds);
-    free(host_images);
-    free(host_labels);
     free(path);
     return rc;
 }

@@ -34,10 +34,15 @@
 
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/ops.h"
+#include "search/latency.h"
 #include "supernet/checkpoint.h"
+#include "supernet/evaluate.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
+#include "supernet/trainer.h"
+#include "test_data_util.h"
 #include "test_util.h"
+#include "train_reference.h"
 
 namespace {
 
@@ -1051,6 +1056,160 @@ TEST(GpuSupernet, ResumeFromCheckpointIsBitIdentical) {
     expect_bitwise_equal("momentum, resumed vs uninterrupted", fetch(other, other->momentum, other->param_floats),
                          fetch(np.dev, np.dev->momentum, np.dev->param_floats));
     supernet_destroy(other);
+}
+
+// ------------------------------------------- Ops: staging, timer, flush
+// The backend-neutral entries of kernels/ops.h that the trainer, the
+// evaluator and latency profiling use.
+
+// host_alloc memory uploaded by upload_async on both slots arrives bit for
+// bit, and an op queued after upload_acquire reads the uploaded data.
+TEST(GpuOps, HostAllocAndUploadAsyncRoundTrip) {
+    const size_t n = 300007;
+    std::vector<float> want[2] = {random_floats(n, 160), random_floats(n, 161)};
+    float* host[2];
+    for (int s = 0; s < 2; s++) {
+        host[s] = (float*)gpu->host_alloc(&gpu_ctx, n * sizeof(float));
+        ASSERT_NE(host[s], nullptr);
+        std::memcpy(host[s], want[s].data(), n * sizeof(float));
+    }
+    DevF dst0(n), dst1(n), out0(n), out1(n);
+    DevF* dst[2] = {&dst0, &dst1};
+    DevF* out[2] = {&out0, &out1};
+    for (int s = 0; s < 2; s++)
+        ASSERT_EQ(gpu->upload_async(&gpu_ctx, s, dst[s]->p, host[s], n * sizeof(float)), 0);
+    for (int s = 0; s < 2; s++) {
+        ASSERT_EQ(gpu->upload_acquire(&gpu_ctx, s), 0);
+        gpu->copy(&gpu_ctx, out[s]->p, dst[s]->p, n * sizeof(float));
+        ASSERT_EQ(gpu->upload_release(&gpu_ctx, s), 0);
+        ASSERT_EQ(gpu->upload_wait_host(&gpu_ctx, s), 0);
+    }
+    sync_gpu();
+    for (int s = 0; s < 2; s++) {
+        check("upload_async slot " + std::to_string(s), dst[s]->get(), want[s], kExact);
+        check("op after upload_acquire, slot " + std::to_string(s), out[s]->get(), want[s], kExact);
+        gpu->host_free(&gpu_ctx, host[s]);
+    }
+}
+
+// timer_end_ms after a forward is positive and finite, flush_cache changes
+// no result, and a whole-network measurement (flush, events) is positive.
+TEST(GpuOps, TimerAndCacheFlushAroundAForward) {
+    Space space;
+    HwErr err = {};
+    ASSERT_EQ(space_load(&space, "tests/spaces/tiny.yaml", &err), 0) << err.msg;
+    Supernet* sn = make_net(space, gpu, &gpu_ctx);
+    ASSERT_NE(sn, nullptr);
+    std::vector<float> x = random_floats(6 * 10 * 10, 99);
+    gpu->upload(&gpu_ctx, sn->images, x.data(), x.size() * 4);
+    int path[SPACE_MAX_LAYERS];
+    path_of(space, 3, path);
+    size_t n_logits = (size_t)6 * space.classes;
+    supernet_forward(sn, path, 6, MODE_EVAL, 0);
+    std::vector<float> warm = fetch(sn, sn->logits, n_logits);
+    ASSERT_EQ(gpu->flush_cache(&gpu_ctx), 0);
+    OpTimer t;
+    ASSERT_EQ(gpu->timer_begin(&gpu_ctx, &t), 0);
+    supernet_forward(sn, path, 6, MODE_EVAL, 0);
+    double ms = gpu->timer_end_ms(&gpu_ctx, &t);
+    sync_gpu();
+    std::printf("    one forward after an L2 flush: %.4f ms (CUDA events)\n", ms);
+    EXPECT_TRUE(std::isfinite(ms));
+    EXPECT_GT(ms, 0.0);
+    EXPECT_LT(ms, 10000.0);
+    expect_bitwise_equal("logits after flush_cache", fetch(sn, sn->logits, n_logits), warm);
+    ProfileOptions opt = {2, 30, 6, 1};
+    double median = latency_measure_path(sn, path, &opt);
+    EXPECT_TRUE(std::isfinite(median));
+    EXPECT_GT(median, 0.0);
+    EXPECT_NE(std::string(latency_timing_note(sn)).find("L2"), std::string::npos);
+    supernet_destroy(sn);
+    sync_gpu();
+}
+
+// --------------------------------- trainer and evaluator: overlapped uploads
+// train_run and the evaluator upload each next batch from pinned memory on
+// the copy stream while the current step computes; the synchronous loops of
+// tests/train_reference.cc upload each batch with ops->upload just before its
+// step. On one GPU (deterministic kernels) they must agree bit for bit.
+
+struct GpuFeedSetup {
+    TempDir data;
+    Config cfg;
+    Space space;
+    GpuFeedSetup() {
+        EXPECT_TRUE(write_synthetic_idx(data.path(), 1024 + 256, 64));
+        synthetic_config(&cfg, data.path(), 2);
+        HwErr err = {};
+        EXPECT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
+    }
+    Supernet* net() {
+        HwErr err = {};
+        Supernet* sn = supernet_create(&space, gpu, &gpu_ctx, cfg.train.batch, &err);
+        EXPECT_NE(sn, nullptr) << err.msg;
+        if (sn) {
+            EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
+        }
+        return sn;
+    }
+};
+
+TEST(GpuTrainer, OverlappedUploadsMatchSynchronousUploads) {
+    GpuFeedSetup s;
+    Supernet* fed = s.net();
+    Supernet* ref = s.net();
+    ASSERT_TRUE(fed && ref);
+    TempDir run;
+    TrainJob job = {};
+    job.cfg = &s.cfg;
+    job.run_dir = run.path().c_str();
+    job.checkpoint_name = "supernet.ckpt";
+    job.csv_name = "train.csv";
+    job.epochs = 2;
+    job.lr = 0.1f;
+    job.quiet = 1;
+    TrainResult res;
+    HwErr err = {};
+    ASSERT_EQ(train_run(fed, &job, &res, &err), 0) << err.msg;
+    std::vector<float> losses = reference_train(ref, s.cfg, 2, 0.1f);
+    sync_gpu();
+    std::vector<std::string> logged = csv_losses(run / "train.csv");
+    ASSERT_EQ(losses.size(), 32u);
+    ASSERT_EQ(logged.size(), losses.size());
+    for (size_t i = 0; i < losses.size(); i++) EXPECT_EQ(logged[i], csv_loss(losses[i])) << "step " << i + 1;
+    expect_bitwise_equal("weights, overlapped vs synchronous uploads", fetch(fed, fed->params, fed->param_floats),
+                         fetch(ref, ref->params, ref->param_floats));
+    expect_bitwise_equal("momentum, overlapped vs synchronous uploads",
+                         fetch(fed, fed->momentum, fed->param_floats), fetch(ref, ref->momentum, ref->param_floats));
+    expect_bitwise_equal("BN statistics, overlapped vs synchronous uploads",
+                         fetch(fed, fed->running, fed->running_floats), fetch(ref, ref->running, ref->running_floats));
+    supernet_destroy(fed);
+    supernet_destroy(ref);
+    sync_gpu();
+}
+
+TEST(GpuTrainer, EvaluatorOverlappedUploadsMatchSynchronousUploads) {
+    GpuFeedSetup s;
+    Supernet* sn = s.net();
+    ASSERT_NE(sn, nullptr);
+    int path[SPACE_MAX_LAYERS] = {1, 3, 0};
+    HwErr err = {};
+    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 100, 200, &err);
+    ASSERT_NE(ev, nullptr) << err.msg;
+    double top1 = 0, top5 = 0;
+    int count = 0;
+    ASSERT_EQ(evaluator_recalibrate(ev, path, &err), 0) << err.msg;
+    ASSERT_EQ(evaluator_accuracy(ev, path, &top1, &top5, &count, &err), 0) << err.msg;
+    evaluator_destroy(ev);
+    std::vector<float> running = fetch(sn, sn->running, sn->running_floats);
+    ReferenceScore want = reference_score(sn, s.cfg, SPLIT_VALID, 100, 200, path);
+    sync_gpu();
+    EXPECT_EQ(count, 200);
+    EXPECT_EQ(want.count, 200);
+    EXPECT_EQ(top1, want.top1);
+    EXPECT_EQ(top5, want.top5);
+    expect_bitwise_equal("recalibrated BN statistics", fetch(sn, sn->running, sn->running_floats), running);
+    supernet_destroy(sn);
 }
 
 }  // namespace

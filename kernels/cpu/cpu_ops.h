@@ -17,6 +17,16 @@ void download_cpu(const OpContext* ctx, void* host_dst, const void* src, size_t 
 void copy_cpu(const OpContext* ctx, void* dst, const void* src, size_t bytes);
 void fill_zero_cpu(const OpContext* ctx, void* p, size_t bytes);
 int synchronize_cpu(const OpContext* ctx);
+void* host_alloc_cpu(const OpContext* ctx, size_t bytes);
+void host_free_cpu(const OpContext* ctx, void* p);
+int upload_async_cpu(const OpContext* ctx, int slot, void* dst, const void* host_src, size_t bytes);
+int upload_acquire_cpu(const OpContext* ctx, int slot);
+int upload_release_cpu(const OpContext* ctx, int slot);
+int upload_wait_host_cpu(const OpContext* ctx, int slot);
+// timing.c
+int timer_begin_cpu(const OpContext* ctx, OpTimer* t);
+double timer_end_ms_cpu(const OpContext* ctx, OpTimer* t);
+int flush_cache_cpu(const OpContext* ctx);
 // conv2d.c
 void conv2d_forward_cpu(const OpContext* ctx, const ConvShape* s, float* out, const float* in,
                         const float* weight, const float* bias, float* scratch);

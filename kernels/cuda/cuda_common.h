@@ -38,6 +38,11 @@ struct CudaState {
     size_t channel_buf_floats;
     cudaEvent_t upload_ready[CUDA_UPLOAD_SLOTS];
     cudaEvent_t upload_released[CUDA_UPLOAD_SLOTS];
+    cudaEvent_t timer_begin, timer_end;  // Ops.timer_begin / timer_end_ms
+    int l2_bytes;                        // the device's L2 cache size
+    void* l2_flush;                      // Ops.flush_cache's buffer, made at its first call
+    size_t l2_flush_bytes;
+    unsigned l2_flushes;                 // flushes so far (the fill byte changes each time)
     struct ConvPlanCache* conv_plans;
     int direct_conv;  // testing: skip cuDNN
     int failed;
@@ -107,6 +112,16 @@ void download_cuda(const OpContext* ctx, void* host_dst, const void* src, size_t
 void copy_cuda(const OpContext* ctx, void* dst, const void* src, size_t bytes);
 void fill_zero_cuda(const OpContext* ctx, void* p, size_t bytes);
 int synchronize_cuda(const OpContext* ctx);
+void* host_alloc_cuda(const OpContext* ctx, size_t bytes);
+void host_free_cuda(const OpContext* ctx, void* p);
+int upload_async_cuda(const OpContext* ctx, int slot, void* dst, const void* host_src, size_t bytes);
+int upload_acquire_cuda(const OpContext* ctx, int slot);
+int upload_release_cuda(const OpContext* ctx, int slot);
+int upload_wait_host_cuda(const OpContext* ctx, int slot);
+// timing.cu
+int timer_begin_cuda(const OpContext* ctx, OpTimer* t);
+double timer_end_ms_cuda(const OpContext* ctx, OpTimer* t);
+int flush_cache_cuda(const OpContext* ctx);
 // conv2d.cu
 void conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out, const float* in,
                          const float* weight, const float* bias, float* scratch);

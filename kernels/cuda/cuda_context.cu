@@ -56,6 +56,8 @@ static int cuda_state_init(CudaState* st, int device) {
     if (CUDA_CHECK(st, cudaDeviceGetAttribute(&st->sm_count, cudaDevAttrMultiProcessorCount,
                                               device)))
         return -1;
+    if (CUDA_CHECK(st, cudaDeviceGetAttribute(&st->l2_bytes, cudaDevAttrL2CacheSize, device)))
+        return -1;
     if (CUDA_CHECK(st, cudaStreamCreateWithFlags(&st->compute, cudaStreamNonBlocking))) return -1;
     if (CUDA_CHECK(st, cudaStreamCreateWithFlags(&st->copy, cudaStreamNonBlocking))) return -1;
     for (int s = 0; s < CUDA_UPLOAD_SLOTS; s++) {
@@ -65,6 +67,9 @@ static int cuda_state_init(CudaState* st, int device) {
                                                     cudaEventDisableTiming)))
             return -1;
     }
+    // Default flags: these two record time stamps.
+    if (CUDA_CHECK(st, cudaEventCreate(&st->timer_begin))) return -1;
+    if (CUDA_CHECK(st, cudaEventCreate(&st->timer_end))) return -1;
     if (CUDA_CHECK(st, cublasCreate(&st->cublas))) return -1;
     if (CUDA_CHECK(st, cublasSetStream(st->cublas, st->compute))) return -1;
     // Default math keeps fp32 GEMMs in fp32 (TF32 only with the explicit
@@ -117,6 +122,9 @@ void cuda_state_destroy(CudaState* st) {
     if (st->cudnn_workspace) (void)cudaFree(st->cudnn_workspace);
     if (st->reduce_scratch) (void)cudaFree(st->reduce_scratch);
     if (st->channel_buf) (void)cudaFree(st->channel_buf);
+    if (st->l2_flush) (void)cudaFree(st->l2_flush);
+    if (st->timer_begin) (void)cudaEventDestroy(st->timer_begin);
+    if (st->timer_end) (void)cudaEventDestroy(st->timer_end);
     for (int s = 0; s < CUDA_UPLOAD_SLOTS; s++) {
         if (st->upload_ready[s]) (void)cudaEventDestroy(st->upload_ready[s]);
         if (st->upload_released[s]) (void)cudaEventDestroy(st->upload_released[s]);

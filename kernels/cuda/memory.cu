@@ -1,7 +1,8 @@
 // Device memory of the CUDA backend, with the CPU backend's semantics: alloc
 // returns zeroed memory, upload/download are complete when they return (the
 // host buffer may be reused at once; overlapped batch transfers use
-// cuda_upload_async instead), copy behaves like memmove.
+// upload_async from pinned host_alloc memory instead), copy behaves like
+// memmove.
 #include <stdio.h>
 
 #include "kernels/cuda/cuda_common.h"
@@ -98,4 +99,36 @@ int synchronize_cuda(const OpContext* ctx) {
     if (CUDA_CHECK(st, cudaStreamSynchronize(st->copy))) return -1;
     if (CUDA_CHECK(st, cudaGetLastError())) return -1;
     return 0;
+}
+
+// The state behind ctx even when it has failed: the cuda_upload_* and
+// cuda_host_* functions refuse or clean up by themselves then.
+static CudaState* state_of(const OpContext* ctx) { return ctx ? (CudaState*)ctx->cuda : NULL; }
+
+void* host_alloc_cuda(const OpContext* ctx, size_t bytes) {
+    CudaState* st = cuda_op_state(ctx);
+    if (!st) return NULL;
+    HwErr err = {};
+    void* p = cuda_host_alloc_pinned(st, bytes, &err);
+    // Not a state failure (the device is fine), but the caller only sees NULL.
+    if (!p) fprintf(stderr, "hwnas: %s\n", err.msg);
+    return p;
+}
+
+void host_free_cuda(const OpContext* ctx, void* p) { cuda_host_free_pinned(state_of(ctx), p); }
+
+int upload_async_cuda(const OpContext* ctx, int slot, void* dst, const void* host_src, size_t bytes) {
+    return cuda_upload_async(state_of(ctx), slot, dst, host_src, bytes);
+}
+
+int upload_acquire_cuda(const OpContext* ctx, int slot) {
+    return cuda_upload_acquire(state_of(ctx), slot);
+}
+
+int upload_release_cuda(const OpContext* ctx, int slot) {
+    return cuda_upload_release(state_of(ctx), slot);
+}
+
+int upload_wait_host_cuda(const OpContext* ctx, int slot) {
+    return cuda_upload_wait_host(state_of(ctx), slot);
 }

@@ -12,6 +12,15 @@ static const Ops kOpsCuda = {
     copy_cuda,
     fill_zero_cuda,
     synchronize_cuda,
+    host_alloc_cuda,
+    host_free_cuda,
+    upload_async_cuda,
+    upload_acquire_cuda,
+    upload_release_cuda,
+    upload_wait_host_cuda,
+    timer_begin_cuda,
+    timer_end_ms_cuda,
+    flush_cache_cuda,
     conv2d_forward_cuda,
     conv2d_backward_cuda,
     depthwise_conv2d_forward_cuda,
@@ -41,7 +50,8 @@ static const Ops kOpsCuda = {
 
 // Positional initialization (C++17 has no designated initializers): a
 // field added to Ops without an entry here fails to compile below.
-static_assert(sizeof(Ops) == sizeof(const char*) + 32 * sizeof(void (*)(void)),
+static_assert(sizeof(Ops) == sizeof(const char*) + 41 * sizeof(void (*)(void)),
               "kOpsCuda must list every field of Ops, in order");
+static_assert(CUDA_UPLOAD_SLOTS == OPS_UPLOAD_SLOTS, "the Ops upload slots are the CUDA ones");
 
 extern "C" const Ops* ops_cuda(void) { return &kOpsCuda; }
