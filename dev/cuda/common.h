@@ -19,6 +19,24 @@ static void cuda_check_or_exit(cudaError_t e, const char* file, int line) {
 
 static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
 
+// Blocks of a grid-stride loop over n items as kernels/cuda launches them
+// (cuda_grid_for in kernels/cuda/cuda_common.h): one thread per item, but at
+// most 32 blocks per SM.
+static inline int grid_stride_blocks(size_t n, int block) {
+    static int sm_count = 0;
+    if (sm_count == 0) {
+        int device;
+        cudaCheck(cudaGetDevice(&device));
+        cudaCheck(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+    }
+    size_t blocks = (n + (size_t)block - 1) / (size_t)block, cap = (size_t)sm_count * 32;
+    return (int)(blocks == 0 ? 1 : (blocks < cap ? blocks : cap));
+}
+
+#define GRID_STRIDE_LOOP(i, n)                                                     \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n); \
+         i += (size_t)blockDim.x * gridDim.x)
+
 // Uniform in [lo, hi), from a fixed xorshift stream (reproducible runs).
 static float* make_random_floats(size_t n, unsigned long long seed, float lo, float hi) {
     float* v = (float*)malloc(n * sizeof(float));
@@ -39,16 +57,24 @@ static float* to_device(const float* host, size_t n) {
     return d;
 }
 
+// Fills a device buffer with NaNs (all bits set) before a kernel writes it,
+// so elements a kernel skips fail validation.
+static inline void poison(float* device, size_t n) {
+    cudaCheck(cudaMemset(device, 0xff, n * sizeof(float)));
+}
+
 // Compares a device result with the CPU reference: |got - want| <= atol +
-// rtol * |want|. Prints the worst element; exits on a mismatch.
+// rtol * |want|. Prints the largest absolute error and the worst element
+// (relative to its tolerance); exits on a mismatch.
 static void validate_result(const float* device_result, const float* reference, const char* name,
                             size_t n, float atol, float rtol) {
     float* got = (float*)malloc(n * sizeof(float));
     cudaCheck(cudaMemcpy(got, device_result, n * sizeof(float), cudaMemcpyDeviceToHost));
     size_t bad = 0, worst = 0;
-    double worst_ratio = 0.0;
+    double worst_ratio = 0.0, max_err = 0.0;
     for (size_t i = 0; i < n; i++) {
         double err = fabs((double)got[i] - (double)reference[i]);
+        if (!(err <= max_err)) max_err = err;
         double tol = atol + rtol * fabs((double)reference[i]);
         if (!(err <= tol)) bad++;  // NaN counts as bad
         double ratio = tol > 0.0 ? err / tol : (err == 0.0 ? 0.0 : INFINITY);
@@ -57,8 +83,8 @@ static void validate_result(const float* device_result, const float* reference, 
             worst = i;
         }
     }
-    printf("  %-28s worst err/tol %.3f at %zu (got %.7g want %.7g)\n", name, worst_ratio, worst,
-           got[worst], reference[worst]);
+    printf("  %-28s max abs err %.3g, worst err/tol %.3f at %zu (got %.9g want %.9g)\n", name,
+           max_err, worst_ratio, worst, got[worst], reference[worst]);
     free(got);
     if (bad) {
         printf("  %s: %zu of %zu elements out of tolerance\n", name, bad, n);
@@ -66,9 +92,15 @@ static void validate_result(const float* device_result, const float* reference, 
     }
 }
 
-// Average milliseconds of `repeats` calls of kernel(args...), after one
-// warm-up; the L2 cache is flushed before each call so every run reads from
-// memory as it would inside a training step.
+static inline int compare_floats(const void* a, const void* b) {
+    float x = *(const float*)a, y = *(const float*)b;
+    return (x > y) - (x < y);
+}
+
+// Median milliseconds (cudaEvent) of `repeats` calls of kernel(args...),
+// after one warm-up; the L2 cache is flushed before each call so every run
+// reads from memory as it would inside a training step. The median, not the
+// mean: one preempted run does not move it.
 template <class Kernel, class... Args>
 static float benchmark_kernel(int repeats, Kernel kernel, Args... args) {
     int device;
@@ -81,22 +113,23 @@ static float benchmark_kernel(int repeats, Kernel kernel, Args... args) {
     cudaCheck(cudaEventCreate(&start));
     cudaCheck(cudaEventCreate(&stop));
     kernel(args...);
-    float total = 0.0f;
+    float* runs = (float*)malloc((size_t)repeats * sizeof(float));
     for (int i = 0; i < repeats; i++) {
         cudaCheck(cudaMemset(flush, 0, (size_t)prop.l2CacheSize));
         cudaCheck(cudaEventRecord(start));
         kernel(args...);
         cudaCheck(cudaEventRecord(stop));
         cudaCheck(cudaEventSynchronize(stop));
-        float ms = 0.0f;
-        cudaCheck(cudaEventElapsedTime(&ms, start, stop));
-        total += ms;
+        cudaCheck(cudaEventElapsedTime(&runs[i], start, stop));
     }
     cudaCheck(cudaGetLastError());
     cudaCheck(cudaEventDestroy(start));
     cudaCheck(cudaEventDestroy(stop));
     cudaCheck(cudaFree(flush));
-    return total / repeats;
+    qsort(runs, (size_t)repeats, sizeof(float), compare_floats);
+    float median = runs[repeats / 2];
+    free(runs);
+    return median;
 }
 
 // The device is optional at build time only: every tool starts with this.
