@@ -1133,83 +1133,16 @@ TEST(GpuOps, TimerAndCacheFlushAroundAForward) {
 // tests/train_reference.cc upload each batch with ops->upload just before its
 // step. On one GPU (deterministic kernels) they must agree bit for bit.
 
-struct GpuFeedSetup {
-    TempDir data;
-    Config cfg;
-    Space space;
-    GpuFeedSetup() {
-        EXPECT_TRUE(write_synthetic_idx(data.path(), 1024 + 256, 64));
-        synthetic_config(&cfg, data.path(), 2);
-        HwErr err = {};
-        EXPECT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
-    }
-    Supernet* net() {
-        HwErr err = {};
-        Supernet* sn = supernet_create(&space, gpu, &gpu_ctx, cfg.train.batch, &err);
-        EXPECT_NE(sn, nullptr) << err.msg;
-        if (sn) {
-            EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
-        }
-        return sn;
-    }
-};
-
 TEST(GpuTrainer, OverlappedUploadsMatchSynchronousUploads) {
-    GpuFeedSetup s;
-    Supernet* fed = s.net();
-    Supernet* ref = s.net();
-    ASSERT_TRUE(fed && ref);
-    TempDir run;
-    TrainJob job = {};
-    job.cfg = &s.cfg;
-    job.run_dir = run.path().c_str();
-    job.checkpoint_name = "supernet.ckpt";
-    job.csv_name = "train.csv";
-    job.epochs = 2;
-    job.lr = 0.1f;
-    job.quiet = 1;
-    TrainResult res;
-    HwErr err = {};
-    ASSERT_EQ(train_run(fed, &job, &res, &err), 0) << err.msg;
-    std::vector<float> losses = reference_train(ref, s.cfg, 2, 0.1f);
-    sync_gpu();
-    std::vector<std::string> logged = csv_losses(run / "train.csv");
-    ASSERT_EQ(losses.size(), 32u);
-    ASSERT_EQ(logged.size(), losses.size());
-    for (size_t i = 0; i < losses.size(); i++) EXPECT_EQ(logged[i], csv_loss(losses[i])) << "step " << i + 1;
-    expect_bitwise_equal("weights, overlapped vs synchronous uploads", fetch(fed, fed->params, fed->param_floats),
-                         fetch(ref, ref->params, ref->param_floats));
-    expect_bitwise_equal("momentum, overlapped vs synchronous uploads",
-                         fetch(fed, fed->momentum, fed->param_floats), fetch(ref, ref->momentum, ref->param_floats));
-    expect_bitwise_equal("BN statistics, overlapped vs synchronous uploads",
-                         fetch(fed, fed->running, fed->running_floats), fetch(ref, ref->running, ref->running_floats));
-    supernet_destroy(fed);
-    supernet_destroy(ref);
+    FeedSetup s(gpu, gpu_ctx, 2);
+    expect_trainer_matches_reference(s);
     sync_gpu();
 }
 
 TEST(GpuTrainer, EvaluatorOverlappedUploadsMatchSynchronousUploads) {
-    GpuFeedSetup s;
-    Supernet* sn = s.net();
-    ASSERT_NE(sn, nullptr);
-    int path[SPACE_MAX_LAYERS] = {1, 3, 0};
-    HwErr err = {};
-    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 100, 200, &err);
-    ASSERT_NE(ev, nullptr) << err.msg;
-    double top1 = 0, top5 = 0;
-    int count = 0;
-    ASSERT_EQ(evaluator_recalibrate(ev, path, &err), 0) << err.msg;
-    ASSERT_EQ(evaluator_accuracy(ev, path, &top1, &top5, &count, &err), 0) << err.msg;
-    evaluator_destroy(ev);
-    std::vector<float> running = fetch(sn, sn->running, sn->running_floats);
-    ReferenceScore want = reference_score(sn, s.cfg, SPLIT_VALID, 100, 200, path);
+    FeedSetup s(gpu, gpu_ctx, 2);
+    expect_evaluator_matches_reference(s);
     sync_gpu();
-    EXPECT_EQ(count, 200);
-    EXPECT_EQ(want.count, 200);
-    EXPECT_EQ(top1, want.top1);
-    EXPECT_EQ(top5, want.top5);
-    expect_bitwise_equal("recalibrated BN statistics", fetch(sn, sn->running, sn->running_floats), running);
-    supernet_destroy(sn);
 }
 
 }  // namespace

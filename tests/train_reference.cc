@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "supernet/evaluate.h"
 #include "supernet/trainer.h"
 #include "test_data_util.h"
 #include "test_util.h"
@@ -180,4 +181,85 @@ std::string csv_loss(float loss) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.6f", loss);
     return buf;
+}
+
+FeedSetup::FeedSetup(const Ops* backend, const OpContext& context, int workers) : ops(backend), ctx(context) {
+    EXPECT_TRUE(write_synthetic_idx(data.path(), 1024 + 256, 64));
+    synthetic_config(&cfg, data.path(), workers);
+    ctx.threads = cfg.train.threads;
+    HwErr err = {};
+    EXPECT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
+}
+
+Supernet* FeedSetup::net() {
+    HwErr err = {};
+    Supernet* sn = supernet_create(&space, ops, &ctx, cfg.train.batch, &err);
+    EXPECT_NE(sn, nullptr) << err.msg;
+    if (sn) {
+        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
+    }
+    return sn;
+}
+
+// Backend memory read back through the backend itself (a copy on the CPU).
+static std::vector<float> download(Supernet* sn, const float* p, size_t n) {
+    std::vector<float> host(n);
+    sn->ops->download(&sn->ctx, host.data(), p, n * sizeof(float));
+    EXPECT_EQ(sn->ops->synchronize(&sn->ctx), 0);
+    return host;
+}
+
+void expect_trainer_matches_reference(FeedSetup& s) {
+    Supernet* fed = s.net();
+    Supernet* ref = s.net();
+    ASSERT_TRUE(fed && ref);
+    TempDir run;
+    TrainJob job = {};
+    job.cfg = &s.cfg;
+    job.run_dir = run.path().c_str();
+    job.checkpoint_name = "supernet.ckpt";
+    job.csv_name = "train.csv";
+    job.epochs = 2;
+    job.lr = 0.1f;
+    job.quiet = 1;
+    TrainResult res;
+    HwErr err = {};
+    ASSERT_EQ(train_run(fed, &job, &res, &err), 0) << err.msg;
+    std::vector<float> losses = reference_train(ref, s.cfg, 2, 0.1f);
+    std::vector<std::string> logged = csv_losses(run / "train.csv");
+    ASSERT_EQ(losses.size(), 32u);
+    ASSERT_EQ(logged.size(), losses.size());
+    for (size_t i = 0; i < losses.size(); i++) EXPECT_EQ(logged[i], csv_loss(losses[i])) << "step " << i + 1;
+    expect_bitwise("weights", download(fed, fed->params, fed->param_floats),
+                   download(ref, ref->params, ref->param_floats));
+    expect_bitwise("momentum", download(fed, fed->momentum, fed->param_floats),
+                   download(ref, ref->momentum, ref->param_floats));
+    expect_bitwise("BN running statistics", download(fed, fed->running, fed->running_floats),
+                   download(ref, ref->running, ref->running_floats));
+    EXPECT_EQ(fed->images, fed->slot_images[0]) << "the trainer leaves input slot 0 selected";
+    supernet_destroy(fed);
+    supernet_destroy(ref);
+}
+
+void expect_evaluator_matches_reference(FeedSetup& s) {
+    Supernet* sn = s.net();
+    ASSERT_NE(sn, nullptr);
+    int path[SPACE_MAX_LAYERS] = {1, 3, 0};
+    HwErr err = {};
+    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 100, 200, &err);
+    ASSERT_NE(ev, nullptr) << err.msg;
+    double top1 = 0, top5 = 0;
+    int count = 0;
+    ASSERT_EQ(evaluator_recalibrate(ev, path, &err), 0) << err.msg;
+    ASSERT_EQ(evaluator_accuracy(ev, path, &top1, &top5, &count, &err), 0) << err.msg;
+    evaluator_destroy(ev);
+    std::vector<float> running = download(sn, sn->running, sn->running_floats);
+    ReferenceScore want = reference_score(sn, s.cfg, SPLIT_VALID, 100, 200, path);
+    EXPECT_EQ(count, 200);
+    EXPECT_EQ(want.count, 200);
+    EXPECT_EQ(top1, want.top1);
+    EXPECT_EQ(top5, want.top5);
+    EXPECT_GT(top5, top1) << "a random net still gets some top-5 hits beyond top-1";
+    expect_bitwise("recalibrated BN statistics", running, download(sn, sn->running, sn->running_floats));
+    supernet_destroy(sn);
 }

@@ -12,7 +12,9 @@
 
 #include "common/config.h"
 #include "data/loader.h"
+#include "supernet/space.h"
 #include "supernet/supernet.h"
+#include "test_data_util.h"
 
 // Writes `train` + `test` random 28x28 grey images with labels 0..9 as
 // Fashion-MNIST's four IDX files (gzip) into dir. false on an I/O error.
@@ -39,5 +41,24 @@ ReferenceScore reference_score(Supernet* sn, const Config& cfg, DataSplit split,
 std::vector<std::string> csv_losses(const std::string& csv_path);
 // A loss as train.csv writes it.
 std::string csv_loss(float loss);
+
+// Synthetic data, its config and tests/spaces/fmnist-small.yaml, for one
+// backend: net() gives a freshly initialised supernet on `ops`.
+struct FeedSetup {
+    TempDir data;
+    Config cfg;
+    Space space;
+    const Ops* ops;
+    OpContext ctx;
+    FeedSetup(const Ops* backend, const OpContext& context, int workers);
+    Supernet* net();
+};
+
+// train_run (overlapped uploads) against reference_train for 2 epochs: the
+// same losses in train.csv, bit-identical weights, momentum and BN statistics.
+void expect_trainer_matches_reference(FeedSetup& s);
+// evaluator_recalibrate + evaluator_accuracy against reference_score, with
+// limits that cut a batch: the same counts and BN statistics.
+void expect_evaluator_matches_reference(FeedSetup& s);
 
 #endif
