@@ -208,3 +208,45 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     expect_close("logits hwnas vs PyTorch", reinterpret_cast<const float*>(a.data()),
                  reinterpret_cast<const float*>(b.data()), 640, 2e-5f, 1e-4f);
 }
+
+// The training-time benchmark on a small subset: four methods, one limit,
+// one table.
+TEST(Cli, BenchPipelineWritesTheComparison) {
+    std::string dir = temp_dir();
+    {
+        std::ofstream cfg(dir + "/bench.yaml");
+        cfg << slurp("tests/configs/smoke.yaml") << "stages:\n  stage1_epochs: 2\n  stage2_epochs: 1\n";
+    }
+    expect_error(run("bench pipeline -c " + dir + "/bench.yaml -o " + dir + "/b --short 0,1"), 2, "--short");
+    Result r = run("bench pipeline -c " + dir + "/bench.yaml -o " + dir + "/b");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream csv(slurp(dir + "/b/bench.csv"));
+    std::string line;
+    std::getline(csv, line);
+    EXPECT_EQ(line.rfind("method,epochs,train_seconds", 0), 0u) << line;
+    const char* names[] = {"spos-pool", "two-stage-short", "two-stage", "spos-hw"};
+    const char* epochs[] = {"1", "1+1", "2+1", "1"};
+    double first_limit = -1;
+    for (int i = 0; i < 4; i++) {
+        ASSERT_TRUE(std::getline(csv, line)) << "row " << i;
+        char name[64], ep[16];
+        double train_s, search_s, val, test, pred, meas, limit;
+        int evaluated;
+        ASSERT_EQ(std::sscanf(line.c_str(), "%63[^,],%15[^,],%lf,%lf,%d,%lf,%lf,%lf,%lf,%lf", name, ep, &train_s,
+                              &search_s, &evaluated, &val, &test, &pred, &meas, &limit), 10) << line;
+        EXPECT_STREQ(name, names[i]);
+        EXPECT_STREQ(ep, epochs[i]);
+        EXPECT_GT(train_s, 0);
+        EXPECT_GT(evaluated, 0);
+        EXPECT_GT(test, 0.1) << "better than chance on 10 classes";
+        EXPECT_LE(test, 1.0);
+        EXPECT_LE(pred, limit + 1e-3) << "the winner respects the limit";
+        EXPECT_GT(meas, 0) << "measured on this CPU";
+        if (i == 0) first_limit = limit;
+        EXPECT_NEAR(limit, first_limit, 1e-3) << "every method searches under the same limit";
+        EXPECT_TRUE(exists(dir + "/b/" + names[i] + "/best.yaml"));
+    }
+    std::string md = slurp(dir + "/b/bench.md");
+    EXPECT_NE(md.find("two-stage, short schedule"), std::string::npos) << md;
+    EXPECT_NE(md.find("Test top-1 with inherited weights"), std::string::npos);
+}
