@@ -13,6 +13,14 @@ typedef enum PipelineMode {
     PIPE_SPOS_POOL,   // plain SPOS: the full operator pool, every layer searchable
 } PipelineMode;
 
+// The final search's best candidates measured end to end on this machine
+// (target cpu), best first, until one meets the limit.
+#define PIPE_MAX_CHECKS 10
+typedef struct LatencyCheck {
+    int rank;                    // 1 = the search's best by validation top-1
+    double top1, predicted_ms, measured_ms;
+} LatencyCheck;
+
 typedef struct PipelineResult {
     double seconds_profile, seconds_space, seconds_train, seconds_search, seconds_finetune;
     double limit_ms;
@@ -24,6 +32,8 @@ typedef struct PipelineResult {
     int has_random;
     Candidate random_best;
     int random_evaluated;
+    LatencyCheck checks[PIPE_MAX_CHECKS];
+    int n_checks;
 } PipelineResult;
 
 typedef struct PipelineOptions {

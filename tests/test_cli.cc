@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -187,6 +188,17 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
         EXPECT_TRUE(exists(dir + "/" + f)) << f;
     std::string report = slurp(dir + "/report.md");
     EXPECT_NE(report.find("test top-1 after fine-tuning"), std::string::npos);
+    // The winner's latency was checked by measurement: the table ends with
+    // the candidate that met the limit (or after 10 that did not).
+    size_t check = report.find("## Latency check on this machine");
+    ASSERT_NE(check, std::string::npos) << report;
+    std::string table = report.substr(check, report.find("\n## ", check + 1) - check);
+    size_t rows = 0, pos = 0, last_row = 0;
+    while ((pos = table.find("\n| ", pos + 1)) != std::string::npos)
+        if (std::isdigit(static_cast<unsigned char>(table[pos + 3]))) rows++, last_row = pos;
+    ASSERT_GE(rows, 1u) << table;
+    std::string last = table.substr(last_row, table.find('\n', last_row + 1) - last_row);
+    EXPECT_TRUE(last.find("meets the limit") != std::string::npos || rows == 10) << table;
     // hwnas eval of the winner, and PyTorch on the same weights.
     r = run("eval -c " + dir + "/config.yaml --arch " + dir + "/best.yaml --weights " + dir +
             "/best.safetensors --logits-out " + dir + "/hwnas.logits");
