@@ -37,8 +37,34 @@ NVCCFLAGS := -O3 -std=c++17 -I. -DHWNAS_CUDA=1 \
   -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
   --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fopenmp
 
-LIB_C := $(wildcard common/*.c kernels/*.c kernels/cpu/*.c supernet/*.c search/*.c data/*.c)
+# Data parallel (dist/): MPI when mpicc is found (Debian's libopenmpi-dev),
+# and NCCL for CUDA builds when nccl.h is there too.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(MPICC),)
+  MPI ?= 0
+else
+  MPI ?= 1
+endif
+NCCL := 0
+ifeq ($(MPI),1)
+  CPPFLAGS += -DHWNAS_MPI=1 $(shell $(MPICC) --showme:compile)
+  LDLIBS += $(shell $(MPICC) --showme:link)
+  ifeq ($(CUDA),1)
+    ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
+      NCCL := 1
+    endif
+  endif
+else
+  CPPFLAGS += -DHWNAS_MPI=0
+endif
+CPPFLAGS += -DHWNAS_NCCL=$(NCCL)
+
+LIB_C := $(wildcard common/*.c kernels/*.c kernels/cpu/*.c supernet/*.c search/*.c data/*.c dist/*.c)
 CU_SRC := $(wildcard kernels/cuda/*.cu)
+ifeq ($(NCCL),1)
+  CU_SRC += dist/comm_nccl.cu
+  LDLIBS += -lnccl
+endif
 ifeq ($(CUDA),1)
   LIB_C := $(filter-out kernels/cuda_stub.c,$(LIB_C))
   LIB_CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/%.o)
@@ -80,6 +106,10 @@ $(BUILD)/hwnas: $(MAIN_OBJ) $(LIB)
 $(BUILD)/hwnas_tests: $(TEST_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 
+# Run by tests/test_data_parallel.cc under mpirun -np 2.
+$(BUILD)/tests/dp_check: $(BUILD)/tests/dp_check.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 deps:
 	@bash tools/install-deps.sh
 
@@ -96,13 +126,14 @@ $(REF_STAMP): tools/torch_reference.py tools/refio.py $(wildcard tools/ref_cases
 ref: $(REF_STAMP)
 
 test: deps
-	@$(MAKE) --no-print-directory ref $(BUILD)/hwnas $(BUILD)/hwnas_tests
-	HWNAS_REF_DIR=build/ref HWNAS_BIN=$(BUILD)/hwnas ./$(BUILD)/hwnas_tests
+	@$(MAKE) --no-print-directory ref $(BUILD)/hwnas $(BUILD)/hwnas_tests $(BUILD)/tests/dp_check
+	HWNAS_REF_DIR=build/ref HWNAS_BIN=$(BUILD)/hwnas HWNAS_DP_CHECK=$(BUILD)/tests/dp_check ./$(BUILD)/hwnas_tests
 
 test-asan: deps
-	@$(MAKE) --no-print-directory SAN=1 ref build-asan/hwnas build-asan/hwnas_tests
+	@$(MAKE) --no-print-directory SAN=1 ref build-asan/hwnas build-asan/hwnas_tests build-asan/tests/dp_check
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  HWNAS_REF_DIR=build/ref HWNAS_BIN=build-asan/hwnas ./build-asan/hwnas_tests
+	  HWNAS_REF_DIR=build/ref HWNAS_BIN=build-asan/hwnas HWNAS_DP_CHECK=build-asan/tests/dp_check \
+	  ./build-asan/hwnas_tests
 
 # GPU parity: builds tests/gpu_parity (every CUDA op and a training step
 # against the CPU backend) and runs it; it exits 77 when no GPU is present.

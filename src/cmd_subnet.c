@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "dist/comm.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -204,6 +205,8 @@ static const char* kFinetuneUsage =
     "writes DIR/subnet.safetensors, DIR/train.csv and prints the test top-1.\n"
     "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n";
 
+// Under mpirun the training is data parallel (dist/comm.h) and rank 0 alone
+// writes the weights and tests them.
 static int train_fixed(int argc, char** argv, int from_scratch) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kFinetuneUsage);
@@ -212,11 +215,14 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     HwErr err = {0};
     Config cfg;
     Subnet s;
+    Comm comm;
     memset(&s, 0, sizeof s);
+    memset(&comm, 0, sizeof comm);
     int rc = 0;
     if (load_config(&cfg, a.config, &a, &err) < 0) return cli_fail(&err);
     cfg.data.holdout = 0;  // final training sees every training image
-    if (make_dirs(a.out, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
+    if (subnet_open(&s, &cfg, a.arch, &err) < 0 || comm_init(&comm, "auto", s.dev.ops, &s.dev.ctx, &err) < 0 ||
+        (comm_is_root(&comm) && make_dirs(a.out, &err) < 0) ||
         (!from_scratch && !a.resume && safetensors_read_subnet(s.sn, s.path, a.init, &err) < 0)) {
         rc = cli_fail(&err);
         goto done;
@@ -231,6 +237,7 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     job.lr = a.lr > 0 ? a.lr : (from_scratch ? cfg.finetune.retrain_lr : cfg.finetune.lr);
     job.fixed_path = s.path;
     job.interrupted = install_interrupt_handler();
+    job.comm = &comm;
     TrainResult res;
     if (train_run(s.sn, &job, &res, &err) < 0) {
         rc = cli_fail(&err);
@@ -240,6 +247,7 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
         rc = 130;
         goto done;
     }
+    if (!comm_is_root(&comm)) goto done;
     char out[1100];
     snprintf(out, sizeof out, "%s/subnet.safetensors", a.out);
     double top1, top5;
@@ -252,6 +260,8 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     fprintf(stderr, "hwnas %s: %lld steps in %.1f s, weights in %s\n", from_scratch ? "retrain" : "finetune",
             (long long)res.steps, res.seconds, out);
 done:
+    if (rc != 0 && rc != 130) comm_abort(&comm, rc);
+    comm_finalize(&comm);
     if (s.sn || s.path) subnet_close(&s);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "data/loader.h"
+#include "dist/comm.h"
 #include "supernet/checkpoint.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
@@ -97,29 +98,36 @@ int cmd_train(int argc, char** argv) {
     dataset_close(check);
     Device dev;
     if (device_open(&dev, cfg.train.device, cfg.train.threads, &err) < 0) return cli_fail(&err);
-    Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, cfg.train.batch, &err);
-    if (!sn) {
+    // Under mpirun: data parallel, rank 0 writes. From here on an error on
+    // one rank stops all of them (comm_abort) so none waits in a collective.
+    Comm comm;
+    if (comm_init(&comm, "auto", dev.ops, &dev.ctx, &err) < 0) {
+        int code = cli_fail(&err);
+        comm_abort(&comm, code);
         device_close(&dev);
-        return cli_fail(&err);
+        return code;
     }
-    supernet_init_params(sn, cfg.train.seed);
+    int root = comm_is_root(&comm);
+    Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, cfg.train.batch, &err);
+    Lut* lut = NULL;
+    int rc = -1;
+    TrainResult res;
     char path[1100];
     TrainState st;
+    if (!sn) goto done;
+    supernet_init_params(sn, cfg.train.seed);
     snprintf(path, sizeof path, "%s/supernet.ckpt", out);
-    if ((resume && checkpoint_load(path, sn, &st, NULL, &err) < 0) || make_dirs(out, &err) < 0) {
-        supernet_destroy(sn);
-        device_close(&dev);
-        return cli_fail(&err);
-    }
+    if (resume && checkpoint_load(path, sn, &st, NULL, &err) < 0) goto done;
     snprintf(path, sizeof path, "%s/config.yaml", out);
-    if (config_write(&cfg, path, &err) < 0) {
-        supernet_destroy(sn);
-        device_close(&dev);
-        return cli_fail(&err);
-    }
-    fprintf(stderr, "hwnas train: space %s (%d layers, 10^%.1f architectures, %.2f M supernet parameters), %s, %d threads\n",
-            space.name, space.n_layers, space_log10_size(&space), sn->param_floats / 1e6, dev.ops->name,
-            dev.ctx.threads);
+    if (root && (make_dirs(out, &err) < 0 || config_write(&cfg, path, &err) < 0)) goto done;
+    if (root)
+        fprintf(stderr,
+                "hwnas train: space %s (%d layers, 10^%.1f architectures, %.2f M supernet parameters), %s, %d threads\n",
+                space.name, space.n_layers, space_log10_size(&space), sn->param_floats / 1e6, dev.ops->name,
+                dev.ctx.threads);
+    if (comm.size > 1 && root)
+        fprintf(stderr, "hwnas train: data parallel over %d processes (%s), global batch %d\n", comm.size,
+                comm.kind == COMM_NCCL ? "NCCL" : "MPI", cfg.train.batch * comm.size);
     TrainJob job = {0};
     job.cfg = &cfg;
     job.run_dir = out;
@@ -129,28 +137,33 @@ int cmd_train(int argc, char** argv) {
     job.epochs = cfg.train.epochs;
     job.lr = cfg.train.lr;
     job.interrupted = install_interrupt_handler();
-    Lut* lut = NULL;
+    job.comm = &comm;
     LatencyWindow window = {NULL, &space, cfg.train.window[0], cfg.train.window[1]};
     if (!strcmp(cfg.train.sampling, "latency")) {
         if (!strcmp(cfg.target, "cpu") || !(lut = lut_load(cfg.target, &err))) {
             if (!err.msg[0])
                 hw_bad_input(&err, config_path, 0, "train.sampling latency needs `target` to be a latency table file");
-            supernet_destroy(sn);
-            device_close(&dev);
-            return cli_fail(&err);
+            goto done;
         }
         window.lut = lut;
         job.accept = latency_in_window;
         job.accept_user = &window;
     }
-    TrainResult res;
-    int rc = train_run(sn, &job, &res, &err);
-    lut_free(lut);
-    if (rc == 0)
+    rc = train_run(sn, &job, &res, &err);
+    if (rc == 0 && root)
         fprintf(stderr, "hwnas train: %lld steps in %.1f s (%.1f images/s), final loss %.4f%s\n", (long long)res.steps,
                 res.seconds, res.images_per_s, res.final_loss, res.interrupted ? " (interrupted)" : "");
+done:
+    lut_free(lut);
     supernet_destroy(sn);
+    int code = 0;
+    if (rc < 0) {
+        code = cli_fail(&err);
+        comm_abort(&comm, code);
+    } else if (res.interrupted) {
+        code = 130;
+    }
+    comm_finalize(&comm);
     device_close(&dev);
-    if (rc < 0) return cli_fail(&err);
-    return res.interrupted ? 130 : 0;
+    return code;
 }

@@ -4,6 +4,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "dist/comm.h"
+
 #if HWNAS_CUDA
 #include "kernels/cuda/cuda_context.h"
 #endif
@@ -22,7 +24,10 @@ int device_open(Device* d, const char* name, int threads, HwErr* err) {
 #if HWNAS_CUDA
     char why[256];
     if (!cuda_device_available(why, sizeof why)) return hw_runtime(err, NULL, 0, "--device cuda: %s", why);
-    CudaState* st = cuda_state_create(0, err);
+    // Under mpirun each process of a machine takes its own GPU.
+    int size, rank, local_rank;
+    comm_launch_layout(&size, &rank, &local_rank);
+    CudaState* st = cuda_state_create(local_rank % cuda_device_available(NULL, 0), err);
     if (!st) return -1;
     d->cuda_state = st;
     d->ctx.cuda = st;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist/comm.h"
 #include "src/cli.h"
 
 static void usage(FILE* fp) {
@@ -20,7 +21,9 @@ static void usage(FILE* fp) {
             "  latency   profile | predict | check | import\n"
             "  bench     speed measurements\n"
             "\n"
-            "`hwnas <command> --help` prints the options of a command.\n");
+            "`hwnas <command> --help` prints the options of a command.\n"
+            "train, finetune and retrain run data parallel under mpirun (one process per\n"
+            "GPU or machine; MPI, or NCCL with --device cuda).\n");
 }
 
 int main(int argc, char** argv) {
@@ -36,6 +39,16 @@ int main(int argc, char** argv) {
     const CliCommand* c = cli_find(cmd);
     if (!c) {
         fprintf(stderr, "hwnas: error: unknown command '%s' (see hwnas --help)\n", cmd);
+        return 2;
+    }
+    // Data parallel covers the training commands; the others would only run
+    // the same work several times and race on their files.
+    int size, rank, local_rank;
+    comm_launch_layout(&size, &rank, &local_rank);
+    if (size > 1 && strcmp(cmd, "train") && strcmp(cmd, "finetune") && strcmp(cmd, "retrain")) {
+        if (rank == 0)
+            fprintf(stderr, "hwnas: error: launched as %d processes: only train, finetune and retrain run data "
+                            "parallel; run '%s' as one process\n", size, cmd);
         return 2;
     }
     return c->run(argc - 1, argv + 1);

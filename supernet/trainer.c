@@ -75,7 +75,7 @@ static void progress(const TrainJob* job, int epoch, int epochs, int b, int batc
                 batches, loss, top1, ips, eta);
 }
 
-static int open_loader(const Config* cfg, Dataset** ds, DataLoader** loader, HwErr* err) {
+static int open_loader(const Config* cfg, const Comm* comm, Dataset** ds, DataLoader** loader, HwErr* err) {
     *ds = dataset_open(&cfg->data, SPLIT_TRAIN, err);
     if (!*ds) return -1;
     LoaderOptions opt = {0};
@@ -84,8 +84,8 @@ static int open_loader(const Config* cfg, Dataset** ds, DataLoader** loader, HwE
     opt.shuffle = 1;
     opt.seed = cfg->train.seed;
     opt.workers = cfg->data.workers;
-    opt.rank = 0;
-    opt.world = 1;
+    opt.rank = comm ? comm->rank : 0;
+    opt.world = comm ? comm->size : 1;
     opt.drop_last = 1;
     opt.prefetch = 2;
     *loader = loader_create(*ds, &opt, err);
@@ -116,7 +116,7 @@ static void draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* pat
 // An optimizer step in two halves, so the next batch can be fetched and its
 // upload queued between them. The first queues every op that reads the
 // batch: forward, loss, top-1 count, backward.
-static void queue_step(Supernet* sn, const int* path, int batch, float smoothing) {
+void train_forward_backward(Supernet* sn, const int* path, int batch, float smoothing) {
     const Ops* ops = sn->ops;
     supernet_forward(sn, path, batch, MODE_TRAIN, 0.1f);
     ops->cross_entropy_forward_backward(&sn->ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, batch,
@@ -126,16 +126,51 @@ static void queue_step(Supernet* sn, const int* path, int batch, float smoothing
     supernet_backward(sn);
 }
 
-// The second waits for the loss (host) and the top-1 count, and updates the
-// weights unless the loss is not finite.
-static float finish_step(Supernet* sn, const int* path, const SgdConfig* sgd, int* correct) {
+typedef struct StepOutcome {
+    float loss;       // mean over every rank's batch
+    int correct, images;
+    int stop;         // some rank was interrupted
+} StepOutcome;
+
+// Averages the sampled path's gradients over the ranks.
+int train_average_path_grads(Supernet* sn, const int* path, Comm* comm, HwErr* err) {
+    if (!comm || comm->size == 1) return 0;
+    for (int p = 0; p < supernet_positions(sn); p++) {
+        int b = supernet_block_at(sn, path, p);
+        if (sn->blocks[b].param_floats &&
+            comm_allreduce_mean(comm, sn->grads + sn->param_offset[b], sn->blocks[b].param_floats, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+// The second waits for the loss (host) and the top-1 count, agrees on them
+// (and on stopping) with the other ranks, and updates the weights unless the
+// loss is not finite. Every rank takes the same decision from the same sums.
+static int finish_step(Supernet* sn, const int* path, const SgdConfig* sgd, Comm* comm, int images, int stop,
+                       StepOutcome* out, HwErr* err) {
     float loss;
     int counts[2];
     sn->ops->download(&sn->ctx, &loss, sn->loss, sizeof loss);
     sn->ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
-    *correct = counts[0];
-    if (isfinite(loss)) supernet_sgd_path(sn, path, sgd);
-    return loss;
+    double sums[4] = {loss, counts[0], images, stop};
+    if (comm_allreduce_host(comm, sums, 4, err) < 0) return -1;
+    int ranks = comm ? comm->size : 1;
+    out->loss = (float)(sums[0] / ranks);
+    out->correct = (int)sums[1], out->images = (int)sums[2], out->stop = sums[3] > 0;
+    if (!isfinite(out->loss)) return 0;
+    if (train_average_path_grads(sn, path, comm, err) < 0) return -1;
+    supernet_sgd_path(sn, path, sgd);
+    return 0;
+}
+
+// Rank 0's weights and momentum to every rank at the end of an epoch: the
+// averaged updates keep the ranks identical already; this makes sure
+// nothing (a different BLAS on another machine) lets them drift apart.
+static int sync_weights(Supernet* sn, Comm* comm, HwErr* err) {
+    if (!comm || comm->size == 1) return 0;
+    if (comm_broadcast(comm, sn->params, sn->param_floats * sizeof(float), err) < 0) return -1;
+    return comm_broadcast(comm, sn->momentum, sn->param_floats * sizeof(float), err);
 }
 
 int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err) {
@@ -151,7 +186,9 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     BatchFeed feed = {0};
     FILE* log = NULL;
     int rc = -1;
-    if (!path || open_loader(cfg, &ds, &loader, err) < 0) goto done;
+    Comm* comm = job->comm;
+    int root = comm_is_root(comm), quiet = job->quiet || !root;
+    if (!path || open_loader(cfg, comm, &ds, &loader, err) < 0) goto done;
     if (dataset_classes(ds) > sn->space.classes) {
         hw_bad_input(err, cfg->path[0] ? cfg->path : NULL, 0, "the data has %d classes, the space %s has %d outputs",
                      dataset_classes(ds), sn->space.name, sn->space.classes);
@@ -166,18 +203,20 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     TrainState st = {0, 0, 0};
     if (job->resume) {
         if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0) goto done;
-        if (truncate_csv(csv, (int64_t)st.step) < 0) {
+        if (root && truncate_csv(csv, (int64_t)st.step) < 0) {
             hw_runtime(err, csv, 0, "cannot rewrite the training log");
             goto done;
         }
     }
-    int new_log = access(csv, F_OK) != 0 || !job->resume;
-    log = fopen(csv, new_log ? "w" : "a");
-    if (!log) {
-        hw_runtime(err, csv, 0, "cannot write the training log");
-        goto done;
+    if (root) {
+        int new_log = access(csv, F_OK) != 0 || !job->resume;
+        log = fopen(csv, new_log ? "w" : "a");
+        if (!log) {
+            hw_runtime(err, csv, 0, "cannot write the training log");
+            goto done;
+        }
+        if (new_log) fprintf(log, "step,epoch,lr,loss,top1,images_per_s,seconds\n");
     }
-    if (new_log) fprintf(log, "step,epoch,lr,loss,top1,images_per_s,seconds\n");
     int64_t total = (int64_t)job->epochs * batches;
     int64_t warmup = (int64_t)(cfg->train.warmup_epochs * batches);
     SgdConfig sgd = {0, cfg->train.momentum, cfg->train.weight_decay, cfg->train.nesterov};
@@ -198,57 +237,61 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
             draw_path(sn, job, (uint64_t)step, path);
             sgd.lr = lr_at(cfg, job->lr, step, total, warmup);
             if (batch_feed_use(&feed, slot, err) < 0) goto done;
-            queue_step(sn, path, n, cfg->train.label_smoothing);
+            train_forward_backward(sn, path, n, cfg->train.label_smoothing);
             if (batch_feed_done(&feed, slot, err) < 0) goto done;
             int next_n = b + 1 < batches ? batch_feed_fetch(&feed, slot ^ 1, loader, batch, err) : 0;
-            int correct = 0;
-            float loss = finish_step(sn, path, &sgd, &correct);
+            StepOutcome o;
+            int stop_here = job->interrupted && *job->interrupted;
+            if (finish_step(sn, path, &sgd, comm, n, stop_here, &o, err) < 0) goto done;
             if (sn->ops->synchronize(&sn->ctx) < 0) {
                 hw_runtime(err, NULL, 0, "backend error at step %lld", (long long)step);
                 goto done;
             }
-            if (!isfinite(loss)) {
+            if (!isfinite(o.loss)) {
                 hw_runtime(err, NULL, 0,
                            "loss is %s at step %lld (epoch %d, lr %.4g): training diverged; the last good checkpoint "
                            "%s is intact",
-                           isnan(loss) ? "NaN" : "infinite", (long long)step, epoch + 1, sgd.lr, ckpt);
+                           isnan(o.loss) ? "NaN" : "infinite", (long long)step, epoch + 1, sgd.lr, ckpt);
                 goto done;
             }
             double step_seconds = now_seconds() - t0;
             // One row per step, so a resumed run continues the log exactly.
-            fprintf(log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, loss,
-                    (double)correct / n, n / step_seconds, elapsed_before + now_seconds() - start);
-            win.loss_sum += loss, win.correct += correct, win.images += n, win.steps++;
+            if (log)
+                fprintf(log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, o.loss,
+                        (double)o.correct / o.images, o.images / step_seconds, elapsed_before + now_seconds() - start);
+            win.loss_sum += o.loss, win.correct += o.correct, win.images += o.images, win.steps++;
             win.seconds += step_seconds;
             if (win.steps == 20 || b == batches - 1) {
                 double ips = win.images / win.seconds;
                 double eta = (double)(total - step - 1) * (win.seconds / (double)win.steps);
-                fflush(log);
-                progress(job, epoch, job->epochs, b + 1, batches, win.loss_sum / win.steps,
+                if (log) fflush(log);
+                if (!quiet) progress(job, epoch, job->epochs, b + 1, batches, win.loss_sum / win.steps,
                          (double)win.correct / win.images, ips, eta);
                 result->final_loss = win.loss_sum / win.steps;
                 memset(&win, 0, sizeof win);
             }
             result->steps++;
             n = next_n;
-            if (job->interrupted && *job->interrupted) {
+            if (o.stop) {
                 TrainState now = {(uint64_t)step + 1, (uint32_t)epoch, (uint32_t)b + 1};
                 if (b + 1 == batches) now.epoch++, now.batch_in_epoch = 0;
-                if (checkpoint_save(ckpt, sn, &now, NULL, err) < 0) goto done;
-                if (!job->quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", ckpt);
+                if (root && checkpoint_save(ckpt, sn, &now, NULL, err) < 0) goto done;
+                if (!quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", ckpt);
                 result->interrupted = 1;
                 rc = 0;
                 goto done;
             }
         }
         TrainState next = {(uint64_t)step, (uint32_t)epoch + 1, 0};
-        if (checkpoint_save(ckpt, sn, &next, NULL, err) < 0) goto done;
+        if (sync_weights(sn, comm, err) < 0) goto done;
+        if (root && checkpoint_save(ckpt, sn, &next, NULL, err) < 0) goto done;
     }
-    if (!job->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
+    if (!quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     rc = 0;
 done:
     result->seconds = now_seconds() - t_begin;
-    if (result->seconds > 0) result->images_per_s = (double)result->steps * cfg->train.batch / result->seconds;
+    if (result->seconds > 0)
+        result->images_per_s = (double)result->steps * cfg->train.batch * (comm ? comm->size : 1) / result->seconds;
     if (log) fclose(log);
     loader_destroy(loader);
     batch_feed_free(&feed);

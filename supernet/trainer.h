@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "dist/comm.h"
 #include "supernet/supernet.h"
 
 #ifdef __cplusplus
@@ -34,6 +35,11 @@ typedef struct TrainJob {
     const int* pinned;
     volatile sig_atomic_t* interrupted;  // set by the SIGINT handler
     int quiet;
+    // Data parallel (dist/comm.h): NULL or a single process trains alone.
+    // With several ranks each reads its shard of every global batch of
+    // size(ranks) x train.batch, gradients are averaged, and rank 0 alone
+    // writes the log and the checkpoints.
+    Comm* comm;
 } TrainJob;
 
 typedef struct TrainResult {
@@ -50,6 +56,13 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
 // Learning rate at `step` of `total` steps: linear warm-up, then cosine or
 // linear decay to 0 (or constant).
 float lr_at(const Config* cfg, float peak, int64_t step, int64_t total, int64_t warmup_steps);
+
+// One training pass of `path` over the selected input slot: forward, loss,
+// top-1 count, the path's gradients zeroed then computed (queued on the
+// backend; nothing waits).
+void train_forward_backward(Supernet* sn, const int* path, int batch, float smoothing);
+// Averages the path's gradients over comm's ranks (no-op for one process).
+int train_average_path_grads(Supernet* sn, const int* path, Comm* comm, HwErr* err);
 
 // The path of `step` under uniform sampling (deterministic in seed and step).
 void sample_path(const Supernet* sn, uint64_t seed, uint64_t step, int attempt, const int* pinned, int* path);

@@ -34,7 +34,7 @@ int cuda_device_available(char* why, size_t n) {
         return 0;
     }
     if (why && n) snprintf(why, n, "%d CUDA device(s)", count);
-    return 1;
+    return count;
 }
 
 const char* cuda_state_error(const CudaState* st) { return st ? st->error : "no CUDA state"; }

@@ -23,7 +23,7 @@ typedef struct CudaState CudaState;
 // Number of independent async-upload slots (double buffering of batches).
 #define CUDA_UPLOAD_SLOTS 2
 
-// 1 when at least one usable CUDA device exists. Otherwise 0 and `why` gets a
+// The number of usable CUDA devices (> 0) when there is one. Otherwise 0 and `why` gets a
 // one-line reason such as "no CUDA device found: CUDA driver version is
 // insufficient for CUDA runtime version". Safe to call on machines without a
 // driver; it touches nothing else.
