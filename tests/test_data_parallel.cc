@@ -35,11 +35,13 @@ struct Result {
 };
 
 // Two processes of `program args`, output merged, killed after 180 s so a
-// hang fails the test instead of the CI job. Open MPI's leaks at exit are
-// suppressed for sanitizer builds.
+// hang fails the test instead of the CI job. In sanitizer builds leaks are
+// not checked in these processes: Open MPI unloads its components at
+// MPI_Finalize, so LeakSanitizer can neither attribute nor suppress what
+// they keep. Addresses and undefined behaviour are still checked.
 Result mpirun2(const std::string& program, const std::string& args) {
     std::string dir = temp_dir();
-    std::string cmd = "LSAN_OPTIONS=suppressions=tests/lsan-mpi.supp:print_suppressions=0 "
+    std::string cmd = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "
                       "timeout 180 mpirun --allow-run-as-root --oversubscribe "
                       "--mca btl_vader_single_copy_mechanism none -np 2 " +
                       program + " " + args + " >" + dir + "/out 2>&1";
