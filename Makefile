@@ -25,7 +25,7 @@ CUDA_HOME ?= /usr/local/cuda
 
 CC := gcc
 CXX := g++
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-psabi
 CPPFLAGS := -I. -I/usr/include/stb -MMD -MP -DHWNAS_CUDA=$(CUDA)
 CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -fopenmp
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -fopenmp
