@@ -236,6 +236,7 @@ static int check_winner_latency(Run* r, const char* csv, SearchOutcome* so, Pipe
         supernet_destroy(net);
         if (k->measured_ms <= res->limit_ms) chosen = i;
     }
+    res->check_met = chosen >= 0;
     if (chosen >= 0) so->best = c[chosen];
     else if (legal > 0)
         fprintf(stderr, "hwnas run: warning: none of the %d best candidates measures under %.3f ms; keeping the "
@@ -403,6 +404,9 @@ static int write_report(const Run* r, const PipelineOptions* opt, const Pipeline
             fprintf(fp, "| %d | %.4f | %.3f | %.3f | %s |\n", k->rank, k->top1, k->predicted_ms, k->measured_ms,
                     k->measured_ms <= res->limit_ms ? "meets the limit" : "over the limit");
         }
+        if (!res->check_met)
+            fprintf(fp, "\nNone of the %d candidates measured meets the limit; the winner is the best by prediction.\n",
+                    res->n_checks);
     }
     if (res->has_random)
         fprintf(fp,

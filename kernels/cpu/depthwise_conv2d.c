@@ -1,10 +1,10 @@
 // Depthwise convolution on the CPU: weight [k][k][C], NHWC activations.
 //
 // This op dominates the supernet's CPU time. Channels are innermost, in
-// blocks of DW_BLOCK = 16 (a 512-bit register; two 256-bit ones without
-// AVX-512). For k = 3, 5, 7 and stride 1, 2 (the supernet's) a window kernel
+// blocks of DW_BLOCK (one vector register: 16 floats with AVX-512, 8 with
+// AVX2). For k = 3, 5, 7 and stride 1, 2 (the supernet's) a window kernel
 // specialized at compile time computes groups of 8 output pixels x 2 channel
-// blocks in 16 register accumulators: the k weight vectors of a window row
+// blocks (1 with AVX2) in register accumulators: the k weight vectors of a window row
 // sit in registers, each source vector is loaded once per row and feeds every
 // (pixel, tap) that reads it, and source columns outside the map are skipped
 // per group and column, so borders take the same path with no per-element
@@ -29,8 +29,19 @@
 #include "cpu_ops.h"
 #include "../shared/depthwise_body.h"
 
+// Register tiling per vector ISA. AVX-512 has 32 registers of 16 floats:
+// blocks of 16 channels, window groups of 8 pixels x 2 blocks (16
+// accumulators plus up to 14 weight vectors). AVX2 has 16 registers of 8
+// floats: blocks of 8 channels, groups of 8 pixels x 1 block (8 + 7 + 1
+// source), weight-gradient lines of one block; wider tiles spill every
+// accumulator to the stack (measured 10x slower on a Zen3).
+#if defined(__AVX512F__)
+enum { DW_BLOCK = 16, DW_WINDOW_BLOCKS = 2, DW_GRAD_BLOCKS = 2 };
+#else
+enum { DW_BLOCK = 8, DW_WINDOW_BLOCKS = 1, DW_GRAD_BLOCKS = 1 };
+#endif
+
 enum {
-    DW_BLOCK = 16,       // channels per register block
     DW_PIXELS = 4,       // pixels per register group
     DW_CHAINS = 8,       // independent accumulators that hide the FMA latency
     DW_MAX_KERNEL = 15,  // larger kernels take the per-element bodies
@@ -213,7 +224,7 @@ typedef struct WindowRow {
     int prefetch_rows;  // source rows after the window that the next output row reads
 } WindowRow;
 
-enum { WINDOW_MAX_K = 7, WINDOW_BLOCKS = 2, WINDOW_PIXELS = 8 };
+enum { WINDOW_MAX_K = 7, WINDOW_BLOCKS = DW_WINDOW_BLOCKS, WINDOW_PIXELS = 8 };
 
 // px output pixels from column ox, channel blocks c0 .. c0 + nb: the k weight
 // vectors of each window row sit in registers, each source vector is loaded
@@ -673,14 +684,14 @@ static void weight_grad_line_generic(const ConvShape* s, int out_w, float* parti
 }
 
 // One (row, ky) pair, every kx and channel, for a constant k (channels >=
-// DW_BLOCK): block pairs, a last whole block, then the ragged end.
+// DW_BLOCK): block pairs (AVX-512) or single blocks, then the ragged end.
 __attribute__((always_inline)) static inline void weight_grad_line_all(
     const ConvShape* s, int out_w, float* partial, const float* dout_row, const float* in_line,
     const int k) {
     int channels = s->in_c, blocks = channels / DW_BLOCK, b = 0;
-    for (; b + 2 <= blocks; b += 2)
+    for (; DW_GRAD_BLOCKS == 2 && b + 2 <= blocks; b += 2)
         weight_grad_line(s, out_w, partial, dout_row, in_line, (long)b * DW_BLOCK, 0, k, 2);
-    if (b < blocks)
+    for (; b < blocks; b++)
         weight_grad_line(s, out_w, partial, dout_row, in_line, (long)b * DW_BLOCK, 0, k, 1);
     int ragged = channels - blocks * DW_BLOCK;
     if (ragged)
