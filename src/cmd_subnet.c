@@ -23,6 +23,8 @@ typedef struct SubnetArgs {
     const char *config, *arch, *weights, *init, *supernet, *out, *device, *logits_out;
     int epochs, threads, resume;
     float lr;
+    const char* sets[32];  // --set KEY=VALUE, applied after the config file
+    int n_sets;
 } SubnetArgs;
 
 static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
@@ -33,7 +35,7 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         {"device", required_argument, 0, 'd'},  {"epochs", required_argument, 0, 'e'},
         {"threads", required_argument, 0, 't'}, {"lr", required_argument, 0, 'l'},
         {"resume", no_argument, 0, 'r'},        {"help", no_argument, 0, 'h'},
-        {"logits-out", required_argument, 0, 'g'},
+        {"logits-out", required_argument, 0, 'g'}, {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->epochs = -1, a->threads = -1, a->lr = -1;
@@ -53,6 +55,10 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         case 'l': a->lr = (float)atof(optarg); break;
         case 'r': a->resume = 1; break;
         case 'g': a->logits_out = optarg; break;
+        case 'X':
+            if (a->n_sets == 32) return fputs("hwnas: error: --set: at most 32 overrides\n", stderr), 2;
+            a->sets[a->n_sets++] = optarg;
+            break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
         }
@@ -69,6 +75,8 @@ static int load_config(Config* cfg, const char* path, const SubnetArgs* a, HwErr
     if (path && config_load(cfg, path, err) < 0) return -1;
     if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
     if (a->threads >= 0) cfg->train.threads = a->threads;
+    for (int i = 0; i < a->n_sets; i++)
+        if (config_override(cfg, a->sets[i], err) < 0) return -1;
     return 0;
 }
 
@@ -108,7 +116,7 @@ static int test_accuracy(Subnet* s, const Config* cfg, double* top1, double* top
 
 static const char* kEvalUsage =
     "usage: hwnas eval -c CONFIG --arch ARCH.yaml --weights W.safetensors [--device cpu|cuda]\n"
-    "                  [--logits-out FILE]\n"
+    "                  [--logits-out FILE] [--set KEY=VALUE ...]\n"
     "Prints `top1 0.xxxx top5 0.xxxx n N` for the test split of the config's data.\n"
     "--logits-out writes the logits of the first 64 test images (raw float32).\n";
 
@@ -203,7 +211,9 @@ static const char* kFinetuneUsage =
     "       hwnas retrain  -c CONFIG --arch ARCH.yaml -o DIR [--epochs N] [--lr X]\n"
     "Trains one fixed architecture on the whole training set (holdout included),\n"
     "writes DIR/subnet.safetensors, DIR/train.csv and prints the test top-1.\n"
-    "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n";
+    "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n"
+    "Also: --device cpu|cuda, --threads N, --resume, --set KEY=VALUE (any config key,\n"
+    "e.g. --set data.limit_train=6400).\n";
 
 // Under mpirun the training is data parallel (dist/comm.h) and rank 0 alone
 // writes the weights and tests them.

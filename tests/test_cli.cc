@@ -212,6 +212,15 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     ASSERT_EQ(r.code, 0) << r.err;
     double hwnas_top1 = -1;
     ASSERT_EQ(std::sscanf(r.out.c_str(), "top1 %lf", &hwnas_top1), 1) << r.out;
+    // --set overrides the config file in the subnet commands too.
+    std::string eval_args = "eval -c " + dir + "/config.yaml --arch " + dir + "/best.yaml --weights " + dir +
+                            "/best.safetensors ";
+    r = run(eval_args + "--set data.limit_test=100");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(" n 100"), std::string::npos) << r.out;
+    r = run(eval_args + "--set data.no_such_key=1");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("no_such_key"), std::string::npos) << r.err;
     std::string cmd = "/usr/bin/python3 tools/torch_model.py --space " + dir + "/space.yaml --arch " + dir +
                       "/best.yaml --weights " + dir + "/best.safetensors --limit 512 --logits-out " + dir +
                       "/torch.logits > " + dir + "/torch.out 2>&1";
