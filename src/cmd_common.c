@@ -10,6 +10,21 @@ int cli_fail(const HwErr* err) {
     return err->code ? err->code : 1;
 }
 
+int overrides_add(ConfigOverrides* o, const char* setting) {
+    if (o->n == CLI_MAX_OVERRIDES) {
+        fprintf(stderr, "hwnas: error: --set: at most %d overrides\n", CLI_MAX_OVERRIDES);
+        return 2;
+    }
+    o->items[o->n++] = setting;
+    return 0;
+}
+
+int overrides_apply(const ConfigOverrides* o, Config* cfg, HwErr* err) {
+    for (int i = 0; i < o->n; i++)
+        if (config_override(cfg, o->items[i], err) < 0) return -1;
+    return 0;
+}
+
 int make_dirs(const char* path, HwErr* err) {
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hw_bad_input(err, path, 0, "path too long");

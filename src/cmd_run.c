@@ -29,8 +29,7 @@ int cmd_run(int argc, char** argv) {
     const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = "two-stage";
     double latency = -1;
     int quick = 0, random = 1, opt;
-    const char* sets[32];
-    int n_sets = 0;
+    ConfigOverrides sets = {0};
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -42,7 +41,7 @@ int cmd_run(int argc, char** argv) {
         case 'm': method = optarg; break;
         case 'R': random = 0; break;
         case 'X':
-            if (n_sets < 32) sets[n_sets++] = optarg;
+            if (overrides_add(&sets, optarg)) return 2;
             break;
         case 'h': fputs(kUsage, stdout); return 0;
         default: fputs(kUsage, stderr); return 2;
@@ -62,8 +61,7 @@ int cmd_run(int argc, char** argv) {
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (target) snprintf(cfg.target, sizeof cfg.target, "%s", target);
     if (latency >= 0) cfg.latency_ms = (float)latency;
-    for (int i = 0; i < n_sets; i++)
-        if (config_override(&cfg, sets[i], &err) < 0) return cli_fail(&err);
+    if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
     if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);
@@ -88,6 +86,7 @@ typedef struct BenchMethod {
 
 static const char* kBenchUsage =
     "usage: hwnas bench pipeline [-c CONFIG] [-o DIR] [--quick] [--short E1,E2] [--finetune]\n"
+    "                            [--set KEY=VALUE ...]\n"
     "Runs spos-pool, two-stage-short, two-stage and spos-hw one after another in DIR\n"
     "(default runs/bench-pipeline) and writes DIR/bench.md and DIR/bench.csv. Test top-1 is\n"
     "measured with inherited weights unless --finetune. --short sets the epochs of the\n"
@@ -161,8 +160,12 @@ static int parse_short(const char* s, int* e1, int* e2) {
 int bench_pipeline_main(int argc, char** argv) {
     const char *config = "configs/fmnist.yaml", *out = "runs/bench-pipeline", *short_epochs = NULL;
     int quick = 0, finetune = 0;
+    ConfigOverrides sets = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (overrides_add(&sets, argv[++i])) return 2;
+        }
         else if (!strcmp(argv[i], "--finetune")) finetune = 1;
         else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) config = argv[++i];
         else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
@@ -173,7 +176,7 @@ int bench_pipeline_main(int argc, char** argv) {
     HwErr err = {0};
     Config cfg;
     config_defaults(&cfg);
-    if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
+    if (config_load(&cfg, config, &err) < 0 || overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
     int s1 = cfg.stages.stage1_epochs, s2 = cfg.stages.stage2_epochs;
     int h1 = s1 / 2 > 0 ? s1 / 2 : 1, h2 = s2 / 2 > 0 ? s2 / 2 : 1;

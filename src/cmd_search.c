@@ -21,6 +21,7 @@ typedef struct SearchArgs {
     const char *config, *target, *out, *supernet, *space, *device;
     double latency_ms;
     int random, threads;
+    ConfigOverrides sets;
 } SearchArgs;
 
 static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
@@ -30,7 +31,7 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         {"space", required_argument, 0, 's'},    {"latency-ms", required_argument, 0, 'L'},
         {"device", required_argument, 0, 'd'},   {"random-baseline", no_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"set", required_argument, 0, 'X'},      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->latency_ms = -1;
     a->threads = -1;
@@ -47,6 +48,9 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         case 'd': a->device = optarg; break;
         case 'R': a->random = 1; break;
         case 't': a->threads = atoi(optarg); break;
+        case 'X':
+            if (overrides_add(&a->sets, optarg)) return 2;
+            break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
         }
@@ -72,7 +76,7 @@ static Lut* open_target(const char* target, const Space* space, const Config* cf
 }
 
 static const char* kSpaceUsage =
-    "usage: hwnas space -c CONFIG --target TARGET -o SPACE.yaml\n"
+    "usage: hwnas space -c CONFIG --target TARGET -o SPACE.yaml [--space S] [--set KEY=VALUE ...]\n"
     "Ranks the operators of every layer of the config's space on TARGET (a latency\n"
     "table, or `cpu` to measure this machine now) by capacity per unit of latency\n"
     "(space_gen.capacity: flops|params; space_gen.score: capacity_per_latency|latency)\n"
@@ -87,7 +91,8 @@ int cmd_space(int argc, char** argv) {
     Config cfg;
     config_defaults(&cfg);
     Space pool, out;
-    if ((a.config && config_load(&cfg, a.config, &err) < 0) || space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
+    if ((a.config && config_load(&cfg, a.config, &err) < 0) || overrides_apply(&a.sets, &cfg, &err) < 0 ||
+        space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
         return cli_fail(&err);
     Lut* lut = open_target(a.target, &pool, &cfg, &err);
     if (!lut) return cli_fail(&err);
@@ -107,7 +112,7 @@ int cmd_space(int argc, char** argv) {
 
 static const char* kSearchUsage =
     "usage: hwnas search -c CONFIG --supernet CKPT --target TARGET --latency-ms X -o DIR\n"
-    "                    [--space SPACE] [--random-baseline] [--device cpu|cuda]\n"
+    "                    [--space SPACE] [--random-baseline] [--device cpu|cuda] [--set KEY=VALUE ...]\n"
     "Evolutionary search (SPOS settings from the config's `search` section) with\n"
     "inherited weights, BN recalibrated per candidate, every candidate over X ms\n"
     "(predicted from TARGET) rejected before evaluation. Writes DIR/search.csv,\n"
@@ -121,7 +126,8 @@ int cmd_search(int argc, char** argv) {
     HwErr err = {0};
     Config cfg;
     config_defaults(&cfg);
-    if (a.config && config_load(&cfg, a.config, &err) < 0) return cli_fail(&err);
+    if ((a.config && config_load(&cfg, a.config, &err) < 0) || overrides_apply(&a.sets, &cfg, &err) < 0)
+        return cli_fail(&err);
     if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
     if (a.threads >= 0) cfg.train.threads = a.threads;
     double limit = a.latency_ms >= 0 ? a.latency_ms : cfg.latency_ms;

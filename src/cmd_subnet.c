@@ -23,8 +23,7 @@ typedef struct SubnetArgs {
     const char *config, *arch, *weights, *init, *supernet, *out, *device, *logits_out;
     int epochs, threads, resume;
     float lr;
-    const char* sets[32];  // --set KEY=VALUE, applied after the config file
-    int n_sets;
+    ConfigOverrides sets;
 } SubnetArgs;
 
 static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
@@ -56,8 +55,7 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         case 'r': a->resume = 1; break;
         case 'g': a->logits_out = optarg; break;
         case 'X':
-            if (a->n_sets == 32) return fputs("hwnas: error: --set: at most 32 overrides\n", stderr), 2;
-            a->sets[a->n_sets++] = optarg;
+            if (overrides_add(&a->sets, optarg)) return 2;
             break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
@@ -75,9 +73,7 @@ static int load_config(Config* cfg, const char* path, const SubnetArgs* a, HwErr
     if (path && config_load(cfg, path, err) < 0) return -1;
     if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
     if (a->threads >= 0) cfg->train.threads = a->threads;
-    for (int i = 0; i < a->n_sets; i++)
-        if (config_override(cfg, a->sets[i], err) < 0) return -1;
-    return 0;
+    return overrides_apply(&a->sets, cfg, err);
 }
 
 // A supernet holding exactly the architecture (one candidate per layer).

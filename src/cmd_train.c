@@ -57,8 +57,7 @@ int cmd_train(int argc, char** argv) {
         {0, 0, 0, 0}};
     const char *config_path = NULL, *out = NULL, *space_path = NULL, *device = NULL;
     int resume = 0, epochs = -1, threads = -1, opt;
-    const char* sets[32];
-    int n_sets = 0;
+    ConfigOverrides sets = {0};
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -70,7 +69,7 @@ int cmd_train(int argc, char** argv) {
         case 'e': epochs = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'X':
-            if (n_sets < 32) sets[n_sets++] = optarg;
+            if (overrides_add(&sets, optarg)) return 2;
             break;
         case 'h': train_usage(stdout); return 0;
         default: train_usage(stderr); return 2;
@@ -88,8 +87,7 @@ int cmd_train(int argc, char** argv) {
     if (device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", device);
     if (epochs >= 0) cfg.train.epochs = epochs;
     if (threads >= 0) cfg.train.threads = threads;
-    for (int i = 0; i < n_sets; i++)
-        if (config_override(&cfg, sets[i], &err) < 0) return cli_fail(&err);
+    if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
     // Everything is checked (space, data, checkpoint) before anything is written.
     Space space;
     if (space_load(&space, cfg.space, &err) < 0) return cli_fail(&err);
