@@ -1036,9 +1036,8 @@ TEST(GpuSupernet, ResumeFromCheckpointIsBitIdentical) {
     int path[SPACE_MAX_LAYERS];
     for (int step = 0; step < 4; step++) path_of(np.space, step, path), sgd_step(np.dev, path);
     for (int step = 0; step < 2; step++) path_of(np.space, step, path), sgd_step(other, path);
-    char tmpl[] = "/tmp/hwnas_gpu_ckpt_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    std::string ckpt = std::string(tmpl) + "/s.ckpt";
+    TempDir dir("gpu_ckpt");
+    std::string ckpt = dir / "s.ckpt";
     TrainState st = {2, 0, 2};
     HwErr err = {};
     ASSERT_EQ(checkpoint_save(ckpt.c_str(), other, &st, nullptr, &err), 0) << err.msg;

@@ -24,11 +24,7 @@ std::string bin() {
     return b ? b : "build/hwnas";
 }
 
-std::string temp_dir() {
-    char tmpl[] = "/tmp/hwnas_cli_XXXXXX";
-    char* d = mkdtemp(tmpl);
-    return d ? d : "/tmp";
-}
+std::string temp_dir() { return test_temp_dir("cli"); }
 
 struct Result {
     int code;

@@ -14,31 +14,9 @@
 #include <vector>
 
 #include "common/config.h"
+#include "test_util.h"
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    std::vector<std::string> files;
-    TempDir() {
-        char tmpl[] = "/tmp/hwnas_config_XXXXXX";
-        const char* p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string& f : files) unlink(f.c_str());
-        rmdir(path.c_str());
-    }
-    std::string file(const std::string& name) {
-        files.push_back(path + "/" + name);
-        return files.back();
-    }
-    std::string write(const std::string& name, const std::string& text) {
-        std::string f = file(name);
-        std::ofstream(f) << text;
-        return f;
-    }
-};
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path);
@@ -148,7 +126,7 @@ TEST(Config, LoadsTheDefaultRunConfig) {
 }
 
 TEST(Config, OverridesOnlyTheGivenKeys) {
-    TempDir tmp;
+    TempDir tmp("config");
     std::string f = tmp.write("c.yaml",
                               "data:\n"
                               "  kind: imagefolder\n"
@@ -197,7 +175,7 @@ TEST(Config, OverridesOnlyTheGivenKeys) {
 }
 
 TEST(Config, MeanAndStdTakeOneOrThreeValues) {
-    TempDir tmp;
+    TempDir tmp("config");
     std::string f = tmp.write("m.yaml", "data:\n  channels: 3\n  mean: [0.1, 0.2, 0.3]\n  std: 0.5\n");
     Config c;
     HwErr err = {{0}, 0};
@@ -214,7 +192,7 @@ TEST(Config, MeanAndStdTakeOneOrThreeValues) {
 }
 
 TEST(Config, UnknownKeysAreErrorsWithLine) {
-    TempDir tmp;
+    TempDir tmp("config");
     std::string m = expect_load_error(tmp, "train:\n  epochs: 3\n  bacth: 64\n", 3);
     EXPECT_TRUE(contains(m, "train: unknown key 'bacth', expected one of: epochs, batch, lr")) << m;
     m = expect_load_error(tmp, "data: {kind: idx}\n\ntrainer:\n  epochs: 3\n", 3);
@@ -224,7 +202,7 @@ TEST(Config, UnknownKeysAreErrorsWithLine) {
 }
 
 TEST(Config, RangeAndTypeErrorsWithLine) {
-    TempDir tmp;
+    TempDir tmp("config");
     struct Case {
         const char* text;
         int line;
@@ -276,7 +254,7 @@ TEST(Config, RangeAndTypeErrorsWithLine) {
 }
 
 TEST(Config, MissingFileAndSyntaxErrors) {
-    TempDir tmp;
+    TempDir tmp("config");
     Config c;
     config_defaults(&c);
     c.train.batch = 77;
@@ -294,7 +272,7 @@ TEST(Config, MissingFileAndSyntaxErrors) {
 }
 
 TEST(Config, WriteThenLoadIsIdentity) {
-    TempDir tmp;
+    TempDir tmp("config");
     Config a;
     config_defaults(&a);
     std::string f1 = tmp.file("defaults.yaml");

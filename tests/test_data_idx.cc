@@ -38,8 +38,8 @@ void expect_labels_error(const std::string& path, int classes, const char* needl
 }  // namespace
 
 TEST(DataIdx, ReadsRawAndGzip) {
-    TempDir dir;
-    ASSERT_FALSE(dir.path().empty());
+    TempDir dir{"data"};
+    ASSERT_FALSE(dir.path.empty());
     const int n = 5, rows = 3, cols = 7;  // odd, non-square sizes
     auto pixels = ramp((size_t)n * rows * cols, 3);
     std::vector<uint8_t> labels = {4, 0, 9, 1, 4};
@@ -67,7 +67,7 @@ TEST(DataIdx, ReadsRawAndGzip) {
 }
 
 TEST(DataIdx, RejectsBadFilesWithTheirName) {
-    TempDir dir;
+    TempDir dir{"data"};
     const int n = 4, rows = 5, cols = 6;
     auto pixels = ramp((size_t)n * rows * cols, 1);
     auto write_both = [&](const std::string& name, const std::vector<uint8_t>& v) {
@@ -112,7 +112,7 @@ TEST(DataIdx, RejectsBadFilesWithTheirName) {
 }
 
 TEST(DataIdx, RejectsBadLabels) {
-    TempDir dir;
+    TempDir dir{"data"};
     std::vector<uint8_t> labels = {1, 2, 12, 3};
     auto lab = idx_bytes(kLabelsMagic, {4}, labels);
     ASSERT_TRUE(write_gz(dir / "range.gz", lab.data(), lab.size()));
@@ -146,7 +146,7 @@ TEST(DataIdx, RejectsBadLabels) {
 // The dataset layer: splits, class count from the training labels, test labels
 // checked against it, configuration errors.
 TEST(DataIdx, DatasetSplitsAndChecks) {
-    TempDir dir;
+    TempDir dir{"data"};
     const int n = 30, side = 6;
     std::vector<uint8_t> pixels((size_t)n * side * side), labels(n);
     for (int i = 0; i < n; i++) {
@@ -163,7 +163,7 @@ TEST(DataIdx, DatasetSplitsAndChecks) {
     auto tlab = idx_bytes(kLabelsMagic, {n}, bad_test);
     ASSERT_TRUE(write_gz(dir / "t10k-labels-idx1-ubyte.gz", tlab.data(), tlab.size()));
 
-    DataSection cfg = idx_section(dir.path());
+    DataSection cfg = idx_section(dir.path);
     cfg.input_size = side;
     cfg.holdout = 8;
     cfg.limit_train = 25;

@@ -31,9 +31,9 @@ void diff_stats(const uint8_t* a, const uint8_t* b, size_t n, int* max_diff, dou
 }
 
 struct Folder {
-    TempDir dir;
+    TempDir dir{"data"};
     bool ok;
-    Folder() : ok(build_test_folder(dir.path())) {}
+    Folder() : ok(build_test_folder(dir.path)) {}
     std::string path(const char* rel) const { return dir / rel; }
 };
 
@@ -101,7 +101,7 @@ TEST(DataImageFolder, ScansLikeTorchvision) {
 TEST(DataImageFolder, CacheFileOutsideTheRoot) {
     Folder f;
     ASSERT_TRUE(f.ok);
-    TempDir cache_dir;
+    TempDir cache_dir{"data"};
     std::string cache = cache_dir / "list.txt";
     ImageList a, b, c;
     HwErr err = {};
@@ -130,8 +130,8 @@ TEST(DataImageFolder, CacheFileOutsideTheRoot) {
     image_list_free(&b);
     image_list_free(&c);
     // Through the dataset API the cache lands in the given directory.
-    DataSection cfg = folder_section(f.dir.path(), 16, 20);
-    Dataset* ds = dataset_open_cached(&cfg, SPLIT_TEST, cache_dir.path().c_str(), &err);
+    DataSection cfg = folder_section(f.dir.path, 16, 20);
+    Dataset* ds = dataset_open_cached(&cfg, SPLIT_TEST, cache_dir.path.c_str(), &err);
     ASSERT_NE(ds, nullptr) << err.msg;
     dataset_close(ds);
     EXPECT_EQ(access((cache_dir / "imagefolder-val.txt").c_str(), F_OK), 0);
@@ -223,7 +223,7 @@ TEST(DataImageFolder, DecodesEveryKind) {
 }
 
 TEST(DataImageFolder, DctScaledDecoding) {
-    TempDir dir;
+    TempDir dir{"data"};
     const int h = 192, w = 256;
     auto px = test_pixels(h, w, 3, 4);
     ASSERT_TRUE(write_jpeg(dir / "big.jpg", px, w, h, TJPF_RGB, 95));
@@ -281,7 +281,7 @@ TEST(DataImageFolder, DatasetSkipsAndReplacesCorruptFiles) {
     Folder f;
     ASSERT_TRUE(f.ok);
     const int size = 16, resize = 20;
-    DataSection cfg = folder_section(f.dir.path(), size, resize);
+    DataSection cfg = folder_section(f.dir.path, size, resize);
     HwErr err = {};
     Dataset* ds = dataset_open(&cfg, SPLIT_TRAIN, &err);
     ASSERT_NE(ds, nullptr) << err.msg;
@@ -356,7 +356,7 @@ TEST(DataImageFolder, DatasetSkipsAndReplacesCorruptFiles) {
 TEST(DataImageFolder, Splits) {
     Folder f;
     ASSERT_TRUE(f.ok);
-    DataSection cfg = folder_section(f.dir.path(), 16, 20);
+    DataSection cfg = folder_section(f.dir.path, 16, 20);
     cfg.holdout = 3;
     HwErr err = {};
     Dataset* train = dataset_open(&cfg, SPLIT_TRAIN, &err);
@@ -403,7 +403,7 @@ TEST(DataImageFolder, Splits) {
 // result must stay close to resampling the full-size decode (smooth image:
 // only the DCT-domain averaging differs, no shift of the geometry).
 TEST(DataImageFolder, PipelineUsesDctScaling) {
-    TempDir dir;
+    TempDir dir{"data"};
     const int h = 360, w = 480;
     std::vector<uint8_t> px((size_t)h * w * 3);
     for (int y = 0; y < h; y++)
@@ -416,7 +416,7 @@ TEST(DataImageFolder, PipelineUsesDctScaling) {
     ASSERT_TRUE(write_jpeg(dir / "train/a/big.jpg", px, w, h, TJPF_RGB, 95));
     ASSERT_TRUE(write_jpeg(dir / "val/a/big.jpg", px, w, h, TJPF_RGB, 95));
     const int size = 24, resize = 28;  // shrink 360 / 28 = 12.9: the 1/8 scale
-    DataSection cfg = folder_section(dir.path(), size, resize);
+    DataSection cfg = folder_section(dir.path, size, resize);
     HwErr err = {};
     Dataset* ds = dataset_open(&cfg, SPLIT_TEST, &err);
     ASSERT_NE(ds, nullptr) << err.msg;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "dist/comm.h"
+#include "test_util.h"
 
 namespace {
 
@@ -23,11 +24,7 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-std::string temp_dir() {
-    char tmpl[] = "/tmp/hwnas_dp_XXXXXX";
-    char* d = mkdtemp(tmpl);
-    return d ? d : "/tmp";
-}
+std::string temp_dir() { return test_temp_dir("dp"); }
 
 struct Result {
     int code;

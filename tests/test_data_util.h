@@ -4,7 +4,6 @@
 #ifndef HWNAS_TEST_DATA_UTIL_H
 #define HWNAS_TEST_DATA_UTIL_H
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
@@ -20,26 +19,9 @@
 #include <stb_image_write.h>
 
 #include "common/config.h"
+#include "test_util.h"  // TempDir
 
 // A directory under /tmp removed (recursively) when the object goes away.
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/hwnas-data-test-XXXXXX";
-        const char* p = mkdtemp(tmpl);
-        path_ = p ? p : "";
-    }
-    ~TempDir() {
-        if (!path_.empty()) nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
-  private:
-    static int remove_entry(const char* p, const struct stat*, int, struct FTW*) { return remove(p); }
-    std::string path_;
-};
-
 inline void make_dirs(const std::string& path) {
     for (size_t i = 1; i <= path.size(); i++)
         if (i == path.size() || path[i] == '/') mkdir(path.substr(0, i).c_str(), 0755);

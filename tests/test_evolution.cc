@@ -25,6 +25,7 @@
 #include "common/rng.h"
 #include "search/evolution.h"
 #include "search/search_csv.h"
+#include "test_util.h"
 
 namespace {
 
@@ -218,29 +219,6 @@ bool ranks_before(const SearchResult& r, int a, int b) {
 }
 
 // ---------------------------------------------------------------- files
-
-struct TempDir {
-    std::string path;
-    std::vector<std::string> files;
-    TempDir() {
-        char tmpl[] = "/tmp/hwnas_search_XXXXXX";
-        const char* p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string& f : files) unlink(f.c_str());
-        rmdir(path.c_str());
-    }
-    std::string file(const std::string& name) {
-        files.push_back(path + "/" + name);
-        return files.back();
-    }
-    std::string write(const std::string& name, const std::string& text) {
-        std::string f = file(name);
-        std::ofstream(f, std::ios::binary) << text;
-        return f;
-    }
-};
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -752,7 +730,7 @@ TEST(Evolution, ResumeThroughSearchCsv) {
     TableProblem t = make_table({4, 6, 8, 3, 8, 5, 7, 8, 2, 6}, 14);
     set_limit_fraction(t, 0.45);
     TableNames names(t.n_ops);
-    TempDir tmp;
+    TempDir tmp("search");
     std::string csv = tmp.file("search.csv");
     struct Sink {
         TableProblem* t;
@@ -990,7 +968,7 @@ TEST(Pareto, MatchesTheDefinition) {
 TEST(SearchCsv, AppendReadRoundTripAndParetoCsv) {
     std::vector<int> n_ops = {3, 1, 4};
     TableNames names(n_ops);
-    TempDir tmp;
+    TempDir tmp("search");
     std::string csv = tmp.file("search.csv");
     std::vector<Candidate> rows;
     const char* origins[] = {"random", "mutation", "crossover", "fill"};
@@ -1052,7 +1030,7 @@ TEST(SearchCsv, AppendReadRoundTripAndParetoCsv) {
 TEST(SearchCsv, BadFilesNameFileAndLine) {
     std::vector<int> n_ops = {2, 3};
     TableNames names(n_ops);
-    TempDir tmp;
+    TempDir tmp("search");
     const std::string h = std::string(SEARCH_CSV_HEADER) + "\n";
     const std::string ok = "op0_l0 op2_l1,1.5,0.5,0.75,-1,random\n";
     int case_no = 0;
@@ -1111,7 +1089,7 @@ TEST(SearchCsv, BadFilesNameFileAndLine) {
 TEST(SearchCsv, AppendRejectsUnwritableRows) {
     std::vector<int> n_ops = {2, 2};
     TableNames names(n_ops);
-    TempDir tmp;
+    TempDir tmp("search");
     std::string csv = tmp.file("search.csv");
     Candidate c;
     std::memset(&c, 0, sizeof c);

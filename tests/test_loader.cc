@@ -19,7 +19,7 @@ const int kSide = 10, kCount = 103, kHoldout = 10;  // 93 training samples: batc
 uint8_t pixel_of(int i, int y, int x) { return (uint8_t)(y == 0 && x == 0 ? i : 1 + ((i * 7 + y * 13 + x * 29) % 250)); }
 
 struct IdxSet {
-    TempDir dir;
+    TempDir dir{"data"};
     DataSection cfg;
     IdxSet() {
         std::vector<uint8_t> pixels((size_t)kCount * kSide * kSide), labels(kCount);
@@ -34,7 +34,7 @@ struct IdxSet {
         write_gz(dir / "train-labels-idx1-ubyte.gz", lab.data(), lab.size());
         write_gz(dir / "t10k-images-idx3-ubyte.gz", img.data(), img.size());
         write_gz(dir / "t10k-labels-idx1-ubyte.gz", lab.data(), lab.size());
-        cfg = idx_section(dir.path());
+        cfg = idx_section(dir.path);
         cfg.input_size = kSide;
         cfg.holdout = kHoldout;
         cfg.mean[0] = 0.0f;
@@ -308,9 +308,9 @@ TEST(Loader, RestartsShutdownAndOptions) {
 // Augmented image-folder batches (random resized crop, flip, jitter, corrupt
 // files replaced) are identical for 0, 1 and 2 workers and on resume.
 TEST(Loader, ImageFolderDeterministic) {
-    TempDir dir;
-    ASSERT_TRUE(build_test_folder(dir.path()));
-    DataSection cfg = folder_section(dir.path(), 12, 14);
+    TempDir dir{"data"};
+    ASSERT_TRUE(build_test_folder(dir.path));
+    DataSection cfg = folder_section(dir.path, 12, 14);
     cfg.color_jitter = 0.3f;
     HwErr err = {};
     const size_t floats = 12 * 12 * 3;

@@ -19,31 +19,9 @@
 
 #include "search/lut.h"
 #include "search/lut_import.h"
+#include "test_util.h"
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    std::vector<std::string> files;
-    TempDir() {
-        char tmpl[] = "/tmp/hwnas_lut_XXXXXX";
-        const char* p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string& f : files) unlink(f.c_str());
-        rmdir(path.c_str());
-    }
-    std::string file(const std::string& name) {
-        files.push_back(path + "/" + name);
-        return files.back();
-    }
-    std::string write(const std::string& name, const std::string& text) {
-        std::string f = file(name);
-        std::ofstream(f) << text;
-        return f;
-    }
-};
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -179,7 +157,7 @@ TEST(Lut, HashIndexHandles100kEntries) {
 }
 
 TEST(Lut, WriteThenLoadRoundTrips) {
-    TempDir tmp;
+    TempDir tmp("lut");
     Lut* a = lut_new();
     snprintf(a->device, sizeof a->device, "Intel Xeon: 2 threads, \"quoted\"");
     snprintf(a->source, sizeof a->source, "hwnas latency profile");
@@ -233,7 +211,7 @@ TEST(Lut, WriteThenLoadRoundTrips) {
 }
 
 TEST(Lut, LoadErrorsNameFileAndLine) {
-    TempDir tmp;
+    TempDir tmp("lut");
     std::string h = kHeader;  // entries start on line 6
     struct Case {
         std::string text;
@@ -278,7 +256,7 @@ TEST(Lut, LoadErrorsNameFileAndLine) {
 }
 
 TEST(Lut, AnalyticRoofline) {
-    TempDir tmp;
+    TempDir tmp("lut");
     std::string f = tmp.write("a.yaml",
                               "device: roofline box\nunit: ms\nmethod: analytic\nsource: datasheet\n"
                               "peak_gflops: 100\nbandwidth_gbs: 10\noverhead_ms: 0.02\n");
@@ -438,7 +416,7 @@ TEST(LutImport, ProxylessTotalsMatchThePublishedTable) {
                            "expand ratio 1"));
     for (int i = 0; i < rep.unmatched_count; i++) EXPECT_GT(rep.unmatched[i].line, 0);
     // The imported target survives a write and a load.
-    TempDir tmp;
+    TempDir tmp("lut");
     std::string f = tmp.file("proxyless.yaml");
     ASSERT_EQ(lut_write(lut, f.c_str(), &err), 0) << err.msg;
     Lut* back = lut_load(f.c_str(), &err);
@@ -530,7 +508,7 @@ TEST(LutImport, Errors) {
     EXPECT_TRUE(contains(err.msg, "found 'tflite', expected proxyless or ofa")) << err.msg;
     EXPECT_EQ(lut_import("proxyless", "/nonexistent/mobile_trim.yaml", &lut, &rep, &err), -1);
     EXPECT_TRUE(contains(err.msg, "/nonexistent/mobile_trim.yaml: cannot open")) << err.msg;
-    TempDir tmp;
+    TempDir tmp("lut");
     std::string f = tmp.write("t.yaml",
                               "Conv-input:224x224x3-output:112x112x32:\n  count: 3\n  mean: 1.0\n"
                               "expanded_conv-input:112x112x16-output:56x56x24-expand:3-kernel:3-stride:2-idskip:0:\n"

@@ -21,11 +21,7 @@
 
 namespace {
 
-std::string temp_dir() {
-    char tmpl[] = "/tmp/hwnas_trainer_XXXXXX";
-    char* d = mkdtemp(tmpl);
-    return d ? d : "/tmp";
-}
+std::string temp_dir() { return test_temp_dir("trainer"); }
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);

@@ -1,10 +1,16 @@
 #include "test_util.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 std::string ref_dir() {
     const char* d = std::getenv("HWNAS_REF_DIR");
@@ -148,4 +154,59 @@ void expect_bitwise(const std::string& what, const std::vector<float>& got,
     std::printf("    %-48s n=%-8zu bitwise mismatches %zu\n", what.c_str(), got.size(), bad);
     EXPECT_EQ(bad, 0u) << what << ": first at " << first << ": got " << got[first] << " want "
                        << want[first];
+}
+
+static std::vector<std::string> g_temp_dirs;  // removed by remove_test_temp_dirs
+
+// Keeps walking past an entry that will not go: best effort, never a failure.
+static int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
+    std::remove(path);
+    return 0;
+}
+
+// Removes `dir` and its contents; only ever under /tmp/hwnas_ (a guard against
+// a test bug turning this into rm -rf of something else).
+static void remove_tree(const std::string& dir) {
+    if (dir.rfind("/tmp/hwnas_", 0) != 0) return;
+    nftw(dir.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static std::string make_temp_dir(const char* tag) {
+    std::string tmpl = std::string("/tmp/hwnas_") + tag + "_XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) {
+        ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+        return "/tmp/hwnas_mkdtemp_failed";
+    }
+    return buf.data();
+}
+
+std::string test_temp_dir(const char* tag) {
+    std::string d = make_temp_dir(tag);
+    g_temp_dirs.push_back(d);
+    return d;
+}
+
+void remove_test_temp_dirs() {
+    if (std::getenv("HWNAS_KEEP_TEST_DIRS")) return;  // for debugging a failure
+    for (const std::string& d : g_temp_dirs) remove_tree(d);
+    g_temp_dirs.clear();
+}
+
+TempDir::TempDir(const char* tag) : path(make_temp_dir(tag)) {}
+
+TempDir::~TempDir() {
+    if (!std::getenv("HWNAS_KEEP_TEST_DIRS")) remove_tree(path);
+}
+
+std::string TempDir::file(const std::string& name) {
+    files.push_back(path + "/" + name);
+    return files.back();
+}
+
+std::string TempDir::write(const std::string& name, const std::string& text) {
+    std::string f = file(name);
+    std::ofstream(f, std::ios::binary) << text;
+    return f;
 }

@@ -56,4 +56,24 @@ void expect_gradient_matches_fd(const std::string& what, float* x, size_t n,
 // Scalar loss sum(out * probe) in double, so d loss / d out = probe.
 double dot_double(const float* a, const float* b, size_t n);
 
+// A fresh directory /tmp/hwnas_<tag>_XXXXXX, removed with everything in it
+// when the test binary ends (test_main calls remove_test_temp_dirs), so runs
+// that the tests start leave nothing behind in /tmp.
+std::string test_temp_dir(const char* tag);
+void remove_test_temp_dirs();
+
+// A scoped temporary directory for a test's own input files; removed (with
+// whatever the program under test wrote into it) when it goes out of scope.
+struct TempDir {
+    std::string path;
+    std::vector<std::string> files;  // written through file()/write(), in order
+    explicit TempDir(const char* tag = "tmp");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string file(const std::string& name);  // path of `name`, remembered
+    std::string write(const std::string& name, const std::string& text);  // binary
+    std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
 #endif

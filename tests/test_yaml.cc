@@ -14,34 +14,11 @@
 #include <vector>
 
 #include "common/yaml_tree.h"
+#include "test_util.h"
 
 namespace {
 
 // A fresh directory under /tmp, removed with its files at the end.
-struct TempDir {
-    std::string path;
-    std::vector<std::string> files;
-    TempDir() {
-        char tmpl[] = "/tmp/hwnas_yaml_XXXXXX";
-        const char* p = mkdtemp(tmpl);
-        path = p ? p : "";
-    }
-    ~TempDir() {
-        for (const std::string& f : files) unlink(f.c_str());
-        rmdir(path.c_str());
-    }
-    std::string write(const std::string& name, const std::string& text) {
-        std::string f = path + "/" + name;
-        FILE* fp = fopen(f.c_str(), "wb");
-        if (fp) {
-            fwrite(text.data(), 1, text.size(), fp);
-            fclose(fp);
-        }
-        files.push_back(f);
-        return f;
-    }
-};
-
 // Parses text that must fail; returns the message and checks code 2 and that
 // the message starts with "NAME:LINE:" (line <= 0: "NAME:" only).
 std::string expect_error(const std::string& text, int line, const char* name = "t.yaml") {
@@ -117,7 +94,7 @@ TEST(Yaml, ParsesNestedStructureWithLines) {
 }
 
 TEST(Yaml, LoadsFilesAndReportsMissingOnes) {
-    TempDir tmp;
+    TempDir tmp("yaml");
     std::string f = tmp.write("ok.yaml", "a: 1\n");
     HwErr err = {{0}, 0};
     YamlDoc* d = yaml_load_file(f.c_str(), &err);
@@ -134,7 +111,7 @@ TEST(Yaml, LoadsFilesAndReportsMissingOnes) {
 }
 
 TEST(Yaml, RejectsFilesOver64MiB) {
-    TempDir tmp;
+    TempDir tmp("yaml");
     std::string f = tmp.write("big.yaml", "a: 1\n");
     ASSERT_EQ(truncate(f.c_str(), (64L << 20) + 1), 0);  // sparse: costs no disk
     HwErr err = {{0}, 0};
@@ -445,7 +422,7 @@ TEST(Yaml, WriteNumbersRoundTripExactly) {
 }
 
 TEST(Yaml, AtomicFileWriteReplacesOrLeavesTheOldFile) {
-    TempDir tmp;
+    TempDir tmp("yaml");
     std::string f = tmp.write("out.yaml", "old: 1\n");
     char t[1024];
     HwErr err = {{0}, 0};

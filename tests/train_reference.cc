@@ -184,8 +184,8 @@ std::string csv_loss(float loss) {
 }
 
 FeedSetup::FeedSetup(const Ops* backend, const OpContext& context, int workers) : ops(backend), ctx(context) {
-    EXPECT_TRUE(write_synthetic_idx(data.path(), 1024 + 256, 64));
-    synthetic_config(&cfg, data.path(), workers);
+    EXPECT_TRUE(write_synthetic_idx(data.path, 1024 + 256, 64));
+    synthetic_config(&cfg, data.path, workers);
     ctx.threads = cfg.train.threads;
     HwErr err = {};
     EXPECT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
@@ -213,10 +213,10 @@ void expect_trainer_matches_reference(FeedSetup& s) {
     Supernet* fed = s.net();
     Supernet* ref = s.net();
     ASSERT_TRUE(fed && ref);
-    TempDir run;
+    TempDir run{"train"};
     TrainJob job = {};
     job.cfg = &s.cfg;
-    job.run_dir = run.path().c_str();
+    job.run_dir = run.path.c_str();
     job.checkpoint_name = "supernet.ckpt";
     job.csv_name = "train.csv";
     job.epochs = 2;
