@@ -466,6 +466,18 @@ int config_load(Config* cfg, const char* path, HwErr* err) {
     return rc;
 }
 
+// Errors about an override name the line of the generated one-key document
+// ("--set:2: ..."); the user typed an argument, so name that instead.
+static void name_override_in_error(HwErr* err, const char* setting) {
+    const char* msg = err->msg;
+    if (strncmp(msg, "--set:", 6) != 0) return;
+    const char* rest = strstr(msg + 6, ": ");
+    rest = rest ? rest + 2 : msg + 6;
+    char buf[sizeof err->msg];
+    snprintf(buf, sizeof buf, "--set %.200s: %s", setting, rest);
+    memcpy(err->msg, buf, sizeof buf);
+}
+
 int config_override(Config* cfg, const char* setting, HwErr* err) {
     // "section.key=value" or "key=value" becomes a one-key YAML document read
     // over *cfg, so overrides get exactly the checks of the file.
@@ -480,9 +492,8 @@ int config_override(Config* cfg, const char* setting, HwErr* err) {
     else
         snprintf(text, sizeof text, "%.*s: %s\n", (int)(eq - setting), setting, eq + 1);
     YamlDoc* d = yaml_load_string(text, "--set", err);
-    if (!d) return -1;
-    Config* c = malloc(sizeof *c);
     int rc = -1;
+    Config* c = d ? malloc(sizeof *c) : NULL;
     if (c) {
         memcpy(c, cfg, sizeof *c);
         rc = read_config(d, c, err);
@@ -490,6 +501,7 @@ int config_override(Config* cfg, const char* setting, HwErr* err) {
     }
     free(c);
     yaml_free(d);
+    if (rc < 0) name_override_in_error(err, setting);
     return rc;
 }
 
