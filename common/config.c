@@ -394,25 +394,43 @@ static int read_section(const YamlDoc* d, const YamlNode* map, const Section* s,
     return 0;
 }
 
-// Checks that involve two keys, reported at the line of the later one.
-static int check_relations(const YamlDoc* d, const YamlNode* root, const Config* c, HwErr* err) {
+// Where a document gave the keys that the checks across keys involve: a line
+// number, 0 when not given. Overrides have no lines; they mark keys with 1.
+typedef struct RelationKeys {
+    int parents, population;
+    int mean3, std3;  // data.mean / data.std given as 3 values
+} RelationKeys;
+
+static int line_or_mark(const YamlNode* n, int mark) { return n ? (mark ? 1 : n->line) : 0; }
+
+// Adds what `root` sets to *k (mark: an override, which has no lines).
+static void note_relation_keys(const YamlNode* root, RelationKeys* k, int mark) {
     const YamlNode* search = yaml_get(root, "search");
-    if (c->search.parents > c->search.population) {
-        const YamlNode* n = yaml_get(search, "parents");
-        if (!n) n = yaml_get(search, "population");
-        return hw_bad_input(err, d->path, n ? n->line : 0,
+    const YamlNode* data = yaml_get(root, "data");
+    const YamlNode* mean = yaml_get(data, "mean");
+    const YamlNode* std = yaml_get(data, "std");
+    int m;
+    if ((m = line_or_mark(yaml_get(search, "parents"), mark))) k->parents = m;
+    if ((m = line_or_mark(yaml_get(search, "population"), mark))) k->population = m;
+    if (mean) k->mean3 = mean->kind == YAML_SEQUENCE && mean->count == 3 ? line_or_mark(mean, mark) : 0;
+    if (std) k->std3 = std->kind == YAML_SEQUENCE && std->count == 3 ? line_or_mark(std, mark) : 0;
+}
+
+// Checks that involve two keys, run on the final values, so the order of
+// keys or overrides does not matter; reported at the line of the later key.
+// `marks` (overrides): report no line.
+static int check_relations(const char* path, const RelationKeys* k, int marks, const Config* c, HwErr* err) {
+    if (c->search.parents > c->search.population)
+        return hw_bad_input(err, path, marks ? 0 : k->parents ? k->parents : k->population,
                             "search.parents: found %d, expected at most search.population (%d)",
                             c->search.parents, c->search.population);
-    }
-    const YamlNode* data = yaml_get(root, "data");
+    const int given[2] = {k->mean3, k->std3};
     const char* names[2] = {"mean", "std"};
-    for (int i = 0; i < 2; i++) {
-        const YamlNode* n = yaml_get(data, names[i]);
-        if (n && n->kind == YAML_SEQUENCE && n->count == 3 && c->data.channels != 3)
-            return hw_bad_input(err, d->path, n->line,
+    for (int i = 0; i < 2; i++)
+        if (given[i] && c->data.channels != 3)
+            return hw_bad_input(err, path, marks ? 0 : given[i],
                                 "data.%s: found 3 values for %d input channel(s), expected 1 value",
                                 names[i], c->data.channels);
-    }
     return 0;
 }
 
@@ -425,7 +443,8 @@ static void apply_kind_defaults(const YamlNode* root, Config* c) {
     if (!yaml_get(data, "std")) set3(c->data.std, 0.229f, 0.224f, 0.225f);
 }
 
-static int read_config(const YamlDoc* d, Config* c, HwErr* err) {
+// Reads every key of `d` over *c; the checks across keys are the caller's.
+static int read_config_keys(const YamlDoc* d, Config* c, HwErr* err) {
     const YamlNode* root = d->root;
     const char* names[16];
     int count = 0;
@@ -443,7 +462,14 @@ static int read_config(const YamlDoc* d, Config* c, HwErr* err) {
             return -1;
     }
     apply_kind_defaults(root, c);
-    return check_relations(d, root, c, err);
+    return 0;
+}
+
+static int read_config(const YamlDoc* d, Config* c, HwErr* err) {
+    if (read_config_keys(d, c, err)) return -1;
+    RelationKeys keys = {0};
+    note_relation_keys(d->root, &keys, 0);
+    return check_relations(d->path, &keys, 0, c, err);
 }
 
 int config_load(Config* cfg, const char* path, HwErr* err) {
@@ -478,9 +504,9 @@ static void name_override_in_error(HwErr* err, const char* setting) {
     memcpy(err->msg, buf, sizeof buf);
 }
 
-int config_override(Config* cfg, const char* setting, HwErr* err) {
-    // "section.key=value" or "key=value" becomes a one-key YAML document read
-    // over *cfg, so overrides get exactly the checks of the file.
+// One override "section.key=value" (or "key=value") as a one-key YAML
+// document read over *c, so it gets exactly the checks of the file.
+static int apply_override(Config* c, const char* setting, RelationKeys* keys, HwErr* err) {
     const char* eq = strchr(setting, '=');
     const char* dot = strchr(setting, '.');
     char text[1200];
@@ -492,16 +518,23 @@ int config_override(Config* cfg, const char* setting, HwErr* err) {
     else
         snprintf(text, sizeof text, "%.*s: %s\n", (int)(eq - setting), setting, eq + 1);
     YamlDoc* d = yaml_load_string(text, "--set", err);
-    int rc = -1;
-    Config* c = d ? malloc(sizeof *c) : NULL;
-    if (c) {
-        memcpy(c, cfg, sizeof *c);
-        rc = read_config(d, c, err);
-        if (rc == 0) memcpy(cfg, c, sizeof *c);
-    }
-    free(c);
+    int rc = d ? read_config_keys(d, c, err) : -1;
+    if (rc == 0) note_relation_keys(d->root, keys, 1);
     yaml_free(d);
     if (rc < 0) name_override_in_error(err, setting);
+    return rc;
+}
+
+int config_override(Config* cfg, const char* const* settings, int n, HwErr* err) {
+    Config* c = malloc(sizeof *c);
+    if (!c) return hw_runtime(err, NULL, 0, "out of memory");
+    memcpy(c, cfg, sizeof *c);
+    RelationKeys keys = {0};
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) rc = apply_override(c, settings[i], &keys, err);
+    if (rc == 0) rc = check_relations("--set", &keys, 1, c, err);
+    if (rc == 0) memcpy(cfg, c, sizeof *c);
+    free(c);
     return rc;
 }
 

@@ -105,9 +105,12 @@ void config_defaults(Config* cfg);
 // Reads a YAML config over the defaults. Unknown keys, wrong types and values
 // out of range are errors with file and line (err->code 2). Returns 0 or -1.
 int config_load(Config* cfg, const char* path, HwErr* err);
-// Applies one command-line override "section.key=value" (or "key=value")
-// with the same checks as the file; errors name "--set".
-int config_override(Config* cfg, const char* setting, HwErr* err);
+// Applies command-line overrides "section.key=value" (or "key=value") in
+// order, with the checks of the file; checks across keys (search.parents <=
+// search.population, ...) run once on the result, so the order of overrides
+// does not matter. Errors name the override as typed; on error *cfg is
+// unchanged.
+int config_override(Config* cfg, const char* const* settings, int n, HwErr* err);
 // Writes the resolved configuration (every key) as YAML; returns 0 or -1.
 int config_write(const Config* cfg, const char* path, HwErr* err);
 

@@ -20,9 +20,7 @@ int overrides_add(ConfigOverrides* o, const char* setting) {
 }
 
 int overrides_apply(const ConfigOverrides* o, Config* cfg, HwErr* err) {
-    for (int i = 0; i < o->n; i++)
-        if (config_override(cfg, o->items[i], err) < 0) return -1;
-    return 0;
+    return config_override(cfg, o->items, o->n, err);
 }
 
 int make_dirs(const char* path, HwErr* err) {

@@ -191,6 +191,49 @@ TEST(Config, MeanAndStdTakeOneOrThreeValues) {
     EXPECT_TRUE(contains(m, "data.std[1]: found '0', expected a number in (0, 1000]")) << m;
 }
 
+// Overrides (`--set`) apply in order with the file's checks; the checks
+// across keys see the final values, so their order does not matter, and a
+// failed set leaves the config untouched.
+TEST(Config, OverridesInAnyOrderAndNamedWhenBad) {
+    Config c;
+    config_defaults(&c);
+    ASSERT_GT(c.search.parents, 3);  // so population=3 alone would be an error
+    HwErr err = {{0}, 0};
+    const char* shrink[] = {"search.population=3", "search.parents=2", "train.epochs=7"};
+    ASSERT_EQ(config_override(&c, shrink, 3, &err), 0) << err.msg;
+    EXPECT_EQ(c.search.population, 3);
+    EXPECT_EQ(c.search.parents, 2);
+    EXPECT_EQ(c.train.epochs, 7);
+    const char* grow[] = {"search.parents=9", "search.population=12"};
+    ASSERT_EQ(config_override(&c, grow, 2, &err), 0) << err.msg;
+    EXPECT_EQ(c.search.parents, 9);
+    EXPECT_EQ(c.search.population, 12);
+    const char* three_means[] = {"data.mean=[0.1, 0.2, 0.3]", "data.channels=3"};
+    ASSERT_EQ(config_override(&c, three_means, 2, &err), 0) << err.msg;
+    EXPECT_FLOAT_EQ(c.data.mean[2], 0.3f);
+
+    Config before = c;
+    struct Case {
+        std::vector<const char*> settings;
+        const char* want;
+    } cases[] = {
+        {{"train.epochs=2", "search.parents=13"},
+         "--set: search.parents: found 13, expected at most search.population (12)"},
+        {{"data.std=[1, 2, 3]", "data.channels=1"}, "--set: data.std: found 3 values for 1 input channel(s)"},
+        {{"train.epochs=2", "train.epochs=abc"},
+         "--set train.epochs=abc: train.epochs: found 'abc', expected an integer in 0..100000"},
+        {{"train.bacth=64"}, "--set train.bacth=64: train: unknown key 'bacth'"},
+        {{"epochs"}, "--set: found 'epochs', expected section.key=value"},
+    };
+    for (const Case& k : cases) {
+        HwErr e = {{0}, 0};
+        EXPECT_EQ(config_override(&c, k.settings.data(), (int)k.settings.size(), &e), -1) << k.want;
+        EXPECT_EQ(e.code, 2);
+        EXPECT_EQ(std::string(e.msg).rfind(k.want, 0), 0u) << e.msg;
+        EXPECT_EQ(memcmp(&c, &before, sizeof c), 0) << "a failed --set changed the config: " << k.want;
+    }
+}
+
 TEST(Config, UnknownKeysAreErrorsWithLine) {
     TempDir tmp("config");
     std::string m = expect_load_error(tmp, "train:\n  epochs: 3\n  bacth: 64\n", 3);
