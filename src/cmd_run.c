@@ -59,6 +59,7 @@ int cmd_run(int argc, char** argv) {
     Config cfg;
     config_defaults(&cfg);
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
+    if (quick) pipeline_quick_config(&cfg);
     if (target) snprintf(cfg.target, sizeof cfg.target, "%s", target);
     if (latency >= 0) cfg.latency_ms = (float)latency;
     if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
@@ -176,8 +177,9 @@ int bench_pipeline_main(int argc, char** argv) {
     HwErr err = {0};
     Config cfg;
     config_defaults(&cfg);
-    if (config_load(&cfg, config, &err) < 0 || overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
+    if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
+    if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
     int s1 = cfg.stages.stage1_epochs, s2 = cfg.stages.stage2_epochs;
     int h1 = s1 / 2 > 0 ? s1 / 2 : 1, h2 = s2 / 2 > 0 ? s2 / 2 : 1;
     if (short_epochs && parse_short(short_epochs, &h1, &h2) < 0) {
@@ -208,8 +210,7 @@ int bench_pipeline_main(int argc, char** argv) {
         }
         if (i > 0 && c.latency_ms <= 0) c.latency_ms = (float)res[0].limit_ms;
         fprintf(stderr, "hwnas bench pipeline: %s in %s\n", m[i].label, dir);
-        // The config is already shrunk for --quick; the pipeline must not shrink the epochs again.
-        PipelineOptions po = {m[i].mode, 0, 0, finetune, 1};
+        PipelineOptions po = {m[i].mode, quick, 0, finetune, 1};
         if (pipeline_run(&c, dir, &po, &res[i], &err) < 0) return cli_fail(&err);
     }
     if (write_bench(out, m, res, 4, finetune, &err) < 0) return cli_fail(&err);

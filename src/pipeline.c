@@ -425,7 +425,6 @@ static int write_report(const Run* r, const PipelineOptions* opt, const Pipeline
 int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOptions* opt, PipelineResult* res,
                  HwErr* err) {
     Config cfg = *cfg_in;
-    if (opt->quick) pipeline_quick_config(&cfg);
     memset(res, 0, sizeof *res);
     res->measured_ms = -1;
     Run r = {0};

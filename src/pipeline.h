@@ -39,13 +39,15 @@ typedef struct PipelineResult {
 
 typedef struct PipelineOptions {
     PipelineMode mode;
-    int quick;            // a few-minute version of the same steps
+    int quick;            // profile the target briefly (the config is the caller's: pipeline_quick_config)
     int random_baseline;  // run the random search with the same budget
     int finetune;         // extract + fine-tune + test the winner
     int report;           // write report.md and the plots
 } PipelineOptions;
 
 // Shrinks a config to the `--quick` settings (same steps, minutes not hours).
+// Commands apply it right after loading the file, before --set, so the
+// user's overrides win.
 void pipeline_quick_config(Config* cfg);
 int pipeline_run(const Config* cfg, const char* run_dir, const PipelineOptions* opt, PipelineResult* res,
                  HwErr* err);

@@ -173,6 +173,25 @@ TEST(Cli, LatencyProfilePredictCheck) {
     EXPECT_NE(r.out.find("samples 3 within10"), std::string::npos) << r.out;
 }
 
+// --quick shrinks the config first and --set overrides it after, so the
+// user's values win: here every setting --quick changes is set back to the
+// smoke config's (a run that took --quick's sizes would train 8000 images).
+TEST(Cli, QuickRunKeepsTheOverrides) {
+    std::string dir = temp_dir();
+    std::string sets;
+    for (const char* kv : {"data.limit_train=1536", "data.holdout=512", "data.limit_test=512", "train.epochs=1",
+                           "stages.stage1_epochs=1", "stages.stage2_epochs=1", "search.population=8",
+                           "search.parents=3", "search.iterations=2", "search.mutations=4", "search.crossovers=4",
+                           "search.bn_images=128", "search.val_images=256", "finetune.epochs=1"})
+        sets += std::string(" --set ") + kv;
+    Result r = run("run --quick --no-random-baseline -c tests/configs/smoke.yaml -o " + dir + sets);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string cfg = slurp(dir + "/config.yaml");
+    for (const char* line : {"  limit_train: 1536\n", "  holdout: 512\n", "  population: 8\n", "  parents: 3\n",
+                             "  val_images: 256\n"})
+        EXPECT_NE(cfg.find(line), std::string::npos) << line << " not in\n" << cfg;
+}
+
 // The whole pipeline on a small subset, then the winner's weights in PyTorch.
 TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     std::string dir = temp_dir();
