@@ -407,6 +407,13 @@ static int write_report(const Run* r, const PipelineOptions* opt, const Pipeline
         if (!res->check_met)
             fprintf(fp, "\nNone of the %d candidates measured meets the limit; the winner is the best by prediction.\n",
                     res->n_checks);
+        // The check stops at the winner, so its last row and the winner's
+        // final measurement time the same network at two moments.
+        double checked = res->checks[res->n_checks - 1].measured_ms;
+        if (res->check_met && res->measured_ms > 0 && fabs(res->measured_ms - checked) > 0.1 * checked)
+            fprintf(fp, "\nThe winner measured %.3f ms here and %.3f ms %s: the same network timed twice; the "
+                        "difference is other load on this machine's cores.\n",
+                    checked, res->measured_ms, opt->finetune ? "after fine-tuning" : "at the end");
     }
     if (res->has_random)
         fprintf(fp,
