@@ -18,6 +18,8 @@ enum { HW_EXIT_RUNTIME = 1, HW_EXIT_INPUT = 2 };
 
 // Sets err (if not NULL) to "FILE:LINE: message" (line <= 0 omits LINE, file
 // NULL omits FILE) and returns -1, so callers can `return hw_fail(...)`.
+// Control characters and bytes that are not UTF-8 (quoted from a hostile
+// file, say) come out escaped (\n, \t, \xNN): the message stays one line.
 int hw_fail(HwErr* err, int code, const char* file, int line, const char* fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

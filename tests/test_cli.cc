@@ -110,6 +110,14 @@ TEST(Cli, CorruptIdxIsRefusedAndWritesNothing) {
     EXPECT_FALSE(exists(dir + "/run"));
 }
 
+// A hostile name with a newline in an architecture file: still one error line.
+TEST(Cli, ErrorQuotingAHostileNameIsOneLine) {
+    std::string dir = temp_dir();
+    write(dir + "/a.yaml", "space: fmnist-small\nops: [\"mb\\nk3\", skip, skip]\n");
+    Result r = run("eval -c tests/configs/smoke.yaml --arch " + dir + "/a.yaml --weights " + dir + "/w.safetensors");
+    expect_error(r, 2, "'mb\\nk3'");
+}
+
 TEST(Cli, TruncatedCheckpointIsRefusedOnResume) {
     std::string dir = temp_dir();
     Result r = run("train -c tests/configs/smoke.yaml -o " + dir);

@@ -451,3 +451,23 @@ TEST(Yaml, AtomicFileWriteReplacesOrLeavesTheOldFile) {
     EXPECT_EQ(err.code, 1);
     EXPECT_TRUE(contains(err.msg, nodir)) << err.msg;
 }
+
+// Errors quote what files contain; whatever that is, the message stays one
+// printable line: control characters and bytes that are not UTF-8 are escaped,
+// UTF-8 (a path with accents, say) is kept.
+TEST(Error, MessagesAreOneEscapedLine) {
+    HwErr err = {{0}, 0};
+    EXPECT_EQ(hw_bad_input(&err, "/tmp/caf\xc3\xa9.yaml", 3, "ops[0]: '%s' is not a candidate", "mb\nk3\t\x97\x01"), -1);
+    EXPECT_EQ(err.code, 2);
+    EXPECT_STREQ(err.msg, "/tmp/caf\xc3\xa9.yaml:3: ops[0]: 'mb\\nk3\\t\\x97\\x01' is not a candidate");
+    // A truncated UTF-8 sequence is escaped too, and a long hostile string
+    // is cut, never overflowing the message.
+    std::string hostile(3000, '\x7f');
+    hw_runtime(&err, nullptr, 0, "found '%s' then '\xe2\x82'", hostile.c_str());
+    EXPECT_EQ(err.code, 1);
+    EXPECT_LT(strlen(err.msg), sizeof err.msg);
+    EXPECT_EQ(std::string(err.msg).rfind("found '\\x7f\\x7f", 0), 0u) << err.msg;
+    EXPECT_EQ(std::string(err.msg).find('\x7f'), std::string::npos);
+    hw_runtime(&err, nullptr, 0, "end '\xe2\x82'");
+    EXPECT_STREQ(err.msg, "end '\\xe2\\x82'");
+}
