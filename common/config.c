@@ -394,41 +394,38 @@ static int read_section(const YamlDoc* d, const YamlNode* map, const Section* s,
     return 0;
 }
 
-// Where a document gave the keys that the checks across keys involve: a line
-// number, 0 when not given. Overrides have no lines; they mark keys with 1.
+// The line where a document gave each key that the checks across keys
+// involve, 0 when it did not.
 typedef struct RelationKeys {
     int parents, population;
     int mean3, std3;  // data.mean / data.std given as 3 values
 } RelationKeys;
 
-static int line_or_mark(const YamlNode* n, int mark) { return n ? (mark ? 1 : n->line) : 0; }
-
-// Adds what `root` sets to *k (mark: an override, which has no lines).
-static void note_relation_keys(const YamlNode* root, RelationKeys* k, int mark) {
+// Adds what `root` gives to *k (a later document's keys replace earlier ones).
+static void note_relation_keys(const YamlNode* root, RelationKeys* k) {
     const YamlNode* search = yaml_get(root, "search");
     const YamlNode* data = yaml_get(root, "data");
-    const YamlNode* mean = yaml_get(data, "mean");
-    const YamlNode* std = yaml_get(data, "std");
-    int m;
-    if ((m = line_or_mark(yaml_get(search, "parents"), mark))) k->parents = m;
-    if ((m = line_or_mark(yaml_get(search, "population"), mark))) k->population = m;
-    if (mean) k->mean3 = mean->kind == YAML_SEQUENCE && mean->count == 3 ? line_or_mark(mean, mark) : 0;
-    if (std) k->std3 = std->kind == YAML_SEQUENCE && std->count == 3 ? line_or_mark(std, mark) : 0;
+    const YamlNode *parents = yaml_get(search, "parents"), *population = yaml_get(search, "population");
+    const YamlNode *mean = yaml_get(data, "mean"), *std = yaml_get(data, "std");
+    if (parents) k->parents = parents->line;
+    if (population) k->population = population->line;
+    if (mean) k->mean3 = mean->kind == YAML_SEQUENCE && mean->count == 3 ? mean->line : 0;
+    if (std) k->std3 = std->kind == YAML_SEQUENCE && std->count == 3 ? std->line : 0;
 }
 
 // Checks that involve two keys, run on the final values, so the order of
-// keys or overrides does not matter; reported at the line of the later key.
-// `marks` (overrides): report no line.
-static int check_relations(const char* path, const RelationKeys* k, int marks, const Config* c, HwErr* err) {
+// keys or overrides does not matter; reported at the line of the later key
+// (no line for overrides: lines of their generated documents mean nothing).
+static int check_relations(const char* path, int with_lines, const RelationKeys* k, const Config* c, HwErr* err) {
     if (c->search.parents > c->search.population)
-        return hw_bad_input(err, path, marks ? 0 : k->parents ? k->parents : k->population,
+        return hw_bad_input(err, path, with_lines ? (k->parents ? k->parents : k->population) : 0,
                             "search.parents: found %d, expected at most search.population (%d)",
                             c->search.parents, c->search.population);
     const int given[2] = {k->mean3, k->std3};
     const char* names[2] = {"mean", "std"};
     for (int i = 0; i < 2; i++)
         if (given[i] && c->data.channels != 3)
-            return hw_bad_input(err, path, marks ? 0 : given[i],
+            return hw_bad_input(err, path, with_lines ? given[i] : 0,
                                 "data.%s: found 3 values for %d input channel(s), expected 1 value",
                                 names[i], c->data.channels);
     return 0;
@@ -468,8 +465,8 @@ static int read_config_keys(const YamlDoc* d, Config* c, HwErr* err) {
 static int read_config(const YamlDoc* d, Config* c, HwErr* err) {
     if (read_config_keys(d, c, err)) return -1;
     RelationKeys keys = {0};
-    note_relation_keys(d->root, &keys, 0);
-    return check_relations(d->path, &keys, 0, c, err);
+    note_relation_keys(d->root, &keys);
+    return check_relations(d->path, 1, &keys, c, err);
 }
 
 int config_load(Config* cfg, const char* path, HwErr* err) {
@@ -519,7 +516,7 @@ static int apply_override(Config* c, const char* setting, RelationKeys* keys, Hw
         snprintf(text, sizeof text, "%.*s: %s\n", (int)(eq - setting), setting, eq + 1);
     YamlDoc* d = yaml_load_string(text, "--set", err);
     int rc = d ? read_config_keys(d, c, err) : -1;
-    if (rc == 0) note_relation_keys(d->root, keys, 1);
+    if (rc == 0) note_relation_keys(d->root, keys);
     yaml_free(d);
     if (rc < 0) name_override_in_error(err, setting);
     return rc;
@@ -532,7 +529,7 @@ int config_override(Config* cfg, const char* const* settings, int n, HwErr* err)
     RelationKeys keys = {0};
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) rc = apply_override(c, settings[i], &keys, err);
-    if (rc == 0) rc = check_relations("--set", &keys, 1, c, err);
+    if (rc == 0) rc = check_relations("--set", 0, &keys, c, err);
     if (rc == 0) memcpy(cfg, c, sizeof *c);
     free(c);
     return rc;

@@ -34,7 +34,6 @@ typedef struct PipelineResult {
     int random_evaluated;
     LatencyCheck checks[PIPE_MAX_CHECKS];
     int n_checks;
-    int check_met;               // 1 when a checked candidate measured under the limit
 } PipelineResult;
 
 typedef struct PipelineOptions {
