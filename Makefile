@@ -4,9 +4,16 @@
 #
 #   make SAN=1        sanitizer build in build-asan/ (CPU only)
 #   make CUDA=0       CPU-only build even when nvcc is present
+#   make EMU=1        the CUDA backend built by g++ against the CUDA emulator
+#                     of tests/cuda_emu/ (no GPU, no toolkit), in build-emu/
 
 SAN ?= 0
-ifeq ($(SAN),1)
+EMU ?= 0
+ifeq ($(EMU),1)
+  BUILD ?= build-emu
+  OPT := -O2 -march=native -g
+  CUDA := 1
+else ifeq ($(SAN),1)
   BUILD ?= build-asan
   OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   CUDA := 0
@@ -53,6 +60,9 @@ ifeq ($(MPI),1)
     ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
       NCCL := 1
     endif
+    ifeq ($(EMU),1)
+      NCCL := 1
+    endif
   endif
 else
   CPPFLAGS += -DHWNAS_MPI=0
@@ -61,14 +71,26 @@ CPPFLAGS += -DHWNAS_NCCL=$(NCCL)
 
 LIB_C := $(wildcard common/*.c kernels/*.c kernels/cpu/*.c supernet/*.c search/*.c data/*.c dist/*.c)
 CU_SRC := $(wildcard kernels/cuda/*.cu)
+# The emulator: its runtime, cuBLAS, cuDNN and NCCL in one archive, and
+# g++ in place of nvcc for every .cu file (warnings still errors).
+EMU_SRC := $(wildcard tests/cuda_emu/emu_*.cc)
+EMU_LIB := $(BUILD)/libcudaemu.a
+EMU_CXXFLAGS := -std=c++17 $(OPT) $(WARN) -fopenmp -Itests/cuda_emu/include -Itests/cuda_emu
 ifeq ($(NCCL),1)
   CU_SRC += dist/comm_nccl.cu
-  LDLIBS += -lnccl
+  ifneq ($(EMU),1)
+    LDLIBS += -lnccl
+  endif
 endif
 ifeq ($(CUDA),1)
   LIB_C := $(filter-out kernels/cuda_stub.c,$(LIB_C))
   LIB_CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/%.o)
-  LDLIBS += -L$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  ifeq ($(EMU),1)
+    LIB_CU_OBJ += $(EMU_SRC:%.cc=$(BUILD)/%.o)
+    LDLIBS += -lrt -lstdc++
+  else
+    LDLIBS += -L$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  endif
 else
   LIB_CU_OBJ :=
 endif
@@ -81,7 +103,7 @@ TEST_OBJ := $(TEST_CC:%.cc=$(BUILD)/%.o) $(BUILD)/tests/ref_file.o
 REF_STAMP := build/ref/.stamp
 PYTHON := /usr/bin/python3
 
-.PHONY: all test test-asan test-gpu gpu-parity-build dev-cuda deps ref bench-ops clean
+.PHONY: all test test-asan test-gpu test-cuda-emu gpu-parity-build dev-cuda deps ref bench-ops clean
 all: $(BUILD)/hwnas
 
 $(BUILD)/%.o: %.c
@@ -92,9 +114,19 @@ $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
+ifeq ($(EMU),1)
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
+
+$(BUILD)/tests/cuda_emu/%.o: tests/cuda_emu/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -c $< -o $@
+else
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+endif
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -147,15 +179,43 @@ gpu-parity-build:
 test-gpu: gpu-parity-build
 	./$(GPU_PARITY)
 
+# GPU check kit (tools/gpu-check.sh): nvcc build, test-gpu, the dev/cuda
+# tools, bench train on GPU and CPU, hwnas run --quick on the GPU (about 8
+# minutes on one H100); writes $(GPU_CHECK_OUT)/summary.md; exits 77 without a GPU.
+GPU_CHECK_OUT ?= runs/gpu-check
+.PHONY: gpu-check
+gpu-check:
+	bash tools/gpu-check.sh $(GPU_CHECK_OUT)
+
 # dev/cuda kernel experiments (as in llm.c): compile only, with the library's
 # nvcc flags (-Werror, sm_80 and sm_90); they run only on a GPU.
 DEV_CUDA_BIN := $(patsubst dev/cuda/%.cu,$(BUILD)/dev/cuda/%,$(wildcard dev/cuda/*.cu))
+ifeq ($(EMU),1)
+$(BUILD)/dev/cuda/%: dev/cuda/%.cu dev/cuda/common.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(EMU_CXXFLAGS) -x c++ $< -x none $(LIB) -o $@ $(LDFLAGS) $(LDLIBS)
+else
 $(BUILD)/dev/cuda/%: dev/cuda/%.cu dev/cuda/common.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
+endif
 dev-cuda:
 	@test "$(CUDA)" = 1 || { echo "make dev-cuda needs nvcc (CUDA toolkit)"; exit 2; }
 	@$(MAKE) --no-print-directory $(DEV_CUDA_BIN)
+
+# The whole CUDA backend under the emulator of tests/cuda_emu (no GPU needed):
+# gpu_parity, the dev/cuda validations, the emulator's own tests and the
+# 2-rank NCCL check; ends with "N passed, M failed".
+EMU_TESTS := build-emu/tests/gpu_parity build-emu/tests/dp_check build-emu/hwnas \
+             build-emu/tests/test_emu_core build-emu/tests/test_emu_libs build-emu/tests/test_emu_nccl \
+             $(patsubst dev/cuda/%.cu,build-emu/dev/cuda/%,$(wildcard dev/cuda/*.cu))
+test-cuda-emu: deps
+	@$(MAKE) --no-print-directory ref
+	@$(MAKE) --no-print-directory EMU=1 $(EMU_TESTS)
+	bash tests/cuda_emu/run_tests.sh build-emu
+
+build-emu/tests/test_emu_%: build-emu/tests/cuda_emu/test_emu_%.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 
 bench-ops: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench_ops
@@ -165,6 +225,6 @@ $(BUILD)/bench_ops: $(BUILD)/bench/bench_ops.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-emu
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

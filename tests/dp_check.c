@@ -6,6 +6,11 @@
 //   - the averaged gradients equal (g0 + g1) * 0.5 computed locally;
 //   - after the SGD step the weights and momentum equal rank 0's.
 // Exit 0 when every check holds, 1 with the first difference on stderr.
+//
+// A second argument picks the backend: `cpu` (the default; MPI over host
+// memory) or `cuda` (each rank on its own GPU, local rank % GPUs, as
+// src/device.c does; NCCL over device memory). Supernet memory is then
+// device memory: the host reaches it only through ops->upload/download.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +21,45 @@
 #include "supernet/supernet.h"
 #include "supernet/trainer.h"
 
+#if HWNAS_CUDA
+#include "kernels/cuda/cuda_context.h"
+#endif
+
 enum { BATCH = 6, STEPS = 4 };
+
+// The backend of the run and the distributed mode that goes with it.
+typedef struct Backend {
+    const Ops* ops;
+    OpContext ctx;
+    const char* comm_mode;
+} Backend;
+
+static int open_backend(Backend* b, int cuda, HwErr* err) {
+    memset(b, 0, sizeof *b);
+    b->ctx.threads = 1;
+    b->ops = &ops_cpu, b->comm_mode = "auto";
+    if (!cuda) return 0;
+#if HWNAS_CUDA
+    char why[256];
+    int devices = cuda_device_available(why, sizeof why);
+    if (!devices) return hw_runtime(err, NULL, 0, "cuda: %s", why);
+    int size, rank, local_rank;
+    comm_launch_layout(&size, &rank, &local_rank);
+    CudaState* st = cuda_state_create(local_rank % devices, err);
+    if (!st) return -1;
+    b->ctx.cuda = st, b->ops = ops_cuda(), b->comm_mode = "nccl";
+    return 0;
+#else
+    return hw_bad_input(err, NULL, 0, "cuda: this dp_check was built without the CUDA backend (HWNAS_CUDA=0)");
+#endif
+}
+
+static void close_backend(Backend* b) {
+#if HWNAS_CUDA
+    if (b->ctx.cuda) cuda_state_destroy((CudaState*)b->ctx.cuda);
+#endif
+    b->ctx.cuda = NULL;
+}
 
 // Batch `which` of step `step`: images in [0, 1), labels below classes.
 static void make_batch(const Space* s, int step, int which, float* images, int* labels) {
@@ -54,68 +97,117 @@ static int first_difference(const float* a, const float* b, size_t n) {
     return -1;
 }
 
-int main(int argc, char** argv) {
-    if (argc != 2) return fprintf(stderr, "usage: dp_check SPACE.yaml\n"), 2;
-    HwErr err = {0};
-    OpContext ctx = {1, NULL};
-    Space space;
-    Comm comm;
-    if (space_load(&space, argv[1], &err) < 0 || comm_init(&comm, "auto", &ops_cpu, &ctx, &err) < 0)
-        return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
-    if (comm.size != 2) return fprintf(stderr, "dp_check: run me with mpirun -np 2 (size %d)\n", comm.size), 1;
-    Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, BATCH, &err);
-    if (!sn || supernet_init_params(sn, 1) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
-    size_t pixels = (size_t)space.in_h * space.in_w * space.in_c;
-    float* images = malloc(BATCH * pixels * sizeof(float));
+// Host buffers, plus `root_dev`: backend memory for broadcasting a copy of
+// rank 0's state (NCCL broadcasts device memory only).
+typedef struct Buffers {
+    float *images, *g0, *g1, *mine, *root, *root_dev;
     int labels[BATCH];
-    float* g0 = malloc(sn->param_floats * sizeof(float));
-    float* g1 = malloc(sn->param_floats * sizeof(float));
-    float* mine = malloc(sn->param_floats * sizeof(float));
-    float* root = malloc(sn->param_floats * sizeof(float));
-    int* path = malloc(sizeof(int) * (size_t)space.n_layers);
+    int* path;
+} Buffers;
+
+static int alloc_buffers(Buffers* b, Supernet* sn) {
+    size_t pixels = (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
+    size_t bytes = sn->param_floats * sizeof(float);
+    b->images = malloc(BATCH * pixels * sizeof(float));
+    b->g0 = malloc(bytes), b->g1 = malloc(bytes), b->mine = malloc(bytes), b->root = malloc(bytes);
+    b->path = malloc(sizeof(int) * (size_t)sn->space.n_layers);
+    b->root_dev = sn->ops->alloc(&sn->ctx, bytes);
+    return b->images && b->g0 && b->g1 && b->mine && b->root && b->path && b->root_dev ? 0 : -1;
+}
+
+static void free_buffers(Buffers* b, Supernet* sn) {
+    free(b->images), free(b->g0), free(b->g1), free(b->mine), free(b->root), free(b->path);
+    if (b->root_dev) sn->ops->release(&sn->ctx, b->root_dev);
+}
+
+// Weights and momentum identical to rank 0's: failures, or -1 on an error.
+static int check_state(Supernet* sn, Comm* comm, Buffers* b, int step, HwErr* err) {
+    const float* state[2] = {sn->params, sn->momentum};
+    size_t bytes = sn->param_floats * sizeof(float);
     int failures = 0;
-    SgdConfig sgd = {0.05f, 0.9f, 1e-4f, 1};
-    for (int step = 0; step < STEPS && !failures; step++) {
-        sample_path(sn, 3, (uint64_t)step, 0, NULL, path);
-        // Alone: the gradients of both batches (BN statistics are not
-        // touched by what is compared: gradients use batch statistics).
-        run_batch(sn, path, step, 0, images, labels);
-        size_t n = path_grads(sn, path, g0);
-        run_batch(sn, path, step, 1, images, labels);
-        path_grads(sn, path, g1);
-        for (size_t i = 0; i < n; i++) g0[i] = (g0[i] + g1[i]) * 0.5f;
-        // Together: this rank's batch, then the average over the ranks.
-        run_batch(sn, path, step, comm.rank, images, labels);
-        if (train_average_path_grads(sn, path, &comm, &err) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
-        path_grads(sn, path, mine);
-        int at = first_difference(mine, g0, n);
+    for (int k = 0; k < 2; k++) {
+        sn->ops->copy(&sn->ctx, b->root_dev, state[k], bytes);
+        if (comm_broadcast(comm, b->root_dev, bytes, err) < 0) return -1;
+        sn->ops->download(&sn->ctx, b->root, b->root_dev, bytes);
+        sn->ops->download(&sn->ctx, b->mine, state[k], bytes);
+        int at = first_difference(b->mine, b->root, sn->param_floats);
         if (at >= 0) {
-            fprintf(stderr, "dp_check: rank %d step %d: averaged gradient %d is %.9g, expected %.9g\n", comm.rank, step,
-                    at, mine[at], g0[at]);
+            fprintf(stderr, "dp_check: rank %d step %d: %s %d differs from rank 0's\n", comm->rank, step,
+                    k ? "momentum" : "weight", at);
             failures++;
         }
-        supernet_sgd_path(sn, path, &sgd);
-        // Weights and momentum identical to rank 0's.
-        float* state[2] = {sn->params, sn->momentum};
-        for (int k = 0; k < 2; k++) {
-            memcpy(root, state[k], sn->param_floats * sizeof(float));
-            if (comm_broadcast(&comm, root, sn->param_floats * sizeof(float), &err) < 0)
-                return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
-            at = first_difference(state[k], root, sn->param_floats);
-            if (at >= 0) {
-                fprintf(stderr, "dp_check: rank %d step %d: %s %d differs from rank 0's\n", comm.rank, step,
-                        k ? "momentum" : "weight", at);
-                failures++;
-            }
-        }
+    }
+    return failures;
+}
+
+// One step: failures, or -1 on an error (in err).
+static int check_step(Supernet* sn, Comm* comm, Buffers* b, int step, HwErr* err) {
+    SgdConfig sgd = {0.05f, 0.9f, 1e-4f, 1};
+    int failures = 0;
+    sample_path(sn, 3, (uint64_t)step, 0, NULL, b->path);
+    // Alone: the gradients of both batches (BN statistics are not touched by
+    // what is compared: gradients use batch statistics).
+    run_batch(sn, b->path, step, 0, b->images, b->labels);
+    size_t n = path_grads(sn, b->path, b->g0);
+    run_batch(sn, b->path, step, 1, b->images, b->labels);
+    path_grads(sn, b->path, b->g1);
+    for (size_t i = 0; i < n; i++) b->g0[i] = (b->g0[i] + b->g1[i]) * 0.5f;
+    // Together: this rank's batch, then the average over the ranks.
+    run_batch(sn, b->path, step, comm->rank, b->images, b->labels);
+    if (train_average_path_grads(sn, b->path, comm, err) < 0) return -1;
+    path_grads(sn, b->path, b->mine);
+    int at = first_difference(b->mine, b->g0, n);
+    if (at >= 0) {
+        fprintf(stderr, "dp_check: rank %d step %d: averaged gradient %d is %.9g, expected %.9g\n", comm->rank, step,
+                at, b->mine[at], b->g0[at]);
+        failures++;
+    }
+    supernet_sgd_path(sn, b->path, &sgd);
+    int state = check_state(sn, comm, b, step, err);
+    if (state < 0) return -1;
+    // A failed backend (CUDA) has skipped work since: count it.
+    if (sn->ops->synchronize(&sn->ctx) < 0) {
+        fprintf(stderr, "dp_check: rank %d step %d: the %s backend failed\n", comm->rank, step, sn->ops->name);
+        failures++;
+    }
+    return failures + state;
+}
+
+static int parse_backend(int argc, char** argv, int* cuda) {
+    *cuda = argc == 3 && !strcmp(argv[2], "cuda");
+    if (argc == 2 || (argc == 3 && (*cuda || !strcmp(argv[2], "cpu")))) return 0;
+    fprintf(stderr, "usage: dp_check SPACE.yaml [cpu|cuda]\n");
+    return -1;
+}
+
+int main(int argc, char** argv) {
+    int cuda;
+    if (parse_backend(argc, argv, &cuda) < 0) return 2;
+    HwErr err = {0};
+    Backend be;
+    Space space;
+    Comm comm;
+    if (space_load(&space, argv[1], &err) < 0 || open_backend(&be, cuda, &err) < 0 ||
+        comm_init(&comm, be.comm_mode, be.ops, &be.ctx, &err) < 0)
+        return fprintf(stderr, "dp_check: %s\n", err.msg), err.code == HW_EXIT_INPUT && cuda ? 2 : 1;
+    if (comm.size != 2) return fprintf(stderr, "dp_check: run me with mpirun -np 2 (size %d)\n", comm.size), 1;
+    Supernet* sn = supernet_create(&space, be.ops, &be.ctx, BATCH, &err);
+    if (!sn || supernet_init_params(sn, 1) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
+    Buffers buf = {0};
+    if (alloc_buffers(&buf, sn) < 0) return fprintf(stderr, "dp_check: out of memory\n"), 1;
+    int failures = 0;
+    for (int step = 0; step < STEPS && !failures; step++) {
+        failures = check_step(sn, &comm, &buf, step, &err);
+        if (failures < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
     }
     double all[1] = {failures};
     if (comm_allreduce_host(&comm, all, 1, &err) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
     if (comm.rank == 0 && all[0] == 0)
-        printf("dp_check: %d ranks, %d steps of %s: averaged gradients and weights bit-identical\n", comm.size, STEPS,
-               space.name);
-    free(images), free(g0), free(g1), free(mine), free(root), free(path);
+        printf("dp_check: %d ranks, %d steps of %s: averaged gradients and weights bit-identical%s\n", comm.size,
+               STEPS, space.name, cuda ? " (CUDA, NCCL)" : "");
+    free_buffers(&buf, sn);
     supernet_destroy(sn);
     comm_finalize(&comm);
+    close_backend(&be);
     return all[0] == 0 ? 0 : 1;
 }

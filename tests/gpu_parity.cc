@@ -1013,6 +1013,26 @@ TEST(GpuSupernet, SgdStepsMatchCpu) {
           fetch(np.cpu, np.cpu->running, np.cpu->running_floats), {1e-4f, 1e-3f});
 }
 
+// One SGD step of every path from the same weights: the gradients of every
+// operator (each sampled by some path) against the CPU's. Unlike the 32-step
+// trajectory above, no step inherits the previous steps' rounding, so a
+// different but correct summation order (cuDNN's algorithms, the direct
+// kernels' double sums) cannot push an activation across a kink and diverge.
+TEST(GpuSupernet, EveryPathGradientsMatchCpu) {
+    int path[SPACE_MAX_LAYERS];
+    for (int step = 0; step < 32; step++) {
+        NetPair np;
+        make_pair(&np);
+        path_of(np.space, step, path);
+        float a = sgd_step(np.cpu, path), b = sgd_step(np.dev, path);
+        sync_gpu();
+        EXPECT_NEAR(a, b, 1e-5f * (1 + std::fabs(a))) << "path of step " << step;
+        check("gradients, path of step " + std::to_string(step),
+              fetch(np.dev, np.dev->grads, np.dev->param_floats),
+              fetch(np.cpu, np.cpu->grads, np.cpu->param_floats), {1e-6f, 1e-3f});
+    }
+}
+
 TEST(GpuSupernet, BnRecalibrationMatchesCpu) {
     NetPair np;
     make_pair(&np);
@@ -1033,6 +1053,11 @@ TEST(GpuSupernet, ResumeFromCheckpointIsBitIdentical) {
     Supernet* other = make_net(np.space, gpu, &gpu_ctx);
     ASSERT_NE(other, nullptr);
     copy_state(np.cpu, other);
+    // The same batch as np.dev's (make_pair uploaded it to np.cpu and np.dev only).
+    std::vector<float> x = random_floats(6 * 10 * 10, 99);
+    std::vector<int> y = {0, 1, 2, 3, 4, 1};
+    gpu->upload(&gpu_ctx, other->images, x.data(), x.size() * 4);
+    gpu->upload(&gpu_ctx, other->labels, y.data(), y.size() * 4);
     int path[SPACE_MAX_LAYERS];
     for (int step = 0; step < 4; step++) path_of(np.space, step, path), sgd_step(np.dev, path);
     for (int step = 0; step < 2; step++) path_of(np.space, step, path), sgd_step(other, path);
@@ -1044,8 +1069,6 @@ TEST(GpuSupernet, ResumeFromCheckpointIsBitIdentical) {
     supernet_destroy(other);
     other = make_net(np.space, gpu, &gpu_ctx);
     ASSERT_EQ(checkpoint_load(ckpt.c_str(), other, &st, nullptr, &err), 0) << err.msg;
-    std::vector<float> x = random_floats(6 * 10 * 10, 99);
-    std::vector<int> y = {0, 1, 2, 3, 4, 1};
     gpu->upload(&gpu_ctx, other->images, x.data(), x.size() * 4);
     gpu->upload(&gpu_ctx, other->labels, y.data(), y.size() * 4);
     for (int step = 2; step < 4; step++) path_of(np.space, step, path), sgd_step(other, path);

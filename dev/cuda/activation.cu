@@ -67,12 +67,12 @@ __global__ void backward_kernel1(Activation act, float* din, const float* dout, 
 }
 
 static void forward1(Activation act, float* out, const float* in, size_t n) {
-    forward_kernel1<<<grid_stride_blocks(n, 256), 256>>>(act, out, in, n);
+    LAUNCH_KERNEL(forward_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, act, out, in, n);
     cudaCheck(cudaGetLastError());
 }
 
 static void backward1(Activation act, float* din, const float* dout, const float* in, size_t n) {
-    backward_kernel1<<<grid_stride_blocks(n, 256), 256>>>(act, din, dout, in, n);
+    LAUNCH_KERNEL(backward_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, act, din, dout, in, n);
     cudaCheck(cudaGetLastError());
 }
 
@@ -110,7 +110,7 @@ static void forward2(Activation act, float* out, const float* in, size_t n) {
         return;
     }
     int blocks = grid_stride_blocks(n / 4, 256);
-#define LAUNCH(kind) forward_kernel2<kind><<<blocks, 256>>>(out, in, n)
+#define LAUNCH(kind) LAUNCH_KERNEL(forward_kernel2<kind>, blocks, 256, 0, 0, out, in, n)
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     cudaCheck(cudaGetLastError());
@@ -122,7 +122,7 @@ static void backward2(Activation act, float* din, const float* dout, const float
         return;
     }
     int blocks = grid_stride_blocks(n / 4, 256);
-#define LAUNCH(kind) backward_kernel2<kind><<<blocks, 256>>>(din, dout, in, n)
+#define LAUNCH(kind) LAUNCH_KERNEL(backward_kernel2<kind>, blocks, 256, 0, 0, din, dout, in, n)
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     cudaCheck(cudaGetLastError());
@@ -145,7 +145,8 @@ __global__ void bn_act_kernel3(float* out, const float* in, Bn bn, size_t n, int
 static void bn_act3(Activation act, float* out, const float* in, Bn bn, int rows, int channels) {
     size_t n = (size_t)rows * channels;
     int blocks = grid_stride_blocks(n, 256);
-#define LAUNCH(kind) bn_act_kernel3<kind><<<blocks, 256>>>(out, in, bn, n, channels)
+#define LAUNCH(kind) \
+    LAUNCH_KERNEL(bn_act_kernel3<kind>, blocks, 256, 0, 0, out, in, bn, n, channels)
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     cudaCheck(cudaGetLastError());

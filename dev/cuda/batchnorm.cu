@@ -6,7 +6,7 @@ value, as kernels/shared/batchnorm_body.h expects) and the backward sums
 benchmarked. All versions are deterministic (no atomics).
 
 Compile (the Makefile's `make dev-cuda` does this for sm_80 and sm_90):
-nvcc -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/batchnorm.cu -o batchnorm
+nvcc -O3 -std=c++17 -I. -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/batchnorm.cu -o batchnorm
 
 Run: ./batchnorm [rows] [channels]
 
@@ -73,7 +73,7 @@ __global__ void sums_kernel1(Input in, float* out) {
 }
 
 static void sums1(Input in, float* out) {
-    sums_kernel1<<<ceil_div(in.channels, 64), 64>>>(in, out);
+    LAUNCH_KERNEL(sums_kernel1, ceil_div(in.channels, 64), 64, 0, 0, in, out);
     cudaCheck(cudaGetLastError());
 }
 
@@ -134,9 +134,10 @@ static void sums2(Input in, float* out) {
     int rows_per_chunk = ceil_div(in.rows, chunks);
     chunks = ceil_div(in.rows, rows_per_chunk);
     dim3 grid(ceil_div(in.channels, 32), chunks), block(32, 32);
-    partials_kernel2<<<grid, block>>>(in, g_partial, rows_per_chunk);
+    LAUNCH_KERNEL(partials_kernel2, grid, block, 0, 0, in, g_partial, rows_per_chunk);
     cudaCheck(cudaGetLastError());
-    finish_kernel2<<<ceil_div(2 * in.channels, 256), 256>>>(g_partial, chunks, in.channels, out);
+    LAUNCH_KERNEL(finish_kernel2, ceil_div(2 * in.channels, 256), 256, 0, 0, g_partial, chunks,
+                  in.channels, out);
     cudaCheck(cudaGetLastError());
 }
 
@@ -151,7 +152,7 @@ __global__ void __launch_bounds__(1024) sums_kernel3(Input in, float* out) {
 }
 
 static void sums3(Input in, float* out) {
-    sums_kernel3<<<ceil_div(in.channels, 32), dim3(32, 32)>>>(in, out);
+    LAUNCH_KERNEL(sums_kernel3, ceil_div(in.channels, 32), dim3(32, 32), 0, 0, in, out);
     cudaCheck(cudaGetLastError());
 }
 

@@ -84,21 +84,22 @@ __global__ void add_kernel1(float* out, const float* a, const float* b, size_t n
 
 static void concat1(float* out, const float* a, const float* b, int rows, int ca, int cb) {
     size_t n = (size_t)rows * (ca + cb);
-    concat_kernel1<<<grid_stride_blocks(n, 256), 256>>>(out, a, b, n, ca, cb);
+    LAUNCH_KERNEL(concat_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, out, a, b, n, ca, cb);
     cudaCheck(cudaGetLastError());
 }
 static void split1(float* da, float* db, const float* dout, int rows, int ca, int cb) {
     size_t n = (size_t)rows * (ca + cb);
-    split_kernel1<<<grid_stride_blocks(n, 256), 256>>>(da, db, dout, n, ca, cb);
+    LAUNCH_KERNEL(split_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, da, db, dout, n, ca, cb);
     cudaCheck(cudaGetLastError());
 }
 static void shuffle1(float* out, const float* in, int rows, int channels, int groups) {
     size_t n = (size_t)rows * channels;
-    shuffle_kernel1<<<grid_stride_blocks(n, 256), 256>>>(out, in, n, channels, groups);
+    LAUNCH_KERNEL(shuffle_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, out, in, n, channels,
+                  groups);
     cudaCheck(cudaGetLastError());
 }
 static void add1(float* out, const float* a, const float* b, size_t n) {
-    add_kernel1<<<grid_stride_blocks(n, 256), 256>>>(out, a, b, n);
+    LAUNCH_KERNEL(add_kernel1, grid_stride_blocks(n, 256), 256, 0, 0, out, a, b, n);
     cudaCheck(cudaGetLastError());
 }
 
@@ -154,7 +155,7 @@ static void concat2(float* out, const float* a, const float* b, int rows, int ca
         return;
     }
     size_t n4 = (size_t)rows * (ca + cb) / 4;
-    concat_kernel2<<<grid_stride_blocks(n4, 256), 256>>>(out, a, b, n4, ca, cb);
+    LAUNCH_KERNEL(concat_kernel2, grid_stride_blocks(n4, 256), 256, 0, 0, out, a, b, n4, ca, cb);
     cudaCheck(cudaGetLastError());
 }
 static void split2(float* da, float* db, const float* dout, int rows, int ca, int cb) {
@@ -163,7 +164,7 @@ static void split2(float* da, float* db, const float* dout, int rows, int ca, in
         return;
     }
     size_t n4 = (size_t)rows * (ca + cb) / 4;
-    split_kernel2<<<grid_stride_blocks(n4, 256), 256>>>(da, db, dout, n4, ca, cb);
+    LAUNCH_KERNEL(split_kernel2, grid_stride_blocks(n4, 256), 256, 0, 0, da, db, dout, n4, ca, cb);
     cudaCheck(cudaGetLastError());
 }
 static void shuffle2(float* out, const float* in, int rows, int channels, int groups) {
@@ -172,7 +173,8 @@ static void shuffle2(float* out, const float* in, int rows, int channels, int gr
         return;
     }
     size_t threads = (size_t)rows * (channels / groups);
-    shuffle_kernel2<<<grid_stride_blocks(threads, 256), 256>>>(out, in, rows, channels, groups);
+    LAUNCH_KERNEL(shuffle_kernel2, grid_stride_blocks(threads, 256), 256, 0, 0, out, in, rows,
+                  channels, groups);
     cudaCheck(cudaGetLastError());
 }
 static void add2(float* out, const float* a, const float* b, size_t n) {
@@ -180,7 +182,7 @@ static void add2(float* out, const float* a, const float* b, size_t n) {
         add1(out, a, b, n);
         return;
     }
-    add_kernel2<<<grid_stride_blocks(n / 4, 256), 256>>>(out, a, b, n);
+    LAUNCH_KERNEL(add_kernel2, grid_stride_blocks(n / 4, 256), 256, 0, 0, out, a, b, n);
     cudaCheck(cudaGetLastError());
 }
 

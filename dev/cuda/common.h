@@ -1,13 +1,25 @@
 // Helpers of the dev/cuda kernel experiments (as in llm.c's dev/cuda): error
 // checks that exit (these are standalone tools, not library code), random
 // inputs, validation against a CPU reference and event-timed benchmarks.
+// Kernels are launched with LAUNCH_KERNEL (kernels/cuda/launch.h), so the
+// tools also build under the CUDA emulator of tests/cuda_emu; compile with
+// -I. from the repository root.
+//
+// Environment:
+//   DEV_CUDA_REPEATS=N  every benchmark_kernel call times N runs (a positive
+//                       integer) instead of the count the tool asks for;
+//                       DEV_CUDA_REPEATS=1 makes the timings a formality (the
+//                       emulator runs each tool's validation this way).
 #ifndef HWNAS_DEV_CUDA_COMMON_H
 #define HWNAS_DEV_CUDA_COMMON_H
 
 #include <cuda_runtime.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "kernels/cuda/launch.h"
 
 static void cuda_check_or_exit(cudaError_t e, const char* file, int line) {
     if (e != cudaSuccess) {
@@ -97,12 +109,29 @@ static inline int compare_floats(const void* a, const void* b) {
     return (x > y) - (x < y);
 }
 
-// Median milliseconds (cudaEvent) of `repeats` calls of kernel(args...),
-// after one warm-up; the L2 cache is flushed before each call so every run
-// reads from memory as it would inside a training step. The median, not the
-// mean: one preempted run does not move it.
+// The number of timed runs of a benchmark: DEV_CUDA_REPEATS when set (see
+// the top of this file), else the tool's own count. A malformed value exits
+// rather than silently timing another count than the one asked for.
+static int benchmark_repeats(int requested) {
+    const char* text = getenv("DEV_CUDA_REPEATS");
+    if (!text || !*text) return requested;
+    char* end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (*end != '\0' || errno || v < 1 || v > 1000000) {  // 10^6: a sane bound for malloc
+        fprintf(stderr, "DEV_CUDA_REPEATS=%s: expected an integer from 1 to 1000000\n", text);
+        exit(EXIT_FAILURE);
+    }
+    return (int)v;
+}
+
+// Median milliseconds (cudaEvent) of `repeats` calls of kernel(args...)
+// (or DEV_CUDA_REPEATS calls), after one warm-up; the L2 cache is flushed
+// before each call so every run reads from memory as it would inside a
+// training step. The median, not the mean: one preempted run does not move it.
 template <class Kernel, class... Args>
 static float benchmark_kernel(int repeats, Kernel kernel, Args... args) {
+    repeats = benchmark_repeats(repeats);
     int device;
     cudaDeviceProp prop;
     cudaCheck(cudaGetDevice(&device));

@@ -3,7 +3,7 @@ Kernels for the depthwise conv2d (NHWC, weight [k][k][C]): forward and weight
 gradient versions, validated against a CPU reference, then benchmarked.
 
 Compile (the Makefile's `make dev-cuda` does this for sm_80 and sm_90):
-nvcc -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/depthwise_conv2d.cu -o depthwise_conv2d
+nvcc -O3 -std=c++17 -I. -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/depthwise_conv2d.cu -o depthwise_conv2d
 
 Run: ./depthwise_conv2d [kernel 3|5|7] [stride 1|2] [channels]
 
@@ -113,13 +113,13 @@ __global__ void forward_kernel2(Shape s, float* out, const float* in, const floa
 
 static void forward1(const Shape& s, float* out, const float* in, const float* w) {
     size_t n = (size_t)s.batch * s.out_h * s.out_w * s.c;
-    forward_kernel1<<<ceil_div((long)n, 256), 256>>>(s, out, in, w);
+    LAUNCH_KERNEL(forward_kernel1, ceil_div((long)n, 256), 256, 0, 0, s, out, in, w);
     cudaCheck(cudaGetLastError());
 }
 
 static void forward2(const Shape& s, float* out, const float* in, const float* w) {
     size_t n = (size_t)s.batch * s.out_h * s.out_w * (s.c / 4);
-    forward_kernel2<<<ceil_div((long)n, 256), 256>>>(s, out, in, w);
+    LAUNCH_KERNEL(forward_kernel2, ceil_div((long)n, 256), 256, 0, 0, s, out, in, w);
     cudaCheck(cudaGetLastError());
 }
 
@@ -184,7 +184,7 @@ static double* g_partial;  // scratch of version 2, allocated once in main
 
 static void weight_grad1(const Shape& s, float* dw, const float* dout, const float* in) {
     int cols = s.k * s.k * s.c;
-    weight_grad_kernel1<<<ceil_div(cols, 128), 128>>>(s, dw, dout, in);
+    LAUNCH_KERNEL(weight_grad_kernel1, ceil_div(cols, 128), 128, 0, 0, s, dw, dout, in);
     cudaCheck(cudaGetLastError());
 }
 
@@ -195,9 +195,11 @@ static void weight_grad2(const Shape& s, float* dw, const float* dout, const flo
     int rows_per_chunk = ceil_div(rows, chunks);
     chunks = ceil_div(rows, rows_per_chunk);
     dim3 grid(ceil_div(cols, 32), chunks), block(32, 32);
-    weight_grad_partials_kernel2<<<grid, block>>>(s, g_partial, dout, in, rows_per_chunk);
+    LAUNCH_KERNEL(weight_grad_partials_kernel2, grid, block, 0, 0, s, g_partial, dout, in,
+                  rows_per_chunk);
     cudaCheck(cudaGetLastError());
-    weight_grad_finish_kernel2<<<ceil_div(cols, 256), 256>>>(dw, g_partial, chunks, cols);
+    LAUNCH_KERNEL(weight_grad_finish_kernel2, ceil_div(cols, 256), 256, 0, 0, dw, g_partial, chunks,
+                  cols);
     cudaCheck(cudaGetLastError());
 }
 

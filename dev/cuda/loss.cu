@@ -8,7 +8,7 @@ fixed order, so every version is deterministic. Validated against a CPU
 reference, then benchmarked.
 
 Compile (the Makefile's `make dev-cuda` does this for sm_80 and sm_90):
-nvcc -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/loss.cu -o loss
+nvcc -O3 -std=c++17 -I. -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 dev/cuda/loss.cu -o loss
 
 Run: ./loss [batch] [classes]
 
@@ -155,23 +155,23 @@ __global__ void rows_kernel3(Problem p, float* row_loss, float* dlogits) {
 }
 
 static void loss1(Problem p, float* loss, float* dlogits) {
-    rows_kernel1<<<ceil_div(p.batch, 64), 64>>>(p, g_row_loss, dlogits);
+    LAUNCH_KERNEL(rows_kernel1, ceil_div(p.batch, 64), 64, 0, 0, p, g_row_loss, dlogits);
     cudaCheck(cudaGetLastError());
-    mean_kernel<<<1, 256>>>(loss, g_row_loss, p.batch);
+    LAUNCH_KERNEL(mean_kernel, 1, 256, 0, 0, loss, g_row_loss, p.batch);
     cudaCheck(cudaGetLastError());
 }
 
 static void loss2(Problem p, float* loss, float* dlogits) {
-    rows_kernel2<<<p.batch, 256>>>(p, g_row_loss, dlogits);
+    LAUNCH_KERNEL(rows_kernel2, p.batch, 256, 0, 0, p, g_row_loss, dlogits);
     cudaCheck(cudaGetLastError());
-    mean_kernel<<<1, 256>>>(loss, g_row_loss, p.batch);
+    LAUNCH_KERNEL(mean_kernel, 1, 256, 0, 0, loss, g_row_loss, p.batch);
     cudaCheck(cudaGetLastError());
 }
 
 static void loss3(Problem p, float* loss, float* dlogits) {
-    rows_kernel3<<<ceil_div(p.batch, 8), 256>>>(p, g_row_loss, dlogits);
+    LAUNCH_KERNEL(rows_kernel3, ceil_div(p.batch, 8), 256, 0, 0, p, g_row_loss, dlogits);
     cudaCheck(cudaGetLastError());
-    mean_kernel<<<1, 256>>>(loss, g_row_loss, p.batch);
+    LAUNCH_KERNEL(mean_kernel, 1, 256, 0, 0, loss, g_row_loss, p.batch);
     cudaCheck(cudaGetLastError());
 }
 

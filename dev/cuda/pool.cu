@@ -173,45 +173,47 @@ struct Shape {
 };
 
 static void pool_forward1(Shape s, float* out, const float* in) {
-    pool_forward_kernel1<<<grid_stride_blocks(s.bc(), 128), 128>>>(out, in, s.batch, s.hw,
-                                                                  s.channels);
+    LAUNCH_KERNEL(pool_forward_kernel1, grid_stride_blocks(s.bc(), 128), 128, 0, 0, out, in,
+                  s.batch, s.hw, s.channels);
     cudaCheck(cudaGetLastError());
 }
 static void pool_forward2(Shape s, float* out, const float* in) {
-    pool_forward_kernel2<<<s.grid2(), dim3(32, 8)>>>(out, in, s.hw, s.channels);
+    LAUNCH_KERNEL(pool_forward_kernel2, s.grid2(), dim3(32, 8), 0, 0, out, in, s.hw, s.channels);
     cudaCheck(cudaGetLastError());
 }
 static void pool_backward1(Shape s, float* din, const float* dout) {
-    pool_backward_kernel1<<<grid_stride_blocks(s.n(), 256), 256>>>(din, dout, s.hw, s.channels,
-                                                                  s.n());
+    LAUNCH_KERNEL(pool_backward_kernel1, grid_stride_blocks(s.n(), 256), 256, 0, 0, din, dout, s.hw,
+                  s.channels, s.n());
     cudaCheck(cudaGetLastError());
 }
 static void pool_backward2(Shape s, float* din, const float* dout) {
-    pool_backward_kernel2<<<s.grid2(), dim3(32, 8)>>>(din, dout, s.hw, s.channels);
+    LAUNCH_KERNEL(pool_backward_kernel2, s.grid2(), dim3(32, 8), 0, 0, din, dout, s.hw, s.channels);
     cudaCheck(cudaGetLastError());
 }
 static void scale_forward1(Shape s, float* out, const float* in, const float* scale) {
-    scale_kernel1<<<grid_stride_blocks(s.n(), 256), 256>>>(out, in, scale, s.hw, s.channels, s.n());
+    LAUNCH_KERNEL(scale_kernel1, grid_stride_blocks(s.n(), 256), 256, 0, 0, out, in, scale, s.hw,
+                  s.channels, s.n());
     cudaCheck(cudaGetLastError());
 }
 static void scale_forward2(Shape s, float* out, const float* in, const float* scale) {
-    scale_forward_kernel2<<<s.grid2(), dim3(32, 8)>>>(out, in, scale, s.hw, s.channels);
+    LAUNCH_KERNEL(scale_forward_kernel2, s.grid2(), dim3(32, 8), 0, 0, out, in, scale, s.hw,
+                  s.channels);
     cudaCheck(cudaGetLastError());
 }
 // As kernels/cuda/pool.cu: dscale first (din may alias dout), then din.
 static void scale_backward1(Shape s, float* din, float* dscale, const float* dout,
                             const float* in, const float* scale) {
-    scale_grad_kernel1<<<grid_stride_blocks(s.bc(), 128), 128>>>(dscale, dout, in, s.batch, s.hw,
-                                                                s.channels);
+    LAUNCH_KERNEL(scale_grad_kernel1, grid_stride_blocks(s.bc(), 128), 128, 0, 0, dscale, dout, in,
+                  s.batch, s.hw, s.channels);
     cudaCheck(cudaGetLastError());
-    scale_kernel1<<<grid_stride_blocks(s.n(), 256), 256>>>(din, dout, scale, s.hw, s.channels,
-                                                          s.n());
+    LAUNCH_KERNEL(scale_kernel1, grid_stride_blocks(s.n(), 256), 256, 0, 0, din, dout, scale, s.hw,
+                  s.channels, s.n());
     cudaCheck(cudaGetLastError());
 }
 static void scale_backward2(Shape s, float* din, float* dscale, const float* dout,
                             const float* in, const float* scale) {
-    scale_backward_kernel2<<<s.grid2(), dim3(32, 8)>>>(din, dscale, dout, in, scale, s.hw,
-                                                      s.channels);
+    LAUNCH_KERNEL(scale_backward_kernel2, s.grid2(), dim3(32, 8), 0, 0, din, dscale, dout, in,
+                  scale, s.hw, s.channels);
     cudaCheck(cudaGetLastError());
 }
 

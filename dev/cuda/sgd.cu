@@ -151,9 +151,8 @@ static void sgd1(const Tensor* tensors, int count, SgdConfig cfg) {
     for (int k = 0; k < count; k++) {
         const Tensor& t = tensors[k];
         if (t.n == 0) continue;
-        sgd_kernel1<<<grid_stride_blocks(t.n, 256), 256>>>(t.param, t.buf, t.grad, t.n, cfg.lr,
-                                                          cfg.momentum, t.weight_decay,
-                                                          cfg.nesterov);
+        LAUNCH_KERNEL(sgd_kernel1, grid_stride_blocks(t.n, 256), 256, 0, 0, t.param, t.buf, t.grad,
+                      t.n, cfg.lr, cfg.momentum, t.weight_decay, cfg.nesterov);
         cudaCheck(cudaGetLastError());
     }
 }
@@ -166,9 +165,8 @@ static void sgd2(const Tensor* tensors, int count, SgdConfig cfg) {
             sgd1(&t, 1, cfg);
             continue;
         }
-        sgd_kernel2<<<grid_stride_blocks(t.n / 4, 256), 256>>>(t.param, t.buf, t.grad, t.n, cfg.lr,
-                                                              cfg.momentum, t.weight_decay,
-                                                              cfg.nesterov);
+        LAUNCH_KERNEL(sgd_kernel2, grid_stride_blocks(t.n / 4, 256), 256, 0, 0, t.param, t.buf,
+                      t.grad, t.n, cfg.lr, cfg.momentum, t.weight_decay, cfg.nesterov);
         cudaCheck(cudaGetLastError());
     }
 }
@@ -209,7 +207,7 @@ static void sgd3(const Tensor* tensors, int count, SgdConfig cfg) {
         }
         for (int k = m; k <= kTableTensors; k++) table.first_block[k] = blocks;
         if (blocks == 0) continue;
-        sgd_kernel3<<<blocks, 256>>>(table, cfg.lr, cfg.momentum, cfg.nesterov);
+        LAUNCH_KERNEL(sgd_kernel3, blocks, 256, 0, 0, table, cfg.lr, cfg.momentum, cfg.nesterov);
         cudaCheck(cudaGetLastError());
     }
 }

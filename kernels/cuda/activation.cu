@@ -17,7 +17,8 @@ void activation_forward_cuda(const OpContext* ctx, Activation act, float* out, c
                              size_t n) {
     CudaState* st = cuda_op_state(ctx);
     if (!st || n == 0) return;
-    activation_forward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(act, out, in, n);
+    LAUNCH_KERNEL(activation_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, act,
+                  out, in, n);
     CUDA_CHECK_LAUNCH(st, "activation_forward_kernel");
 }
 
@@ -25,7 +26,7 @@ void activation_backward_cuda(const OpContext* ctx, Activation act, float* din,
                               const float* dout, const float* in, size_t n) {
     CudaState* st = cuda_op_state(ctx);
     if (!st || n == 0 || !din) return;
-    activation_backward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(act, din, dout,
-                                                                                   in, n);
+    LAUNCH_KERNEL(activation_backward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, act,
+                  din, dout, in, n);
     CUDA_CHECK_LAUNCH(st, "activation_backward_kernel");
 }

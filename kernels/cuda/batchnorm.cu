@@ -137,9 +137,9 @@ static void launch_normalize(CudaState* st, Activation act, float* out, const fl
                              int channels) {
     size_t n = (size_t)rows * channels;
     unsigned blocks = cuda_grid_for(st, n, 256);
-#define LAUNCH(kind)                                                     \
-    batchnorm_act_normalize_kernel<kind><<<blocks, 256, 0, st->compute>>>( \
-        out, in, gamma, beta, mean, rstd, var, eps, n, channels)
+#define LAUNCH(kind)                                                                          \
+    LAUNCH_KERNEL(batchnorm_act_normalize_kernel<kind>, blocks, 256, 0, st->compute, out, in, \
+                  gamma, beta, mean, rstd, var, eps, n, channels)
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     CUDA_CHECK_LAUNCH(st, "batchnorm_act_normalize_kernel");
@@ -205,9 +205,9 @@ void batchnorm_act_backward_cuda(const OpContext* ctx, Activation act, float* di
     if (failed || !din) return;
     size_t n = (size_t)rows * channels;
     unsigned blocks = cuda_grid_for(st, n, 256);
-#define LAUNCH(kind)                                                      \
-    batchnorm_act_input_grad_kernel<kind><<<blocks, 256, 0, st->compute>>>( \
-        din, dout, in, gamma, beta, save_mean, save_rstd, mean_dy, mean_dy_xhat, n, channels)
+#define LAUNCH(kind)                                                                             \
+    LAUNCH_KERNEL(batchnorm_act_input_grad_kernel<kind>, blocks, 256, 0, st->compute, din, dout, \
+                  in, gamma, beta, save_mean, save_rstd, mean_dy, mean_dy_xhat, n, channels)
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     CUDA_CHECK_LAUNCH(st, "batchnorm_act_input_grad_kernel");

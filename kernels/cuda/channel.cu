@@ -46,8 +46,8 @@ void channel_concat_forward_cuda(const OpContext* ctx, float* out, const float* 
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)rows * (size_t)(ca + cb);
     if (!st || rows <= 0 || n == 0) return;
-    channel_concat_forward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(out, a, b, n,
-                                                                                      ca, cb);
+    LAUNCH_KERNEL(channel_concat_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
+                  out, a, b, n, ca, cb);
     CUDA_CHECK_LAUNCH(st, "channel_concat_forward_kernel");
 }
 
@@ -56,8 +56,8 @@ void channel_concat_backward_cuda(const OpContext* ctx, float* da, float* db, co
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)rows * (size_t)(ca + cb);
     if (!st || rows <= 0 || n == 0 || (!da && !db)) return;
-    channel_concat_backward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        da, db, dout, n, ca, cb);
+    LAUNCH_KERNEL(channel_concat_backward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
+                  da, db, dout, n, ca, cb);
     CUDA_CHECK_LAUNCH(st, "channel_concat_backward_kernel");
 }
 
@@ -72,14 +72,14 @@ void channel_shuffle_cuda(const OpContext* ctx, float* out, const float* in, int
         cuda_record_error(st, __FILE__, __LINE__, "channel_shuffle", msg);
         return;
     }
-    channel_shuffle_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(out, in, n,
-                                                                               channels, groups);
+    LAUNCH_KERNEL(channel_shuffle_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, out, in,
+                  n, channels, groups);
     CUDA_CHECK_LAUNCH(st, "channel_shuffle_kernel");
 }
 
 void add_cuda(const OpContext* ctx, float* out, const float* a, const float* b, size_t n) {
     CudaState* st = cuda_op_state(ctx);
     if (!st || n == 0) return;
-    add_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(out, a, b, n);
+    LAUNCH_KERNEL(add_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, out, a, b, n);
     CUDA_CHECK_LAUNCH(st, "add_kernel");
 }

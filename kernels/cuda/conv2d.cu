@@ -120,16 +120,16 @@ static void conv2d_direct_forward(CudaState* st, const ConvShape* s, float* out,
                                   const float* weight, const float* bias) {
     int out_h = conv_out_h(s), out_w = conv_out_w(s);
     size_t n = (size_t)s->batch * out_h * out_w * s->out_c;
-    conv2d_direct_forward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        *s, out_h, out_w, out, in, weight, bias, n);
+    LAUNCH_KERNEL(conv2d_direct_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, *s,
+                  out_h, out_w, out, in, weight, bias, n);
     CUDA_CHECK_LAUNCH(st, "conv2d_direct_forward_kernel");
 }
 
 static void conv2d_direct_input_grad(CudaState* st, const ConvShape* s, float* din,
                                      const float* dout, const float* weight) {
     size_t n = (size_t)s->batch * s->in_h * s->in_w * s->in_c;
-    conv2d_direct_input_grad_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        *s, conv_out_h(s), conv_out_w(s), din, dout, weight, n);
+    LAUNCH_KERNEL(conv2d_direct_input_grad_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
+                  *s, conv_out_h(s), conv_out_w(s), din, dout, weight, n);
     CUDA_CHECK_LAUNCH(st, "conv2d_direct_input_grad_kernel");
 }
 
@@ -325,7 +325,7 @@ static ConvPlan* conv_plan_get(CudaState* st, const ConvShape* s) {
 // Whether `direction` goes through cuDNN for this plan; a cuDNN failure
 // disables it for the shape (conv_cudnn_failed) and the caller runs direct.
 static int conv_cudnn_usable(CudaState* st, ConvPlan* p, int direction) {
-    return !st->direct_conv && p && p->cudnn_ok[direction];
+    return st->cudnn && !st->direct_conv && p && p->cudnn_ok[direction];
 }
 static void conv_cudnn_failed(ConvPlan* p, int direction, const char* call, cudnnStatus_t e) {
     p->cudnn_ok[direction] = 0;
@@ -350,7 +350,7 @@ void conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out, c
                          const float* weight, const float* bias, float* scratch) {
     CudaState* st = cuda_op_state(ctx);
     if (!st || !conv_shape_valid(st, s)) return;
-    ConvPlan* p = st->direct_conv ? NULL : conv_plan_get(st, s);
+    ConvPlan* p = st->direct_conv || !st->cudnn ? NULL : conv_plan_get(st, s);
     if (conv_cudnn_usable(st, p, CONV_FWD)) {
         const float one = 1.0f, zero = 0.0f;
         cudnnStatus_t e = cudnnConvolutionForward(
@@ -370,7 +370,7 @@ void conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, float* din, 
                           float* scratch) {
     CudaState* st = cuda_op_state(ctx);
     if (!st || !conv_shape_valid(st, s)) return;
-    ConvPlan* p = st->direct_conv ? NULL : conv_plan_get(st, s);
+    ConvPlan* p = st->direct_conv || !st->cudnn ? NULL : conv_plan_get(st, s);
     const float one = 1.0f, zero = 0.0f;
     if (din) {
         int done = 0;

@@ -1,5 +1,6 @@
 // Shared by every kernels/cuda/*.cu file: the CudaState layout, error checking
-// of CUDA/cuBLAS/cuDNN calls, launch-size helpers and the per-family entry
+// of CUDA/cuBLAS/cuDNN calls, launch-size helpers (launches themselves are
+// spelled LAUNCH_KERNEL, kernels/cuda/launch.h) and the per-family entry
 // points gathered by ops_cuda.cu. CUDA C++ only (nvcc); C code sees
 // cuda_context.h.
 #ifndef HWNAS_CUDA_COMMON_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/ops.h"
 
 // cuDNN workspace: convolution algorithms needing more are not considered.
@@ -29,7 +31,7 @@ struct CudaState {
     cudaStream_t compute;  // every op runs here, in order
     cudaStream_t copy;     // async batch uploads only
     cublasHandle_t cublas;
-    cudnnHandle_t cudnn;
+    cudnnHandle_t cudnn;   // NULL when cuDNN could not start (direct kernels then)
     void* cudnn_workspace;
     size_t cudnn_workspace_bytes;
     double* reduce_scratch;

@@ -49,6 +49,19 @@ void cuda_state_set_direct_conv(CudaState* st, int direct) {
     if (st) st->direct_conv = direct;
 }
 
+// cuDNN is optional: where it cannot start (a missing or mismatched library,
+// no support for the device), dense convolutions run on the direct kernels,
+// with one note on stderr; it is not a backend error.
+static void cuda_state_start_cudnn(CudaState* st) {
+    cudnnStatus_t e = cudnnCreate(&st->cudnn);
+    if (e == CUDNN_STATUS_SUCCESS) e = cudnnSetStream(st->cudnn, st->compute);
+    if (e == CUDNN_STATUS_SUCCESS) return;
+    fprintf(stderr, "hwnas: note: cuDNN unavailable (%s); dense convolutions use the direct kernels\n",
+            cudnnGetErrorString(e));
+    if (st->cudnn) (void)cudnnDestroy(st->cudnn);
+    st->cudnn = NULL;
+}
+
 // Handles, streams and buffers; on failure the caller destroys the
 // half-built state (every destroy below tolerates NULL members).
 static int cuda_state_init(CudaState* st, int device) {
@@ -76,8 +89,7 @@ static int cuda_state_init(CudaState* st, int device) {
     // TF32 mode), so results track the CPU backend; cuBLAS is deterministic
     // on a given GPU with its default atomics-off mode.
     if (CUDA_CHECK(st, cublasSetMathMode(st->cublas, CUBLAS_DEFAULT_MATH))) return -1;
-    if (CUDA_CHECK(st, cudnnCreate(&st->cudnn))) return -1;
-    if (CUDA_CHECK(st, cudnnSetStream(st->cudnn, st->compute))) return -1;
+    cuda_state_start_cudnn(st);
     st->cudnn_workspace_bytes = CUDA_CUDNN_WORKSPACE_BYTES;
     if (CUDA_CHECK(st, cudaMalloc(&st->cudnn_workspace, st->cudnn_workspace_bytes))) return -1;
     st->reduce_scratch_doubles = CUDA_REDUCE_SCRATCH_DOUBLES;

@@ -64,8 +64,8 @@ void depthwise_conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, flo
     int out_h = conv_out_h(s), out_w = conv_out_w(s);
     size_t n = (size_t)s->batch * out_h * out_w * s->in_c;
     if (s->batch <= 0 || out_h <= 0 || out_w <= 0 || s->in_c <= 0) return;
-    depthwise_forward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        *s, out_h, out_w, out, in, weight, n);
+    LAUNCH_KERNEL(depthwise_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, *s,
+                  out_h, out_w, out, in, weight, n);
     CUDA_CHECK_LAUNCH(st, "depthwise_forward_kernel");
 }
 
@@ -80,8 +80,8 @@ void depthwise_conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, fl
     if (s->batch <= 0 || out_h <= 0 || out_w <= 0 || s->in_c <= 0) return;
     if (din) {
         size_t n = (size_t)s->batch * s->in_h * s->in_w * s->in_c;
-        depthwise_input_grad_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-            *s, din, dout, weight, n);
+        LAUNCH_KERNEL(depthwise_input_grad_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
+                      *s, din, dout, weight, n);
         if (CUDA_CHECK_LAUNCH(st, "depthwise_input_grad_kernel")) return;
     }
     if (dweight) {

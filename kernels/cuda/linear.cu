@@ -17,7 +17,8 @@ __global__ void bias_add_kernel(float* out, const float* bias, size_t n, int cha
 void bias_add_cuda(CudaState* st, float* out, const float* bias, int rows, int channels) {
     size_t n = (size_t)rows * (size_t)channels;
     if (!bias || n == 0) return;
-    bias_add_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(out, bias, n, channels);
+    LAUNCH_KERNEL(bias_add_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, out, bias, n,
+                  channels);
     CUDA_CHECK_LAUNCH(st, "bias_add_kernel");
 }
 

@@ -86,10 +86,11 @@ void cross_entropy_forward_backward_cuda(const OpContext* ctx, float* loss, floa
         return;
     }
     float* row_loss = st->channel_buf;
-    cross_entropy_rows_kernel<<<batch, LOSS_THREADS, 0, st->compute>>>(
-        row_loss, dlogits, logits, labels, classes, smoothing, 1.0f / (float)batch);
+    LAUNCH_KERNEL(cross_entropy_rows_kernel, batch, LOSS_THREADS, 0, st->compute, row_loss, dlogits,
+                  logits, labels, classes, smoothing, 1.0f / (float)batch);
     if (CUDA_CHECK_LAUNCH(st, "cross_entropy_rows_kernel")) return;
-    cross_entropy_mean_kernel<<<1, LOSS_THREADS, 0, st->compute>>>(loss, row_loss, batch);
+    LAUNCH_KERNEL(cross_entropy_mean_kernel, 1, LOSS_THREADS, 0, st->compute, loss, row_loss,
+                  batch);
     CUDA_CHECK_LAUNCH(st, "cross_entropy_mean_kernel");
 }
 
@@ -100,7 +101,7 @@ void topk_correct_cuda(const OpContext* ctx, int* correct1, int* correct5, const
     if (correct1 && CUDA_CHECK(st, cudaMemsetAsync(correct1, 0, sizeof(int), st->compute))) return;
     if (correct5 && CUDA_CHECK(st, cudaMemsetAsync(correct5, 0, sizeof(int), st->compute))) return;
     if (batch <= 0 || classes <= 0) return;
-    topk_correct_kernel<<<batch, 128, 0, st->compute>>>(correct1, correct5, logits, labels,
-                                                        classes);
+    LAUNCH_KERNEL(topk_correct_kernel, batch, 128, 0, st->compute, correct1, correct5, logits,
+                  labels, classes);
     CUDA_CHECK_LAUNCH(st, "topk_correct_kernel");
 }

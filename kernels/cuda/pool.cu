@@ -66,8 +66,8 @@ void global_avg_pool_forward_cuda(const OpContext* ctx, float* out, const float*
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)batch * (size_t)channels;
     if (!st || batch <= 0 || channels <= 0 || hw <= 0) return;
-    global_avg_pool_forward_kernel<<<cuda_grid_for(st, n, 128), 128, 0, st->compute>>>(
-        out, in, batch, hw, channels);
+    LAUNCH_KERNEL(global_avg_pool_forward_kernel, cuda_grid_for(st, n, 128), 128, 0, st->compute,
+                  out, in, batch, hw, channels);
     CUDA_CHECK_LAUNCH(st, "global_avg_pool_forward_kernel");
 }
 
@@ -76,8 +76,8 @@ void global_avg_pool_backward_cuda(const OpContext* ctx, float* din, const float
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)batch * (size_t)hw * (size_t)channels;
     if (!st || !din || n == 0 || batch <= 0 || hw <= 0 || channels <= 0) return;
-    global_avg_pool_backward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        din, dout, hw, channels, n);
+    LAUNCH_KERNEL(global_avg_pool_backward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
+                  din, dout, hw, channels, n);
     CUDA_CHECK_LAUNCH(st, "global_avg_pool_backward_kernel");
 }
 
@@ -86,8 +86,8 @@ void channel_scale_forward_cuda(const OpContext* ctx, float* out, const float* i
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)batch * (size_t)hw * (size_t)channels;
     if (!st || n == 0 || batch <= 0 || hw <= 0 || channels <= 0) return;
-    channel_scale_forward_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        out, in, scale, hw, channels, n);
+    LAUNCH_KERNEL(channel_scale_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, out,
+                  in, scale, hw, channels, n);
     CUDA_CHECK_LAUNCH(st, "channel_scale_forward_kernel");
 }
 
@@ -101,13 +101,13 @@ void channel_scale_backward_cuda(const OpContext* ctx, float* din, float* dscale
     // gradient needs the untouched dout.
     if (dscale) {
         size_t m = (size_t)batch * (size_t)channels;
-        channel_scale_scale_grad_kernel<<<cuda_grid_for(st, m, 128), 128, 0, st->compute>>>(
-            dscale, dout, in, batch, hw, channels);
+        LAUNCH_KERNEL(channel_scale_scale_grad_kernel, cuda_grid_for(st, m, 128), 128, 0,
+                      st->compute, dscale, dout, in, batch, hw, channels);
         if (CUDA_CHECK_LAUNCH(st, "channel_scale_scale_grad_kernel")) return;
     }
     if (din) {
-        channel_scale_input_grad_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-            din, dout, scale, hw, channels, n);
+        LAUNCH_KERNEL(channel_scale_input_grad_kernel, cuda_grid_for(st, n, 256), 256, 0,
+                      st->compute, din, dout, scale, hw, channels, n);
         CUDA_CHECK_LAUNCH(st, "channel_scale_input_grad_kernel");
     }
 }

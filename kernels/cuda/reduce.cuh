@@ -135,13 +135,13 @@ static int column_sums(CudaState* st, Term term, Finish finish, int rows, int co
     double2* partial = chunks > 1 ? (double2*)st->reduce_scratch : NULL;
     dim3 grid((unsigned)((cols + REDUCE_TILE - 1) / REDUCE_TILE), (unsigned)chunks);
     dim3 block(REDUCE_TILE, REDUCE_TILE);
-    column_partials_kernel<<<grid, block, 0, st->compute>>>(term, finish, rows, cols,
-                                                            rows_per_chunk, partial);
+    LAUNCH_KERNEL(column_partials_kernel, grid, block, 0, st->compute, term, finish, rows, cols,
+                  rows_per_chunk, partial);
     if (CUDA_CHECK_LAUNCH(st, "column_partials_kernel")) return -1;
     if (!partial) return 0;
     int threads = 256;
-    column_finish_kernel<<<(cols + threads - 1) / threads, threads, 0, st->compute>>>(
-        finish, partial, chunks, cols);
+    LAUNCH_KERNEL(column_finish_kernel, (cols + threads - 1) / threads, threads, 0, st->compute,
+                  finish, partial, chunks, cols);
     return CUDA_CHECK_LAUNCH(st, "column_finish_kernel");
 }
 

@@ -17,7 +17,7 @@ void sgd_update_cuda(const OpContext* ctx, float* param, float* momentum_buf, co
     CudaState* st = cuda_op_state(ctx);
     if (!st || n == 0) return;
     float weight_decay = apply_weight_decay ? cfg->weight_decay : 0.0f;
-    sgd_update_kernel<<<cuda_grid_for(st, n, 256), 256, 0, st->compute>>>(
-        param, momentum_buf, grad, n, cfg->lr, cfg->momentum, weight_decay, cfg->nesterov);
+    LAUNCH_KERNEL(sgd_update_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, param,
+                  momentum_buf, grad, n, cfg->lr, cfg->momentum, weight_decay, cfg->nesterov);
     CUDA_CHECK_LAUNCH(st, "sgd_update_kernel");
 }
