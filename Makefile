@@ -214,7 +214,7 @@ test-cuda-emu: deps
 	@$(MAKE) --no-print-directory EMU=1 $(EMU_TESTS)
 	bash tests/cuda_emu/run_tests.sh build-emu
 
-build-emu/tests/test_emu_%: build-emu/tests/cuda_emu/test_emu_%.o $(LIB)
+$(BUILD)/tests/test_emu_%: $(BUILD)/tests/cuda_emu/test_emu_%.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 
 bench-ops: deps

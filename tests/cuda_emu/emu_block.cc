@@ -37,7 +37,7 @@ void BlockRun::setup(const KernelLaunch& k, uint64_t index, bool descending) {
     block_.grid_dim = k.grid;
     // Dynamic shared memory starts as NaN bytes: reading it before writing shows.
     if (dynamic_shared_.size() < k.shared_bytes) dynamic_shared_.resize(k.shared_bytes);
-    memset(dynamic_shared_.data(), 0xff, k.shared_bytes);
+    if (k.shared_bytes) memset(dynamic_shared_.data(), 0xff, k.shared_bytes);
     block_.dynamic_shared = k.shared_bytes ? dynamic_shared_.data() : nullptr;
     n_ = (int)(k.block.x * k.block.y * k.block.z);
     for (int t = 0; t < n_; t++) {

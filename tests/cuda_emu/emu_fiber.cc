@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CUDA_EMU_ASAN 1
 #else
@@ -83,7 +84,18 @@ cuda_emu_fiber_start:
     .size cuda_emu_fiber_start, .-cuda_emu_fiber_start
 )");
 
+// A fiber's last frames never return (it switches away for good), so their
+// AddressSanitizer redzones would stay on a reused stack: clear them.
+static void forget_old_frames(const FiberStack& stack) {
+#if CUDA_EMU_ASAN
+    __asan_unpoison_memory_region(stack.base, stack.size);
+#else
+    (void)stack;
+#endif
+}
+
 void fiber_make(FiberContext* to, const FiberStack& stack, void (*entry)(void*), void* arg) {
+    forget_old_frames(stack);
     uintptr_t top = ((uintptr_t)(stack.base + stack.size) & ~(uintptr_t)15) - 16;
     uint64_t* p = (uint64_t*)top;
     *--p = (uint64_t)(uintptr_t)&cuda_emu_fiber_start;  // popped by `ret`
@@ -121,6 +133,7 @@ static void ucontext_entry(unsigned hi, unsigned lo, unsigned ehi, unsigned elo)
 }
 
 void fiber_make(FiberContext* to, const FiberStack& stack, void (*entry)(void*), void* arg) {
+    forget_old_frames(stack);
     getcontext(&to->uc);
     to->uc.uc_stack.ss_sp = stack.base;
     to->uc.uc_stack.ss_size = stack.size;

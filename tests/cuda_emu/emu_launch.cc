@@ -179,12 +179,11 @@ void run_kernel(const KernelLaunch& k) {
 // Each thread that runs blocks handles its faults on an alternate stack, so a
 // fiber stack overflow (its guard page) can be reported too.
 static void ensure_alt_stack() {
-    thread_local bool done = false;
-    if (done) return;
-    done = true;
+    thread_local void* memory = nullptr;  // lives as long as the thread
+    if (memory) return;
     stack_t ss;
     ss.ss_size = 64 << 10;
-    ss.ss_sp = malloc(ss.ss_size);  // lives as long as the thread
+    ss.ss_sp = memory = malloc(ss.ss_size);
     ss.ss_flags = 0;
     if (ss.ss_sp) sigaltstack(&ss, nullptr);
 }
@@ -232,6 +231,8 @@ void install_fault_handlers() {
     sigaction(SIGBUS, &sa, nullptr);
     sigaction(SIGFPE, &sa, nullptr);
     ensure_alt_stack();
+#else
+    (void)on_fault_signal;  // AddressSanitizer reports faults itself
 #endif
 }
 

@@ -95,7 +95,7 @@ DeviceAccess::~DeviceAccess() {
         for (auto& kv : m.device) set_protection(kv.second, false);
 }
 
-static bool map_allocation(Allocation* a, size_t bytes) {
+[[maybe_unused]] static bool map_allocation(Allocation* a, size_t bytes) {
     size_t page = page_size(), aligned = (bytes + 15) / 16 * 16;
     a->data_bytes = (aligned + page - 1) / page * page;
     a->map_bytes = a->data_bytes + 2 * page;

@@ -10,7 +10,7 @@
 #   4. every dev/cuda tool's validation of its numbered versions, at small
 #      shapes, on an emulated device with 1 SM (so grid-stride loops wrap);
 #   5. the data-parallel check over NCCL: mpirun -np 2, two emulated GPUs;
-#   6. hwnas train on the emulated GPU, end to end.
+#   6. hwnas run (the whole pipeline) on the emulated GPU, end to end.
 # Each gtest program counts its tests; every other check counts as one. Logs
 # go to BUILD/emu-logs/. Ends with "N passed, M failed".
 set -uo pipefail
@@ -96,15 +96,18 @@ else
   failures+=("data_parallel_nccl_2_ranks (mpirun not found: run make deps)")
 fi
 
-train_on_emulated_gpu() {
+# The whole pipeline (train, both search stages, fine-tune, test) on the
+# emulated GPU, on the seconds-long CLI test configuration.
+run_on_emulated_gpu() {
   local dir
   dir=$(mktemp -d)
-  "$BUILD/hwnas" train -c tests/configs/smoke.yaml -o "$dir/run" --device cuda --threads 1
+  "$BUILD/hwnas" run -c tests/configs/smoke.yaml -o "$dir/run" --set train.device=cuda &&
+    grep -q 'test top-1' "$dir/run/report.md"
   local rc=$?
   rm -rf "$dir"
   return $rc
 }
-run_check hwnas_train_on_emulated_gpu train_on_emulated_gpu
+run_check hwnas_run_on_emulated_gpu run_on_emulated_gpu
 
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
