@@ -103,7 +103,7 @@ TEST_OBJ := $(TEST_CC:%.cc=$(BUILD)/%.o) $(BUILD)/tests/ref_file.o
 REF_STAMP := build/ref/.stamp
 PYTHON := /usr/bin/python3
 
-.PHONY: all test test-asan test-gpu test-cuda-emu gpu-parity-build dev-cuda deps ref bench-ops clean
+.PHONY: all fuzz test test-asan test-gpu test-cuda-emu gpu-parity-build dev-cuda deps ref bench-ops clean
 all: $(BUILD)/hwnas
 
 $(BUILD)/%.o: %.c
@@ -217,6 +217,38 @@ test-cuda-emu: deps
 $(BUILD)/tests/test_emu_%: $(BUILD)/tests/cuda_emu/test_emu_%.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 
+# libFuzzer targets of every parser (tests/fuzz/fuzz_*.c), built with clang,
+# AddressSanitizer and UBSan in build-fuzz/ (CPU backend), each run for
+# FUZZ_SECONDS from a seed corpus made from the project's own files.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/make_seeds.c,$(wildcard tests/fuzz/*.c)))
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURCE -O1 -g -march=native -Wno-psabi -fopenmp \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+  -I. -I/usr/include/stb -DHWNAS_CUDA=0 -DHWNAS_MPI=0 -DHWNAS_NCCL=0
+FUZZ_LIB_C := $(filter-out kernels/cuda_stub.c,$(filter-out dist/%,$(LIB_C))) kernels/cuda_stub.c dist/comm.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_C:%.c=build-fuzz/lib/%.o)
+FUZZ_LIBS := -lopenblas -lyaml -lturbojpeg -lstb -lz -lm -lpthread
+
+build-fuzz/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_input.h $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) -o $@ $(FUZZ_LIBS)
+
+build-fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) $< $(FUZZ_LIB_OBJ) -o $@ $(FUZZ_LIBS)
+
+build-fuzz/seeds/.stamp: build-fuzz/make_seeds tests/fuzz/seeds.sh
+	rm -rf build-fuzz/seeds
+	bash tests/fuzz/seeds.sh build-fuzz/seeds
+	./build-fuzz/make_seeds build-fuzz/seeds
+	@touch $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS)) build-fuzz/seeds/.stamp
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench-ops: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench_ops
 	$(PYTHON) bench/bench_ops.py --bin $(BUILD)/bench_ops
@@ -225,6 +257,6 @@ $(BUILD)/bench_ops: $(BUILD)/bench/bench_ops.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-emu
+	rm -rf build build-asan build-emu build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

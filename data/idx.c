@@ -63,20 +63,39 @@ static int read_header(gzFile f, const char* path, int ndims, uint32_t* dims, Hw
     return 0;
 }
 
-// Reads exactly n payload bytes and checks that nothing follows them.
-static int read_payload(gzFile f, const char* path, uint8_t* dst, size_t n, const char* what, HwErr* err) {
-    int broken;
-    long long got = gz_read_fully(f, dst, n, &broken);
-    if (broken)
-        return hw_bad_input(err, path, 0, "corrupt or truncated gzip stream after %lld bytes of %s, expected %zu",
-                            got, what, n);
-    if ((size_t)got < n)
-        return hw_bad_input(err, path, 0, "truncated: %lld bytes of %s, expected %zu", got, what, n);
+// Reads exactly n payload bytes into a new buffer (*out) and checks that
+// nothing follows them. The buffer grows with what the file really holds
+// (doubling from 1 MiB), so a short file that claims 2^31 images costs what
+// it contains, not what its header says.
+static int read_payload(gzFile f, const char* path, size_t n, const char* what, uint8_t** out, HwErr* err) {
+    size_t cap = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20), have = 0;
+    uint8_t* buf = NULL;
+    int broken = 0;
+    for (;;) {
+        uint8_t* grown = realloc(buf, cap ? cap : 1);
+        if (!grown) {
+            free(buf);
+            return hw_runtime(err, path, 0, "out of memory for %zu bytes of %s", cap, what);
+        }
+        buf = grown;
+        long long got = gz_read_fully(f, buf + have, cap - have, &broken);
+        have += got > 0 ? (size_t)got : 0;
+        if (broken || have < cap || cap == n) break;
+        cap = cap > n / 2 ? n : 2 * cap;
+    }
+    int rc = 0;
     uint8_t extra;
-    if (gzread(f, &extra, 1) != 0)
-        return hw_bad_input(err, path, 0, "data continues after the %zu bytes of %s, expected the end of the file",
-                            n, what);
-    return 0;
+    if (broken)
+        rc = hw_bad_input(err, path, 0, "corrupt or truncated gzip stream after %zu bytes of %s, expected %zu", have,
+                          what, n);
+    else if (have < n)
+        rc = hw_bad_input(err, path, 0, "truncated: %zu bytes of %s, expected %zu", have, what, n);
+    else if (gzread(f, &extra, 1) != 0)
+        rc = hw_bad_input(err, path, 0, "data continues after the %zu bytes of %s, expected the end of the file", n,
+                          what);
+    if (rc) free(buf);
+    else *out = buf;
+    return rc;
 }
 
 int idx_read_images(const char* path, IdxImages* out, HwErr* err) {
@@ -92,9 +111,7 @@ int idx_read_images(const char* path, IdxImages* out, HwErr* err) {
                           dims[1], dims[2], IDX_MAX_SIDE);
     size_t bytes = (size_t)dims[0] * dims[1] * dims[2];
     uint8_t* pixels = NULL;
-    if (rc == 0 && !(pixels = malloc(bytes)))
-        rc = hw_runtime(err, path, 0, "out of memory for %zu bytes of images", bytes);
-    if (rc == 0) rc = read_payload(f, path, pixels, bytes, "pixels", err);
+    if (rc == 0) rc = read_payload(f, path, bytes, "pixels", &pixels, err);
     gzclose(f);
     if (rc) {
         free(pixels);
@@ -113,9 +130,7 @@ int idx_read_labels(const char* path, int num_classes, IdxLabels* out, HwErr* er
     if (rc == 0 && (count == 0 || count > INT_MAX))
         rc = hw_bad_input(err, path, 0, "label count %u, expected 1..%d", count, INT_MAX);
     uint8_t* labels = NULL;
-    if (rc == 0 && !(labels = malloc(count)))
-        rc = hw_runtime(err, path, 0, "out of memory for %u labels", count);
-    if (rc == 0) rc = read_payload(f, path, labels, count, "labels", err);
+    if (rc == 0) rc = read_payload(f, path, count, "labels", &labels, err);
     gzclose(f);
     for (uint32_t i = 0; rc == 0 && num_classes > 0 && i < count; i++)
         if (labels[i] >= num_classes)

@@ -1,5 +1,6 @@
 // IDX reader: valid raw and gzip files, every error path, the real Fashion-MNIST.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "data/idx.h"
 #include "data/loader.h"
@@ -141,6 +142,35 @@ TEST(DataIdx, RejectsBadLabels) {
     EXPECT_NE(std::string(err.msg).find("4 labels, expected 3"), std::string::npos) << err.msg;
     EXPECT_EQ(im.pixels, nullptr);
     EXPECT_EQ(lb.labels, nullptr);
+}
+
+// A few bytes that claim 2^31 - 1 labels or 2^31 - 1 images of 28x28 cost what
+// they hold, not what they claim (found by tests/fuzz/fuzz_idx: a 20-byte
+// file made the reader allocate 2 GB). Checked in a child whose address
+// space is capped at 512 MiB, where allocating what the header says fails.
+// In the child: both reads fail as truncated with 512 MiB of address space.
+void read_claims_under_cap(const std::string& labels, const std::string& images) {
+    struct rlimit cap = {(rlim_t)512 << 20, (rlim_t)512 << 20};
+    setrlimit(RLIMIT_AS, &cap);
+    IdxLabels lb;
+    IdxImages im;
+    HwErr e1 = {}, e2 = {};
+    int rl = idx_read_labels(labels.c_str(), 10, &lb, &e1);
+    int ri = idx_read_images(images.c_str(), &im, &e2);
+    fprintf(stderr, "%s\n%s\n", e1.msg, e2.msg);
+    bool truncated = strstr(e1.msg, "truncated") && strstr(e2.msg, "truncated");
+    exit(rl == -1 && ri == -1 && truncated ? 0 : 1);
+}
+
+TEST(DataIdx, AShortFileClaimingBillionsAllocatesWhatItHolds) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    TempDir dir{"data"};
+    auto lab = idx_bytes(kLabelsMagic, {0x7fffffffu}, {1, 2, 3});
+    auto img = idx_bytes(kImagesMagic, {0x7fffffffu, 28, 28}, ramp(100, 1));
+    ASSERT_TRUE(write_gz(dir / "labels.gz", lab.data(), lab.size()));
+    ASSERT_TRUE(write_bytes(dir / "images.raw", img.data(), img.size()));
+    EXPECT_EXIT(read_claims_under_cap(dir / "labels.gz", dir / "images.raw"), ::testing::ExitedWithCode(0),
+                "truncated: 3 bytes of labels");
 }
 
 // The dataset layer: splits, class count from the training labels, test labels
