@@ -152,7 +152,7 @@ static const Field kDataFields[] = {
 
 static const Field kTrainFields[] = {
     INT(TrainSection, epochs, 0, 100000),
-    INT(TrainSection, batch, 1, 65536),
+    INT(TrainSection, batch, 1, CONFIG_MAX_BATCH),
     POS(TrainSection, lr, 100.0),
     WORD(TrainSection, lr_schedule, "cosine|linear|constant"),
     FLT(TrainSection, warmup_epochs, 0.0, 100000.0),
@@ -161,7 +161,7 @@ static const Field kTrainFields[] = {
     FLT(TrainSection, weight_decay, 0.0, 1.0),
     F(TrainSection, label_smoothing, F_FLOAT, 0.0, 1.0, 2, NULL),
     U64(TrainSection, seed),
-    INT(TrainSection, threads, 0, 4096),
+    INT(TrainSection, threads, 0, CONFIG_MAX_THREADS),
     WORD(TrainSection, sampling, "uniform|latency|flops"),
     F(TrainSection, window, F_PAIR, 0.0, 1e9, 0, NULL),
     WORD(TrainSection, device, "cpu|cuda"),
@@ -501,24 +501,79 @@ static void name_override_in_error(HwErr* err, const char* setting) {
     memcpy(err->msg, buf, sizeof buf);
 }
 
-// One override "section.key=value" (or "key=value") as a one-key YAML
-// document read over *c, so it gets exactly the checks of the file.
-static int apply_override(Config* c, const char* setting, RelationKeys* keys, HwErr* err) {
-    const char* eq = strchr(setting, '=');
-    const char* dot = strchr(setting, '.');
-    char text[1200];
-    if (!eq || eq == setting || strlen(setting) > 1000)
-        return hw_bad_input(err, NULL, 0, "--set: found '%s', expected section.key=value", setting);
-    if (dot && dot < eq)
-        snprintf(text, sizeof text, "%.*s:\n  %.*s: %s\n", (int)(dot - setting), setting, (int)(eq - dot - 1), dot + 1,
-                 eq + 1);
-    else
-        snprintf(text, sizeof text, "%.*s: %s\n", (int)(eq - setting), setting, eq + 1);
-    YamlDoc* d = yaml_load_string(text, "--set", err);
+// The one-key YAML document of an override: "section:\n  key: value\n", or
+// "key: value\n" for a top-level key; -1 when it does not fit in cap.
+static int override_document(char* text, size_t cap, const char* key, size_t key_len, const char* value) {
+    const char* dot = memchr(key, '.', key_len);
+    int n = dot ? snprintf(text, cap, "%.*s:\n  %.*s: %s\n", (int)(dot - key), key, (int)(key_len - (size_t)(dot - key) - 1),
+                           dot + 1, value)
+                : snprintf(text, cap, "%.*s: %s\n", (int)key_len, key, value);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+// Reads a generated document (named `name` in errors) over *c, so it gets
+// exactly the checks of the file.
+static int read_override_document(Config* c, const char* text, const char* name, RelationKeys* keys, HwErr* err) {
+    YamlDoc* d = yaml_load_string(text, name, err);
     int rc = d ? read_config_keys(d, c, err) : -1;
     if (rc == 0) note_relation_keys(d->root, keys);
     yaml_free(d);
+    return rc;
+}
+
+// One override "section.key=value" (or "key=value"); the value is YAML (a
+// list like data.mean=[0.5,0.5,0.5] is one).
+static int apply_override(Config* c, const char* setting, RelationKeys* keys, HwErr* err) {
+    const char* eq = strchr(setting, '=');
+    char text[1200];
+    if (!eq || eq == setting || strlen(setting) > 1000 ||
+        override_document(text, sizeof text, setting, (size_t)(eq - setting), eq + 1) < 0)
+        return hw_bad_input(err, NULL, 0, "--set: found '%s', expected section.key=value", setting);
+    int rc = read_override_document(c, text, "--set", keys, err);
     if (rc < 0) name_override_in_error(err, setting);
+    return rc;
+}
+
+// Errors about a flag's document read "FLAG:LINE: KEY: found ..."; the user
+// typed the flag, so the message becomes "FLAG: found ...".
+static void name_flag_in_error(HwErr* err, const char* flag, const char* key) {
+    size_t flag_len = strlen(flag), key_len = strlen(key);
+    const char* rest = err->msg;
+    if (strncmp(rest, flag, flag_len) != 0) return;
+    rest += flag_len;
+    if (*rest == ':') {
+        rest++;
+        while (*rest >= '0' && *rest <= '9') rest++;
+    }
+    if (*rest == ':') rest++;
+    if (*rest == ' ') rest++;
+    if (!strncmp(rest, key, key_len) && !strncmp(rest + key_len, ": ", 2)) rest += key_len + 2;
+    char buf[sizeof err->msg];
+    snprintf(buf, sizeof buf, "%s: %s", flag, rest);
+    memcpy(err->msg, buf, sizeof buf);
+}
+
+int config_override_flag(Config* cfg, const char* flag, const char* key, const char* value, HwErr* err) {
+    // Quoted when needed, so the value stays one scalar: `--epochs "5 # x"`
+    // is the text '5 # x' (refused), not 5 and a comment.
+    char* quoted = yaml_quoted(value);
+    size_t cap = strlen(key) + (quoted ? strlen(quoted) : 0) + 16;
+    char* text = quoted ? malloc(cap) : NULL;
+    Config* c = malloc(sizeof *c);
+    int rc = -1;
+    if (!text || !c || override_document(text, cap, key, strlen(key), quoted) < 0) {
+        hw_runtime(err, NULL, 0, "%s: out of memory", flag);
+    } else {
+        memcpy(c, cfg, sizeof *c);
+        RelationKeys keys = {0};
+        rc = read_override_document(c, text, flag, &keys, err);
+        if (rc == 0) rc = check_relations(flag, 0, &keys, c, err);
+        if (rc == 0) memcpy(cfg, c, sizeof *c);
+        else name_flag_in_error(err, flag, key);
+    }
+    free(c);
+    free(text);
+    free(quoted);
     return rc;
 }
 
@@ -584,7 +639,7 @@ static void write_config(FILE* fp, const Config* cfg) {
 }
 
 int config_write(const Config* cfg, const char* path, HwErr* err) {
-    char tmp[CFG_PATH_MAX + 16];
+    char tmp[SAFE_PATH_MAX + 8];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) return -1;
     write_config(fp, cfg);

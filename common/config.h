@@ -12,6 +12,12 @@ extern "C" {
 #endif
 
 #define CFG_PATH_MAX 512
+// The most threads hwnas starts (train.threads, --threads, a latency target's
+// `threads`): above the hardware threads of any one machine it runs on, far
+// below the counts at which thread creation fails (libgomp crashed at 100,000).
+#define CONFIG_MAX_THREADS 1024
+// The largest batch (train.batch, --batch, a latency target's `batch`).
+#define CONFIG_MAX_BATCH 65536
 
 typedef struct DataSection {
     char kind[16];              // "idx" | "imagefolder"                      default "idx"
@@ -47,7 +53,7 @@ typedef struct TrainSection {
     float weight_decay;         // default 4e-5 (not on BN or bias)
     float label_smoothing;      // default 0.1
     uint64_t seed;              // default 1
-    int threads;                // 0 = all cores, default 0
+    int threads;                // 0 = all cores (at most CONFIG_MAX_THREADS), default 0
     char sampling[16];          // "uniform" | "latency" | "flops" (SPOS window rejection), default "uniform"
     float window[2];            // accepted [min, max] of the sampling metric (ms or MFLOPs), default 0 0
     char device[8];             // "cpu" | "cuda", default "cpu"
@@ -111,6 +117,12 @@ int config_load(Config* cfg, const char* path, HwErr* err);
 // does not matter. Errors name the override as typed; on error *cfg is
 // unchanged.
 int config_override(Config* cfg, const char* const* settings, int n, HwErr* err);
+// A command-line flag that stands for a config key (`--epochs 5` for
+// train.epochs): read exactly as `--set KEY=VALUE` (same parser, same range),
+// except that the value is always one scalar, never YAML syntax. Errors name
+// the flag: "--epochs: found '1x', expected an integer in 0..100000". On error
+// *cfg is unchanged.
+int config_override_flag(Config* cfg, const char* flag, const char* key, const char* value, HwErr* err);
 // Writes the resolved configuration (every key) as YAML; returns 0 or -1.
 int config_write(const Config* cfg, const char* path, HwErr* err);
 

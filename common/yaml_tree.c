@@ -585,17 +585,45 @@ static int is_special_word(const char* s) {
     return 0;
 }
 
+// Characters that a reader would not give back as written: U+0085 (NEL),
+// U+2028 and U+2029 are line breaks to YAML (a plain or quoted scalar folds
+// them), C1 controls, the byte-order mark U+FEFF and U+FFFE/U+FFFF are not
+// printable. Returns the length of such a character at p (0: none) and puts
+// its double-quoted escape into esc.
+static int needs_unicode_escape(const unsigned char* p, char esc[8]) {
+    unsigned cp = 0;
+    int len = 0;
+    if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+        cp = p[1], len = 2;  // U+0080..U+009F
+    } else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
+        cp = p[2] == 0xA8 ? 0x2028 : 0x2029, len = 3;
+    } else if (p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        cp = 0xFEFF, len = 3;
+    } else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+        cp = p[2] == 0xBE ? 0xFFFE : 0xFFFF, len = 3;
+    }
+    if (!len) return 0;
+    if (cp == 0x85) snprintf(esc, 8, "\\N");
+    else if (cp == 0x2028) snprintf(esc, 8, "\\L");
+    else if (cp == 0x2029) snprintf(esc, 8, "\\P");
+    else if (cp < 0x100) snprintf(esc, 8, "\\x%02x", cp);
+    else snprintf(esc, 8, "\\u%04X", cp);
+    return len;
+}
+
 static int plain_is_safe(const char* s) {
     size_t len = strlen(s);
     if (len == 0 || is_special_word(s)) return 0;
     // Digits, signs and dots first: numbers, dates, YAML 1.1 sexagesimals.
     if (strchr("-?:,[]{}#&*!|>'\"%@`+.0123456789", s[0])) return 0;
     if (s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':') return 0;
+    char esc[8];
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f || strchr(",[]{}", c)) return 0;
         if (c == ':' && s[i + 1] == ' ') return 0;
         if (c == '#' && s[i - 1] == ' ') return 0;  // i > 0: s[0] is not '#'
+        if (c >= 0x80 && needs_unicode_escape((const unsigned char*)s + i, esc)) return 0;
     }
     return 1;
 }
@@ -606,7 +634,14 @@ void yaml_write_string(FILE* fp, const char* s) {
         return;
     }
     fputc('"', fp);
+    char esc[8];
     for (const unsigned char* p = (const unsigned char*)s; *p; p++) {
+        int len = *p >= 0x80 ? needs_unicode_escape(p, esc) : 0;
+        if (len) {
+            fputs(esc, fp);
+            p += len - 1;
+            continue;
+        }
         switch (*p) {
             case '"': fputs("\\\"", fp); break;
             case '\\': fputs("\\\\", fp); break;
@@ -621,6 +656,19 @@ void yaml_write_string(FILE* fp, const char* s) {
         }
     }
     fputc('"', fp);
+}
+
+char* yaml_quoted(const char* s) {
+    char* buf = NULL;
+    size_t len = 0;
+    FILE* fp = open_memstream(&buf, &len);
+    if (!fp) return NULL;
+    yaml_write_string(fp, s);
+    if (fclose(fp) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 void yaml_write_double(FILE* fp, double v) {
@@ -643,58 +691,13 @@ void yaml_write_float(FILE* fp, float v) {
 
 // ---------------------------------------------------------------- atomic files
 
+// The YAML writers use the safe_file module like every other writer.
 FILE* yaml_file_begin(const char* path, char* tmp, size_t cap, HwErr* err) {
-    int n = snprintf(tmp, cap, "%s.XXXXXX", path);
-    if (n < 0 || (size_t)n >= cap) {
-        hw_bad_input(err, path, 0, "path too long, expected at most %zu characters", cap - 8);
-        return NULL;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        hw_runtime(err, path, 0, "cannot create a temporary file next to it: %s", strerror(errno));
-        return NULL;
-    }
-    // mkstemp makes 0600 files; outputs are meant to be shared like any other.
-    // A failure keeps 0600, which is still a correct file.
-    (void)fchmod(fd, 0644);
-    FILE* fp = fdopen(fd, "w");
-    if (!fp) {
-        hw_runtime(err, path, 0, "cannot open %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-    }
-    return fp;
-}
-
-static void fsync_parent_dir(const char* path) {
-    char* copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);  // best effort: some filesystems refuse fsync on directories
-        close(fd);
-    }
-    free(copy);
+    return safe_begin(path, tmp, cap, err);
 }
 
 int yaml_file_commit(FILE* fp, const char* tmp, const char* path, HwErr* err) {
-    int failed = ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int saved = errno;
-    if (fclose(fp) != 0 && !failed) failed = 1, saved = errno;
-    if (failed) {
-        unlink(tmp);
-        return hw_runtime(err, path, 0, "write failed: %s", strerror(saved));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        return hw_runtime(err, path, 0, "cannot rename %s over it: %s", tmp, strerror(saved));
-    }
-    fsync_parent_dir(path);
-    return 0;
+    return safe_commit(fp, tmp, path, 0, err);
 }
 
-void yaml_file_abort(FILE* fp, const char* tmp) {
-    if (fp) fclose(fp);
-    unlink(tmp);
-}
+void yaml_file_abort(FILE* fp, const char* tmp) { safe_abort(fp, tmp); }

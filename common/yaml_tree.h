@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/safe_file.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,17 +84,24 @@ int yaml_check_keys(const YamlDoc* d, const YamlNode* map, const char* what,
 // Writes s as a scalar that reads back as exactly s, plain when that is safe
 // (in block context: mapping keys and values, block sequence items) and
 // double-quoted with escapes otherwise (empty, special words like `null` or
-// `yes`, numbers, leading/trailing space, indicators, control characters).
+// `yes`, numbers, leading/trailing space, indicators, control characters,
+// and the Unicode line breaks U+0085, U+2028, U+2029, written \N, \L, \P).
+// The text written never holds a line break.
 void yaml_write_string(FILE* fp, const char* s);
+// The same text as a malloc'd string (NULL when out of memory), e.g. to name
+// a user's path inside a comment or a generated document.
+char* yaml_quoted(const char* s);
 // Write finite numbers with the fewest digits that read back (strtod/strtof)
 // as exactly the same value, e.g. 0.1f as `0.1`, not `0.100000001`.
 void yaml_write_double(FILE* fp, double v);
 void yaml_write_float(FILE* fp, float v);
 
-// Atomic file replacement for the files we write: yaml_file_begin opens a
-// temporary file next to `path` (tmp receives its name, cap >= strlen(path)+8);
+// Atomic file replacement for the files we write (safe_begin/safe_commit of
+// common/safe_file.h): yaml_file_begin opens a temporary file next to `path`
+// (tmp receives its name, cap >= strlen(path)+8; SAFE_PATH_MAX + 8 fits any);
 // yaml_file_commit flushes, fsyncs, renames it over `path` and fsyncs the
-// directory, so readers see the old file or the new one, never a torn one.
+// directory, so readers see the old file or the new one, never a torn one,
+// and a link planted at `path` is replaced, never followed.
 // yaml_file_abort closes and removes the temporary file.
 FILE* yaml_file_begin(const char* path, char* tmp, size_t cap, HwErr* err);
 int yaml_file_commit(FILE* fp, const char* tmp, const char* path, HwErr* err);

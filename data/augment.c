@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stddef.h>
 
+static int clamp_side(int v, int limit) { return v < 1 ? 1 : (v > limit ? limit : v); }
+
 void rrc_sample(Rng* rng, int height, int width, const float scale[2], const float ratio[2], CropBox* box) {
     double area = (double)height * width;
     float log_lo = logf(ratio[0]), log_hi = logf(ratio[1]);
@@ -28,6 +30,10 @@ void rrc_sample(Rng* rng, int height, int width, const float scale[2], const flo
         h = (int)nearbyint(w / min_ratio);
     else if (in_ratio > max_ratio)
         w = (int)nearbyint(h * max_ratio);
+    // A 1-pixel side with a ratio range far from 1 rounds the other side to 0
+    // (torchvision would return an empty crop): keep at least one pixel.
+    h = clamp_side(h, height);
+    w = clamp_side(w, width);
     box->top = (height - h) / 2;
     box->left = (width - w) / 2;
     box->height = h;
@@ -44,14 +50,23 @@ void resample_for_crop(const CropBox* box, int out_h, int out_w, int flip, Resam
     };
 }
 
+// The longer side int(resize * long / short), in 64 bits: for a 1 x 16777216
+// image and resize 256 it is 2^32, which wrapped to 0 in int (an infinite
+// scale, then source index INT_MIN). Clamped to AUG_MAX_RESIZED_SIDE.
+static int resized_long_side(int resize, int long_side, int short_side) {
+    if (short_side < 1) short_side = 1;
+    long long side = (long long)resize * long_side / short_side;
+    return side > AUG_MAX_RESIZED_SIDE ? AUG_MAX_RESIZED_SIDE : (int)side;
+}
+
 void center_resize_dims(int height, int width, int resize, int* new_h, int* new_w) {
     // torchvision: the shorter side becomes `resize`, the longer int(resize * long / short).
     if (width <= height) {
         *new_w = resize;
-        *new_h = (int)((long long)resize * height / width);
+        *new_h = resized_long_side(resize, height, width);
     } else {
         *new_h = resize;
-        *new_w = (int)((long long)resize * width / height);
+        *new_w = resized_long_side(resize, width, height);
     }
 }
 
@@ -88,6 +103,9 @@ static void source_tap(float scale, int offset, float frac, int base, int limit,
                        int* i0, int* i1, float* w0, float* w1) {
     float real = (float)((double)scale * (offset + o + 0.5) - 0.5 + frac);
     if (real < 0.0f) real = 0.0f;
+    // Converting a float beyond INT_MAX to int is undefined; any index this
+    // large is clamped to `limit` below anyway (image sides are <= 2^24).
+    if (real > (float)AUG_MAX_RESIZED_SIDE) real = (float)AUG_MAX_RESIZED_SIDE;
     int i = (int)real;
     float lambda = real - (float)i;
     if (lambda > 1.0f) lambda = 1.0f;

@@ -21,6 +21,12 @@ extern "C" {
 #endif
 
 enum { AUG_MAX_SIDE = 1024 };  // largest output side (resampling keeps per-column tables on the stack)
+// Largest side of the Resize step of the centre crop. That image is never
+// built (only its geometry is used); the cap keeps offsets and source indices
+// within int for absurd aspect ratios (1 x 16777216 resized to 256 x 2^32).
+// It binds only beyond an aspect ratio of 2^30 / resize (4 million to 1 for
+// resize 256), so the geometry of real images is torchvision's exactly.
+enum { AUG_MAX_RESIZED_SIDE = 1 << 30 };
 
 typedef struct CropBox {
     int top, left, height, width;

@@ -47,6 +47,61 @@ void image_decoder_free(ImageDecoder* d) {
     memset(d, 0, sizeof *d);
 }
 
+// Binary PGM/PPM (the PNM that stb_image reads) and BMP, by their signatures.
+static int is_pnm(const ImageDecoder* d) {
+    return d->file_len >= 2 && d->file[0] == 'P' && (d->file[1] == '5' || d->file[1] == '6');
+}
+
+static int is_bmp(const ImageDecoder* d) { return d->file_len >= 2 && d->file[0] == 'B' && d->file[1] == 'M'; }
+
+// The declared size against IMAGE_MAX_PIXELS and against what a file of this
+// length can hold, before anything is decoded (decompression bombs).
+static int check_size(ImageDecoder* d, int w, int h) {
+    double pixels = (double)w * h;
+    if (w <= 0 || h <= 0 || pixels > IMAGE_MAX_PIXELS)
+        return fail(d, "image size %dx%d, expected 1..%d pixels (IMAGE_MAX_PIXELS)", w, h, IMAGE_MAX_PIXELS);
+    int per_byte = is_pnm(d) || is_bmp(d) ? IMAGE_MAX_PIXELS_PER_BYTE_RAW : IMAGE_MAX_PIXELS_PER_BYTE;
+    if (pixels > (double)d->file_len * per_byte)
+        return fail(d, "image size %dx%d in a file of %zu bytes, expected at most %d pixels per byte "
+                    "(a decompression bomb or a corrupt header)", w, h, d->file_len, per_byte);
+    return 0;
+}
+
+// Whether every PNG chunk's declared length fits in the file (1 when it is
+// not a PNG). stb_image 2.27 grows its IDAT buffer to a chunk's declared
+// length before reading the chunk: a 107-byte PNG made it allocate 1.5 GB
+// (found by tests/fuzz/fuzz_image).
+static int png_chunks_fit(const ImageDecoder* d) {
+    static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (d->file_len < 8 || memcmp(d->file, kSignature, 8) != 0) return 1;
+    size_t at = 8;
+    while (d->file_len - at >= 12) {  // length, type, crc
+        const unsigned char* c = d->file + at;
+        size_t len = ((size_t)c[0] << 24) | ((size_t)c[1] << 16) | ((size_t)c[2] << 8) | c[3];
+        if (len > d->file_len - at - 12) return 0;
+        if (memcmp(c + 4, "IEND", 4) == 0) return 1;
+        at += 12 + len;
+    }
+    return 1;  // a cut-off chunk header: stb_image reports it
+}
+
+static int read_stb_header(ImageDecoder* d, int* w, int* h) {
+    int n;
+    if (!png_chunks_fit(d)) return fail(d, "PNG chunk longer than the file, expected a complete PNG");
+    if (d->file_len > 0x7fffffff || !stbi_info_from_memory(d->file, (int)d->file_len, w, h, &n))
+        return fail(d, "not a decodable image (%s)", stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    int wide = stbi_is_16_bit_from_memory(d->file, (int)d->file_len);
+    // stb_image 2.27 converts 16-bit PNM to the requested channels as if it
+    // were 8-bit, then reads twice that buffer (a 19-byte PGM segfaulted).
+    // Its 16-bit PNG and PSD paths convert correctly.
+    if (wide && is_pnm(d)) return fail(d, "16-bit PNM (maxval above 255), expected 8-bit");
+    double bytes = (double)*w * *h * n * (wide ? 2 : 1);
+    if (bytes > IMAGE_MAX_SOURCE_BYTES)
+        return fail(d, "image %dx%d with %d %d-bit channels, expected at most %d bytes decoded "
+                    "(IMAGE_MAX_SOURCE_BYTES)", *w, *h, n, wide ? 16 : 8, IMAGE_MAX_SOURCE_BYTES);
+    return 0;
+}
+
 static int read_header(ImageDecoder* d) {
     d->is_jpeg = d->file_len >= 3 && d->file[0] == 0xFF && d->file[1] == 0xD8 && d->file[2] == 0xFF;
     int w = 0, h = 0;
@@ -55,13 +110,10 @@ static int read_header(ImageDecoder* d) {
         if (tjDecompressHeader3(d->tj, d->file, (unsigned long)d->file_len, &w, &h, &subsamp, &colorspace))
             return fail(d, "bad JPEG header (%s)", tjGetErrorStr2(d->tj));
         d->jpeg_colorspace = colorspace;
-    } else {
-        int n;
-        if (d->file_len > 0x7fffffff || !stbi_info_from_memory(d->file, (int)d->file_len, &w, &h, &n))
-            return fail(d, "not a decodable image (%s)", stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    } else if (read_stb_header(d, &w, &h)) {
+        return -1;
     }
-    if (w <= 0 || h <= 0 || (double)w * h > IMAGE_MAX_PIXELS)
-        return fail(d, "image size %dx%d, expected 1..%d pixels", w, h, IMAGE_MAX_PIXELS);
+    if (check_size(d, w, h)) return -1;
     d->width = w;
     d->height = h;
     return 0;
@@ -76,6 +128,9 @@ int image_open_file(ImageDecoder* d, const char* path) {
     int rc = 0;
     if (fstat(fileno(f), &st) || st.st_size <= 0)
         rc = fail(d, "empty or unreadable file");
+    else if (st.st_size > IMAGE_MAX_FILE_BYTES)
+        rc = fail(d, "file of %lld bytes, expected at most %d (IMAGE_MAX_FILE_BYTES)", (long long)st.st_size,
+                  IMAGE_MAX_FILE_BYTES);
     else if (reserve(&d->file, &d->file_cap, (size_t)st.st_size))
         rc = fail(d, "out of memory for %lld bytes", (long long)st.st_size);
     else if (fread(d->file, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
@@ -90,6 +145,8 @@ int image_open_memory(ImageDecoder* d, const void* data, size_t len) {
     d->width = d->height = 0;
     d->file_len = 0;
     if (len == 0) return fail(d, "empty buffer");
+    if (len > IMAGE_MAX_FILE_BYTES)
+        return fail(d, "buffer of %zu bytes, expected at most %d (IMAGE_MAX_FILE_BYTES)", len, IMAGE_MAX_FILE_BYTES);
     if (reserve(&d->file, &d->file_cap, len)) return fail(d, "out of memory for %zu bytes", len);
     memcpy(d->file, data, len);
     d->file_len = len;
@@ -125,12 +182,17 @@ static void cmyk_to_rgb_or_gray(const uint8_t* cmyk, uint8_t* out, size_t pixels
     }
 }
 
-// Truncation is a warning to libjpeg (it fills the rest with grey) but the
-// image is damaged: PIL refuses such files too. Other warnings (extraneous
-// bytes before a marker, ...) leave a usable image.
+// Scan data that ends early is a warning to libjpeg (it fills the rest with
+// grey) but the image is damaged: PIL refuses truncated files too. libjpeg
+// says "Premature end of JPEG file" when the file ends and "Corrupt JPEG
+// data: premature end of data segment" when a marker (EOI, say) comes first,
+// as in a JPEG whose header claims more rows than its scan holds. Other
+// warnings (extraneous bytes before a marker, ...) leave a usable image.
+// TurboJPEG keeps the text of the first warning only.
 static int jpeg_result_is_fatal(ImageDecoder* d) {
     if (tjGetErrorCode(d->tj) != TJERR_WARNING) return 1;
-    return strstr(tjGetErrorStr2(d->tj), "Premature end") != NULL;
+    const char* msg = tjGetErrorStr2(d->tj);
+    return strstr(msg, "Premature end") != NULL || strstr(msg, "premature end") != NULL;
 }
 
 static int decode_jpeg(ImageDecoder* d, int channels, double shrink, DecodedImage* out) {

@@ -16,7 +16,32 @@
 extern "C" {
 #endif
 
-enum { IMAGE_MAX_PIXELS = 1 << 28 };  // larger images are rejected as corrupt
+// What one image may make a decoder allocate, checked from its header before
+// any pixel buffer exists (a larger or implausible image is corrupt: skipped
+// and counted). Each worker thread has its own decoder.
+enum {
+    // 8192 x 8192: at most 192 MiB decoded as RGB (plus 256 MiB for a CMYK
+    // JPEG's first pass) per worker. Camera photos are 12-50 megapixels and
+    // samples are at most 1024 x 1024 (AUG_MAX_SIDE); 2^28 let a 632-byte
+    // JPEG allocate 793 MB.
+    IMAGE_MAX_PIXELS = 1 << 26,
+    // Pixels per byte of file that no valid image exceeds: deflate (PNG)
+    // expands at most 1032:1 and a pixel takes at least 1 bit (8256 per byte);
+    // Huffman-coded JPEG spends at least 1 bit per 8x8 block and component
+    // (512). Flat images in rarer codings (arithmetic JPEG) may exceed it and
+    // are skipped.
+    IMAGE_MAX_PIXELS_PER_BYTE = 1 << 14,
+    // The same for the formats stb_image reads only uncompressed, BMP (1 bit
+    // per pixel at least) and PNM (8 bits): a 78-byte BMP claimed 391 MB.
+    IMAGE_MAX_PIXELS_PER_BYTE_RAW = 8,
+    // stb_image decodes the whole image at the file's own channel count and
+    // depth before converting it: 8-bit RGBA at IMAGE_MAX_PIXELS, or half as
+    // many pixels of 16-bit RGBA (8 bytes per pixel).
+    IMAGE_MAX_SOURCE_BYTES = 1 << 28,
+    // The encoded file, read whole into memory: 4 bytes per pixel at
+    // IMAGE_MAX_PIXELS. Larger files are skipped without being read.
+    IMAGE_MAX_FILE_BYTES = 1 << 28,
+};
 
 typedef struct ImageDecoder {
     void* tj;                       // tjhandle
@@ -42,7 +67,9 @@ int image_decoder_init(ImageDecoder* d, HwErr* err);
 void image_decoder_free(ImageDecoder* d);
 
 // Reads a file (or takes a copy of a buffer) and its header: d->width and
-// d->height. Returns 0, or -1 when it is not a readable image (d->why says why).
+// d->height. Returns 0, or -1 when it is not a readable image (d->why says
+// why): also for sizes beyond the limits above and for 16-bit PNM, which
+// Debian's stb_image 2.27 converts past the end of its buffer.
 int image_open_file(ImageDecoder* d, const char* path);
 int image_open_memory(ImageDecoder* d, const void* data, size_t len);
 

@@ -9,7 +9,16 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-enum { MAX_DEPTH = 16, PATH_BUF = 4096 };
+#include "common/safe_file.h"
+
+enum {
+    MAX_DEPTH = 16,
+    PATH_BUF = 4096,
+    // Directories walked under one class directory (links followed). Each is
+    // walked once, so symlink loops and diamonds (three links to "." made
+    // 3^16 paths down to MAX_DEPTH) cost one visit; the cap bounds the set.
+    MAX_DIRS_PER_CLASS = 1 << 20,
+};
 static const char kCacheMagic[] = "hwnas-imagefolder-cache 1";
 
 // torchvision's IMG_EXTENSIONS, compared case-insensitively.
@@ -111,11 +120,74 @@ static int builder_add(Builder* b, const char* rel, int dirlen, int label) {
     return 0;
 }
 
+// The directories already walked under one class, by (device, inode): an
+// open-addressing hash set whose capacity is a power of two, kept at most
+// half full.
+typedef struct DirSet {
+    uint64_t* keys;   // [cap][2]: st_dev, st_ino + 1 (0 marks a free slot)
+    size_t cap, count;
+} DirSet;
+
+// Linear probing: the slot holding (dev, ino), or the free slot where it goes.
+static size_t dir_slot(const DirSet* s, uint64_t dev, uint64_t ino) {
+    uint64_t h = (dev * 0x9E3779B97F4A7C15ull) ^ (ino * 0xC2B2AE3D27D4EB4Full);
+    size_t mask = s->cap - 1, i = (size_t)(h ^ (h >> 29)) & mask;
+    while (s->keys[2 * i + 1] && (s->keys[2 * i] != dev || s->keys[2 * i + 1] != ino + 1))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int dir_set_grow(DirSet* s) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    DirSet bigger = {calloc(2 * cap, sizeof(uint64_t)), cap, s->count};
+    if (!bigger.keys) return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->keys[2 * i + 1]) continue;
+        size_t j = dir_slot(&bigger, s->keys[2 * i], s->keys[2 * i + 1] - 1);
+        bigger.keys[2 * j] = s->keys[2 * i];
+        bigger.keys[2 * j + 1] = s->keys[2 * i + 1];
+    }
+    free(s->keys);
+    *s = bigger;
+    return 0;
+}
+
+// 1 when the directory was walked before, 0 when it is new (now recorded),
+// -1 when out of memory, -2 when it would be more than MAX_DIRS_PER_CLASS.
+static int dir_set_visit(DirSet* s, const struct stat* st) {
+    uint64_t dev = (uint64_t)st->st_dev, ino = (uint64_t)st->st_ino;
+    if (s->cap && s->keys[2 * dir_slot(s, dev, ino) + 1]) return 1;
+    if (s->count >= MAX_DIRS_PER_CLASS) return -2;
+    if (2 * (s->count + 1) > s->cap && dir_set_grow(s)) return -1;
+    size_t i = dir_slot(s, dev, ino);
+    s->keys[2 * i] = dev;
+    s->keys[2 * i + 1] = ino + 1;
+    s->count++;
+    return 0;
+}
+
+// Whether to walk the open directory d: 1 yes, 0 already walked, -1 (err) error.
+static int first_visit(DirSet* seen, DIR* d, const char* full, HwErr* err) {
+    struct stat st;
+    if (fstat(dirfd(d), &st)) return hw_bad_input(err, full, 0, "cannot stat directory (%s)", strerror(errno));
+    int rc = dir_set_visit(seen, &st);
+    if (rc == -2)
+        return hw_bad_input(err, full, 0, "more than %d directories in one class, expected at most that",
+                            MAX_DIRS_PER_CLASS);
+    if (rc < 0) return hw_runtime(err, full, 0, "out of memory listing directories");
+    return !rc;
+}
+
 // Adds the image files under full (relative path prefix rel, "" at the class
-// directory), recursing into subdirectories.
-static int walk(Builder* b, const char* full, const char* rel, int label, int depth, HwErr* err) {
+// directory), recursing into subdirectories not walked before.
+static int walk(Builder* b, DirSet* seen, const char* full, const char* rel, int label, int depth, HwErr* err) {
     DIR* d = opendir(full);
     if (!d) return hw_bad_input(err, full, 0, "cannot open directory (%s)", strerror(errno));
+    int fresh = first_visit(seen, d, full, err);
+    if (fresh <= 0) {
+        closedir(d);
+        return fresh;
+    }
     char child[PATH_BUF], child_rel[PATH_BUF];
     int rc = 0;
     size_t rel_len = strlen(rel);
@@ -129,7 +201,7 @@ static int walk(Builder* b, const char* full, const char* rel, int label, int de
         }
         int kind = entry_kind(child, e);
         if (kind == 1 && depth < MAX_DEPTH)
-            rc = walk(b, child, child_rel, label, depth + 1, err);
+            rc = walk(b, seen, child, child_rel, label, depth + 1, err);
         else if (kind == 0 && has_image_extension(e->d_name) && builder_add(b, child_rel, (int)rel_len, label))
             rc = hw_runtime(err, full, 0, "out of memory listing files");
     }
@@ -209,7 +281,11 @@ static int scan_dirs(const char* dir, char* const* dir_classes, int n_dir_classe
             break;
         }
         snprintf(full, sizeof full, "%s/%s", dir, dir_classes[i]);
-        rc = walk(&b, full, "", label, 0, err);
+        // A fresh set per class: a link from one class into another still
+        // lists those files under both, as torchvision does.
+        DirSet seen = {NULL, 0, 0};
+        rc = walk(&b, &seen, full, "", label, 0, err);
+        free(seen.keys);
     }
     if (rc == 0 && (sort_entries(&b) || finish_list(out, &b)))
         rc = hw_runtime(err, dir, 0, "out of memory listing files");
@@ -235,9 +311,11 @@ static void write_cache(const ImageList* l, char* const* dir_classes, int n_dir_
         if (l->names[i] == '\n') return;  // cannot be represented one per line
     for (int i = 0; i < l->classes; i++)
         if (strchr(l->class_names[i], '\n')) return;
-    char tmp[PATH_BUF];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return;
-    FILE* f = fopen(tmp, "w");
+    // A temporary file of a fresh name (mkstemp) renamed over the cache, so a
+    // link planted there is never followed. The cache is optional: a failure
+    // (err NULL) just leaves it unwritten.
+    char tmp[SAFE_PATH_MAX + 8];
+    FILE* f = safe_begin(path, tmp, sizeof tmp, NULL);
     if (!f) return;
     fprintf(f, "%s\ndir %s\nclasses %d\n", kCacheMagic, l->dir, n_dir_classes);
     for (int i = 0; i < n_dir_classes; i++) {
@@ -250,11 +328,7 @@ static void write_cache(const ImageList* l, char* const* dir_classes, int n_dir_
     for (int i = 0; i < l->classes; i++) fprintf(f, "%s\n", l->class_names[i]);
     fprintf(f, "files %d\n", l->count);
     for (int i = 0; i < l->count; i++) fprintf(f, "%d %s\n", l->labels[i], image_list_name(l, i));
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return;
-    }
+    if (safe_commit(f, tmp, path, 0, NULL) < 0) return;
     ((ImageList*)l)->cache_written = 1;
 }
 

@@ -1,6 +1,7 @@
 // ImageNet-style folders: DIR/CLASS/**/FILE. Classes are the subdirectories of
 // DIR sorted by name (torchvision's ImageFolder order); files are found
-// recursively (following links) with torchvision's image extensions and sorted
+// recursively (following links, each directory once per class, so symlink
+// loops end) with torchvision's image extensions and sorted
 // like torchvision's make_dataset (by directory, then by name). Hidden
 // entries (names starting with '.') are ignored. The list lives in memory and,
 // when the caller gives a cache path, also in a small text file there; the

@@ -200,6 +200,11 @@ DataLoader* loader_create(Dataset* ds, const LoaderOptions* opt, HwErr* err) {
 
 int loader_batches_per_epoch(const DataLoader* l) { return l->per_epoch; }
 
+void loader_sample_shape(const DataLoader* l, int* size, int* channels) {
+    *size = l->ds->size;
+    *channels = l->ds->channels;
+}
+
 static void make_permutation(DataLoader* l) {
     int n = l->ds->count;
     for (int i = 0; i < n; i++) l->perm[i] = i;

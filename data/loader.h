@@ -64,6 +64,9 @@ DataLoader* loader_create(Dataset* ds, const LoaderOptions* opt, HwErr* err);
 // number (full global batches / world); without it, rank r reads global
 // batches r, r + world, ... including the last partial one.
 int loader_batches_per_epoch(const DataLoader* l);
+// The shape of every sample loader_next writes: [size][size][channels]
+// (data.input_size, data.channels), so callers can check their buffers.
+void loader_sample_shape(const DataLoader* l, int* size, int* channels);
 // Deterministic order and augmentation for (seed, epoch): the sample permutation and every sample's random crop/flip depend only on (seed, epoch, sample index), never on worker count or timing. first_batch > 0 resumes mid-epoch exactly.
 void loader_start_epoch(DataLoader* l, int epoch, int first_batch);
 // Copies the next batch into images [batch][H][W][C] and labels; returns the number of samples (0 at the end of the epoch, -1 on error).

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "common/safe_file.h"
 #include "supernet/trainer.h"
 
 static void stem_out(const Space* s, int* h, int* w, int* c) {
@@ -261,42 +262,56 @@ double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions*
     return t.median;
 }
 
+// The optional table of a check (--csv): a SafeFile, so a link at its name
+// is replaced, not followed, and a full disk is an error.
+static SafeFile* open_check_table(const char* csv, HwErr* err) {
+    if (!csv) return NULL;
+    SafeFile* f = malloc(sizeof *f);
+    if (!f) return hw_runtime(err, csv, 0, "out of memory"), NULL;
+    if (safe_file_begin(f, csv, err) < 0) return free(f), NULL;
+    safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct\n");
+    return f;
+}
+
+// Commits (rc 0) or abandons the table; returns rc, or -1 when the commit fails.
+static int close_check_table(SafeFile* f, int rc, HwErr* err) {
+    if (!f) return rc;
+    if (rc == 0) rc = safe_file_commit(f, err);
+    else safe_file_abort(f);
+    free(f);
+    return rc;
+}
+
 int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
                   const char* csv, CheckResult* out, HwErr* err) {
     const Space* s = &sn->space;
     memset(out, 0, sizeof *out);
     int* path = calloc((size_t)s->n_layers, sizeof(int));
-    FILE* fp = csv ? fopen(csv, "w") : NULL;
-    if (!path || (csv && !fp)) {
-        free(path);
-        if (fp) fclose(fp);
-        return hw_runtime(err, csv, 0, "cannot write the check table");
-    }
-    if (fp) fprintf(fp, "ops,predicted_ms,measured_ms,error_pct\n");
+    if (!path) return hw_runtime(err, NULL, 0, "out of memory");
+    SafeFile* table = open_check_table(csv, err);
+    if (csv && !table) return free(path), -1;
     fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
-    int within = 0;
+    int within = 0, rc = 0;
     double abs_sum = 0, bias_sum = 0;
-    for (int i = 0; i < samples; i++) {
+    for (int i = 0; i < samples && rc == 0; i++) {
         sample_path(sn, seed, (uint64_t)i, 0, NULL, path);
         double pred, meas;
         if (latency_predict(lut, s, path, &pred, err) < 0) {
-            free(path);
-            if (fp) fclose(fp);
-            return -1;
+            rc = -1;
+            break;
         }
         meas = latency_measure_path(sn, path, opt);
         if (meas < 0) {
-            free(path);
-            if (fp) fclose(fp);
-            return hw_runtime(err, NULL, 0, "backend error while timing a whole network");
+            rc = hw_runtime(err, NULL, 0, "backend error while timing a whole network");
+            break;
         }
         double rel = (pred - meas) / meas;
         within += fabs(rel) <= 0.10;
         abs_sum += fabs(rel);
         bias_sum += rel;
-        if (fp) {
-            for (int l = 0; l < s->n_layers; l++) fprintf(fp, "%s%s", l ? " " : "", s->layers[l].names[path[l]]);
-            fprintf(fp, ",%.5f,%.5f,%.2f\n", pred, meas, 100 * rel);
+        if (table) {
+            for (int l = 0; l < s->n_layers; l++) safe_file_printf(table, "%s%s", l ? " " : "", s->layers[l].names[path[l]]);
+            safe_file_printf(table, ",%.5f,%.5f,%.2f\n", pred, meas, 100 * rel);
         }
         if (!opt->quiet && isatty(STDERR_FILENO))
             fprintf(stderr, "\rchecking %d/%d  predicted %.3f ms measured %.3f ms   ", i + 1, samples, pred, meas);
@@ -307,6 +322,5 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     out->mape = samples ? 100 * abs_sum / samples : 0;
     out->mean_bias = samples ? 100 * bias_sum / samples : 0;
     free(path);
-    if (fp) fclose(fp);
-    return 0;
+    return close_check_table(table, rc, err);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/yaml_tree.h"
 
 #define LUT_MAX_DIM 1000000  // any dimension or class count above is a typo
@@ -234,10 +235,10 @@ static int read_optional_string(const YamlDoc* d, const char* key, char* out, si
     return n ? yaml_string(d, n, key, out, cap, err) : 0;
 }
 
-static int read_optional_int(const YamlDoc* d, const char* key, int* out, HwErr* err) {
+static int read_optional_int(const YamlDoc* d, const char* key, long hi, int* out, HwErr* err) {
     const YamlNode* n = yaml_get(d->root, key);
     long v = 0;
-    if (n && yaml_int(d, n, key, 0, 1000000, &v, err)) return -1;
+    if (n && yaml_int(d, n, key, 0, hi, &v, err)) return -1;
     *out = (int)v;
     return 0;
 }
@@ -335,8 +336,10 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (read_optional_string(d, "hwnas_version", lut->hwnas_version, sizeof lut->hwnas_version, err))
         return -1;
     if (read_optional_string(d, "notes", lut->notes, sizeof lut->notes, err)) return -1;
-    if (read_optional_int(d, "threads", &lut->threads, err)) return -1;
-    if (read_optional_int(d, "batch", &lut->batch, err)) return -1;
+    // Both go to the device as they are (latency check runs at them): the
+    // config's limits, so a file cannot ask for 100,000 threads.
+    if (read_optional_int(d, "threads", CONFIG_MAX_THREADS, &lut->threads, err)) return -1;
+    if (read_optional_int(d, "batch", CONFIG_MAX_BATCH, &lut->batch, err)) return -1;
     if (read_analytic(d, lut, err)) return -1;
     const YamlNode* cal = yaml_get(d->root, "scale");
     if (cal && yaml_float(d, cal, "scale", 1e-3, 1e3, &lut->scale, err)) return -1;
@@ -413,7 +416,7 @@ static void write_lut(FILE* fp, const Lut* lut) {
 }
 
 int lut_write(const Lut* lut, const char* path, HwErr* err) {
-    char tmp[1024];
+    char tmp[SAFE_PATH_MAX + 8];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) return -1;
     write_lut(fp, lut);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
 #include "common/yaml_tree.h"
 
 #define CSV_ROW_MAX 8192  // 64 layers of 32-character names fit with room to spare
@@ -100,8 +101,9 @@ static int format_search_row(char* buf, size_t cap, size_t* len, const Candidate
 
 int search_csv_append(const char* path, const Candidate* c, const SearchNames* names, HwErr* err) {
     if (check_names(names, path, err) != 0) return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (fd < 0) return hw_runtime(err, path, 0, "cannot open for appending: %s", strerror(errno));
+    // Appended in place (a resumed search reads it back): a link is refused, not followed.
+    int fd = safe_open_append(path, err);
+    if (fd < 0) return -1;
     struct stat st;
     char row[CSV_ROW_MAX];
     size_t len = 0;
@@ -283,7 +285,7 @@ int pareto_csv_write(const char* path, const Candidate* c, int count, const Sear
     int* front = malloc((size_t)(count > 0 ? count : 1) * sizeof *front);
     if (!front) return hw_runtime(err, path, 0, "out of memory");
     int n = pareto_front(c, count, front);
-    char tmp[1024];
+    char tmp[SAFE_PATH_MAX + 8];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) {
         free(front);

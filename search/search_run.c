@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
 
@@ -15,7 +16,7 @@ typedef struct Ctx {
     SearchNames names;
     const char* const* name_rows[SPACE_MAX_LAYERS];
     int n_ops[SPACE_MAX_LAYERS];
-    char csv[1100];
+    char csv[SAFE_PATH_MAX];
     HwErr latency_err;
     int latency_failed;
 } Ctx;
@@ -69,8 +70,9 @@ int search_write_arch(const Supernet* sn, const Candidate* c, const char* path, 
     return arch_write(&a, &sn->space, path, err);
 }
 
-static int path_in(char* out, size_t cap, const SearchJob* job, const char* name) {
-    return snprintf(out, cap, "%s/%s%s", job->out_dir, job->prefix ? job->prefix : "", name) < (int)cap ? 0 : -1;
+// A file of the search's directory; never a cut-off name (it is unlinked and written).
+static int path_in(char* out, size_t cap, const SearchJob* job, const char* name, HwErr* err) {
+    return safe_path(out, cap, err, "%s/%s%s", job->out_dir, job->prefix ? job->prefix : "", name);
 }
 
 static void ctx_init(Ctx* c, const SearchJob* job, const char* const (*rows)[OP_POOL_SIZE]) {
@@ -108,7 +110,7 @@ int search_random(const SearchJob* job, int budget, SearchOutcome* out, HwErr* e
     fill_rows(&job->sn->space, rows);
     Ctx c;
     ctx_init(&c, job, (const char* const(*)[OP_POOL_SIZE])rows);
-    path_in(c.csv, sizeof c.csv, job, "random.csv");
+    if (path_in(c.csv, sizeof c.csv, job, "random.csv", err) < 0) return -1;
     unlink(c.csv);  // the baseline always starts afresh
     SearchProblem p = problem_of(&c);
     SearchResult rr = {0};
@@ -133,7 +135,7 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     fill_rows(s, rows);
     Ctx c;
     ctx_init(&c, job, (const char* const(*)[OP_POOL_SIZE])rows);
-    path_in(c.csv, sizeof c.csv, job, "search.csv");
+    if (path_in(c.csv, sizeof c.csv, job, "search.csv", err) < 0) return -1;
     Candidate* prior = NULL;
     int prior_count = 0;
     if (access(c.csv, F_OK) == 0 &&
@@ -160,10 +162,11 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     out->best = r.evaluated[r.best];
     out->evaluated = r.count;
     out->rejected = r.rejected;
-    char path[1100];
-    path_in(path, sizeof path, job, "pareto.csv");
-    if (pareto_csv_write(path, r.evaluated, r.count, &c.names, err) < 0) goto fail;
-    path_in(path, sizeof path, job, "best.yaml");
+    char path[SAFE_PATH_MAX];
+    if (path_in(path, sizeof path, job, "pareto.csv", err) < 0 ||
+        pareto_csv_write(path, r.evaluated, r.count, &c.names, err) < 0)
+        goto fail;
+    if (path_in(path, sizeof path, job, "best.yaml", err) < 0) goto fail;
     if (search_write_arch(job->sn, &out->best, path, err) < 0) goto fail;
     if (job->random_baseline && search_random(job, r.count, out, err) < 0) goto fail;
     search_result_free(&r);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/rng.h"
+#include "common/safe_file.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -28,46 +29,70 @@ static int compare_doubles(const void* a, const void* b) {
     return (x > y) - (x < y);
 }
 
-// Supernet train steps (forward, loss, backward, SGD) on random paths and
-// random Fashion-MNIST-shaped data: images/s over the timed steps.
-static int bench_train(int argc, char** argv) {
+typedef struct BenchTrainArgs {
+    const char *space, *device, *paths_out;
+    int steps, warmup;
+    Config keys;  // --batch, --threads and --seed, read as the config keys they mirror
+} BenchTrainArgs;
+
+// 0 to run, 1 after --help, 2 on a usage error (printed).
+static int parse_bench_train(int argc, char** argv, BenchTrainArgs* a) {
     static const struct option longopts[] = {
         {"space", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
         {"steps", required_argument, 0, 'n'},   {"warmup", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'}, {"device", required_argument, 0, 'd'},
         {"paths-out", required_argument, 0, 'p'}, {"seed", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char *space_path = "configs/spaces/hurricane-fmnist.yaml", *device = "cpu", *paths_out = NULL;
-    int batch = 128, steps = 20, warmup = 3, threads = 0, opt;
-    uint64_t seed = 1;
+    a->space = "configs/spaces/hurricane-fmnist.yaml", a->device = "cpu", a->paths_out = NULL;
+    a->steps = 20, a->warmup = 3;
+    config_defaults(&a->keys);
+    a->keys.train.batch = 128;
+    HwErr err = {0};
+    int opt, bad = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 's': space_path = optarg; break;
-        case 'b': batch = atoi(optarg); break;
-        case 'n': steps = atoi(optarg); break;
-        case 'w': warmup = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
-        case 'd': device = optarg; break;
-        case 'p': paths_out = optarg; break;
-        case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 's': a->space = optarg; break;
+        case 'b': bad = config_override_flag(&a->keys, "--batch", "train.batch", optarg, &err); break;
+        case 'n': bad = flag_int("--steps", optarg, 1, 1000000, &a->steps, &err); break;
+        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
+        case 't': bad = config_override_flag(&a->keys, "--threads", "train.threads", optarg, &err); break;
+        case 'd': a->device = optarg; break;
+        case 'p': a->paths_out = optarg; break;
+        case 'S': bad = config_override_flag(&a->keys, "--seed", "train.seed", optarg, &err); break;
         case 'h':
             printf("usage: hwnas bench train [--space S] [--batch 128] [--steps 20] [--warmup 3] [--threads N]\n"
                    "                         [--device cpu|cuda] [--paths-out FILE] [--seed 1]\n");
-            return 0;
+            return 1;
         default: return 2;
         }
+        if (bad) return cli_fail(&err);
     }
-    if (batch < 1 || steps < 1 || warmup < 0) {
-        fprintf(stderr, "hwnas: error: bench train: batch and steps must be positive\n");
-        return 2;
-    }
+    return 0;
+}
+
+// Supernet train steps (forward, loss, backward, SGD) on random paths and
+// random Fashion-MNIST-shaped data: images/s over the timed steps.
+static int bench_train(int argc, char** argv) {
+    BenchTrainArgs a;
+    int parsed = parse_bench_train(argc, argv, &a);
+    if (parsed) return parsed == 1 ? 0 : 2;
+    const char *space_path = a.space, *device = a.device, *paths_out = a.paths_out;
+    const int steps = a.steps, warmup = a.warmup, batch = a.keys.train.batch, threads = a.keys.train.threads;
+    const uint64_t seed = a.keys.train.seed;
     HwErr err = {0};
     Space space;
     Device dev;
     if (space_load(&space, space_path, &err) < 0 || device_open(&dev, device, threads, &err) < 0) return cli_fail(&err);
+    // --paths-out is written like every output (common/safe_file.h): never
+    // through a planted link, and a write error is an error.
+    SafeFile paths;
+    if (paths_out && safe_file_begin(&paths, paths_out, &err) < 0) return cli_fail(&err);
     Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, batch, &err);
-    if (!sn) return cli_fail(&err);
+    if (!sn) {
+        if (paths_out) safe_file_abort(&paths);
+        return cli_fail(&err);
+    }
     supernet_init_params(sn, seed);
     size_t floats = (size_t)batch * space.in_h * space.in_w * space.in_c;
     float* images = malloc(floats * sizeof(float));
@@ -80,14 +105,14 @@ static int bench_train(int argc, char** argv) {
     for (int i = 0; i < batch; i++) labels[i] = (int)rng_below(&rng, (uint32_t)space.classes);
     dev.ops->upload(&dev.ctx, sn->images, images, floats * sizeof(float));
     dev.ops->upload(&dev.ctx, sn->labels, labels, (size_t)batch * sizeof(int));
-    FILE* pf = paths_out ? fopen(paths_out, "w") : NULL;
     SgdConfig sgd = {0.05f, 0.9f, 4e-5f, 1};
     double total = 0;
     for (int s = 0; s < warmup + steps; s++) {
         sample_path(sn, seed, (uint64_t)s, 0, NULL, path);
-        if (pf && s >= warmup) {
-            for (int l = 0; l < space.n_layers; l++) fprintf(pf, "%s%s", l ? " " : "", space.layers[l].names[path[l]]);
-            fprintf(pf, "\n");
+        if (paths_out && s >= warmup) {
+            for (int l = 0; l < space.n_layers; l++)
+                safe_file_printf(&paths, "%s%s", l ? " " : "", space.layers[l].names[path[l]]);
+            safe_file_printf(&paths, "\n");
         }
         double t0 = seconds_now();
         supernet_forward(sn, path, batch, MODE_TRAIN, 0.1f);
@@ -100,19 +125,20 @@ static int bench_train(int argc, char** argv) {
         double dt = seconds_now() - t0;
         if (s >= warmup) step_ms[s - warmup] = dt * 1e3, total += dt;
     }
-    if (pf) fclose(pf);
+    int rc = paths_out && safe_file_commit(&paths, &err) < 0 ? cli_fail(&err) : 0;
     qsort(step_ms, (size_t)steps, sizeof(double), compare_doubles);
-    printf("bench train space=%s device=%s threads=%d batch=%d steps=%d images_per_s=%.1f ms_per_step_mean=%.1f "
-           "ms_per_step_median=%.1f\n",
-           space.name, dev.ops->name, dev.ctx.threads, batch, steps, steps * batch / total, total * 1e3 / steps,
-           step_ms[steps / 2]);
+    if (rc == 0)
+        printf("bench train space=%s device=%s threads=%d batch=%d steps=%d images_per_s=%.1f "
+               "ms_per_step_mean=%.1f ms_per_step_median=%.1f\n",
+               space.name, dev.ops->name, dev.ctx.threads, batch, steps, steps * batch / total, total * 1e3 / steps,
+               step_ms[steps / 2]);
     free(images);
     free(labels);
     free(path);
     free(step_ms);
     supernet_destroy(sn);
     device_close(&dev);
-    return 0;
+    return rc;
 }
 
 int cmd_bench(int argc, char** argv) {

@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "data/loader.h"
+#include "src/cmd_common.h"
 
 int bench_data_main(int argc, char** argv);
 
@@ -29,16 +30,56 @@ static double now_seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int parse_int(const char* flag, const char* value, int min, int* out) {
-    char* end;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || *end || v < min || v > 1 << 30) {
-        fprintf(stderr, "hwnas: error: bench data: %s '%s', expected an integer >= %d\n", flag, value ? value : "",
-                min);
-        return -1;
+// The options of bench data: the numeric ones read as the config keys they
+// mirror, or by the config's parser with a range where none does.
+typedef struct BenchDataArgs {
+    const char* root;
+    int batches, warmup, val;
+    Config keys;  // data.workers, train.batch, data.input_size, train.seed
+} BenchDataArgs;
+
+// One numeric option and its value; 0, or -1 with err.
+static int parse_number(BenchDataArgs* a, const char* flag, const char* value, HwErr* err) {
+    if (!value) return hw_bad_input(err, NULL, 0, "%s: found nothing, expected a value", flag);
+    if (!strcmp(flag, "--workers")) return config_override_flag(&a->keys, flag, "data.workers", value, err);
+    if (!strcmp(flag, "--batch")) return config_override_flag(&a->keys, flag, "train.batch", value, err);
+    if (!strcmp(flag, "--size")) return config_override_flag(&a->keys, flag, "data.input_size", value, err);
+    if (!strcmp(flag, "--seed")) return config_override_flag(&a->keys, flag, "train.seed", value, err);
+    if (!strcmp(flag, "--batches")) return flag_int(flag, value, 1, 1000000, &a->batches, err);
+    return flag_int(flag, value, 0, 1000000, &a->warmup, err);  // --warmup
+}
+
+// 0 to run, 1 after --help, 2 on a usage error (printed).
+static int parse_bench_data(int argc, char** argv, BenchDataArgs* a) {
+    static const char* const kNumeric[] = {"--workers", "--batches", "--batch", "--size", "--warmup", "--seed", NULL};
+    memset(a, 0, sizeof *a);
+    a->batches = 20, a->warmup = 1;
+    config_defaults(&a->keys);
+    a->keys.data.workers = 2, a->keys.train.batch = 64, a->keys.data.input_size = 224;
+    HwErr err = {{0}, 0};
+    for (int i = 1; i < argc; i++) {
+        const char* f = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+        int numeric = 0;
+        for (const char* const* n = kNumeric; *n; n++) numeric |= !strcmp(f, *n);
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+            bench_data_usage(stdout);
+            return 1;
+        } else if (!strcmp(f, "--root") && v) {
+            a->root = v, i++;
+        } else if (!strcmp(f, "--val")) {
+            a->val = 1;
+        } else if (numeric) {
+            if (parse_number(a, f, v, &err) < 0) return cli_fail(&err);
+            i++;
+        } else {
+            hw_bad_input(&err, NULL, 0, "bench data: unknown option '%s' (see hwnas bench data --help)", f);
+            return cli_fail(&err);
+        }
     }
-    *out = (int)v;
-    return 0;
+    if (a->root) return 0;
+    fprintf(stderr, "hwnas: error: bench data: --root DIR is required\n");
+    return 2;
 }
 
 static void imagenet_section(DataSection* d, const char* root, int size) {
@@ -74,43 +115,13 @@ static int read_batches(DataLoader* l, int n, int* epoch, float* images, int* la
 }
 
 int bench_data_main(int argc, char** argv) {
-    const char* root = NULL;
-    int workers = 2, batches = 20, batch = 64, size = 224, warmup = 1, seed = 1, val = 0;
-    for (int i = 1; i < argc; i++) {
-        const char* a = argv[i];
-        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            bench_data_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--root") && v) {
-            root = v;
-        } else if (!strcmp(a, "--workers")) {
-            rc = parse_int(a, v, 0, &workers);
-        } else if (!strcmp(a, "--batches")) {
-            rc = parse_int(a, v, 1, &batches);
-        } else if (!strcmp(a, "--batch")) {
-            rc = parse_int(a, v, 1, &batch);
-        } else if (!strcmp(a, "--size")) {
-            rc = parse_int(a, v, 1, &size);
-        } else if (!strcmp(a, "--warmup")) {
-            rc = parse_int(a, v, 0, &warmup);
-        } else if (!strcmp(a, "--seed")) {
-            rc = parse_int(a, v, 0, &seed);
-        } else if (!strcmp(a, "--val")) {
-            val = 1;
-            continue;
-        } else {
-            fprintf(stderr, "hwnas: error: bench data: unknown option '%s' (see hwnas bench data --help)\n", a);
-            return 2;
-        }
-        if (rc) return 2;
-        i++;
-    }
-    if (!root) {
-        fprintf(stderr, "hwnas: error: bench data: --root DIR is required\n");
-        return 2;
-    }
+    BenchDataArgs args;
+    int parsed = parse_bench_data(argc, argv, &args);
+    if (parsed) return parsed == 1 ? 0 : 2;
+    const char* root = args.root;
+    const int workers = args.keys.data.workers, batches = args.batches, batch = args.keys.train.batch;
+    const int size = args.keys.data.input_size, warmup = args.warmup, val = args.val;
+    const uint64_t seed = args.keys.train.seed;
     DataSection cfg;
     imagenet_section(&cfg, root, size);
     HwErr err = {{0}, 0};
@@ -119,7 +130,7 @@ int bench_data_main(int argc, char** argv) {
         fprintf(stderr, "hwnas: error: %s\n", err.msg);
         return err.code ? err.code : 1;
     }
-    LoaderOptions opt = {.batch = batch, .augment = !val, .shuffle = 1, .seed = (uint64_t)seed,
+    LoaderOptions opt = {.batch = batch, .augment = !val, .shuffle = 1, .seed = seed,
                          .workers = workers, .rank = 0, .world = 1, .drop_last = 1, .prefetch = 2};
     DataLoader* l = loader_create(ds, &opt, &err);
     float* images = malloc((size_t)batch * size * size * 3 * sizeof *images);

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/safe_file.h"
+#include "common/yaml_tree.h"
+#include "dist/comm.h"
+
 int cli_fail(const HwErr* err) {
     fprintf(stderr, "hwnas: error: %s\n", err->msg[0] ? err->msg : "unknown error");
     return err->code ? err->code : 1;
@@ -23,16 +27,26 @@ int overrides_apply(const ConfigOverrides* o, Config* cfg, HwErr* err) {
     return config_override(cfg, o->items, o->n, err);
 }
 
-int make_dirs(const char* path, HwErr* err) {
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return hw_bad_input(err, path, 0, "path too long");
-    for (char* p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return hw_runtime(err, buf, 0, "cannot create directory: %s", strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return hw_runtime(err, buf, 0, "cannot create directory: %s", strerror(errno));
+// Output directories: a symbolic link is refused unless allowed (safe_file.h).
+int make_dirs(const char* path, HwErr* err) { return safe_output_dir(path, err); }
+
+int flag_int(const char* flag, const char* value, long lo, long hi, int* out, HwErr* err) {
+    YamlNode scalar = {YAML_SCALAR, 0, value, 0, NULL, NULL, NULL};
+    long v;
+    if (yaml_int(NULL, &scalar, flag, lo, hi, &v, err) < 0) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name) {
+    char path[1100];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", run_dir, checkpoint_name) >= (int)sizeof path) return 1;
+    if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return 1;
+    // Under mpirun every rank decides alike (they share the run directory); one says it.
+    int size, rank, local_rank;
+    comm_launch_layout(&size, &rank, &local_rank);
+    if (rank == 0) fprintf(stderr, "hwnas %s: no checkpoint in %s yet: starting from the beginning\n", command, run_dir);
     return 0;
 }
 

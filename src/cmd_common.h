@@ -9,7 +9,8 @@
 
 // Prints `hwnas: error: MSG` and returns the exit status (err->code or 1).
 int cli_fail(const HwErr* err);
-// mkdir -p; returns 0 or -1 with err.
+// mkdir -p; returns 0 or -1 with err. The directory itself must not be a
+// symbolic link unless HWNAS_ALLOW_SYMLINK_OUTPUT=1 (exit 2).
 int make_dirs(const char* path, HwErr* err);
 // `--set KEY=VALUE` options, applied after the config file in the order given.
 #define CLI_MAX_OVERRIDES 32
@@ -21,6 +22,20 @@ typedef struct ConfigOverrides {
 int overrides_add(ConfigOverrides* o, const char* setting);
 // Applies them all; -1 with err (file "--set") on an unknown key or bad value.
 int overrides_apply(const ConfigOverrides* o, Config* cfg, HwErr* err);
+
+// Numeric flags. One that stands for a config key is read by
+// config_override_flag (`--epochs X` exactly as `--set train.epochs=X`);
+// one without a key is an integer in [lo, hi] read by the config's own
+// parser, with the same message: "--steps: found 'x', expected an integer in
+// 1..1000000". Both return 0 or -1 with err (code 2).
+int flag_int(const char* flag, const char* value, long lo, long hi, int* out, HwErr* err);
+
+// `--resume` where RUN_DIR holds no checkpoint yet (a run killed before its
+// first one; a preemption wrapper passes --resume every time): says so in one
+// line, "no checkpoint in RUN_DIR yet: starting from the beginning", and
+// returns 0 (start afresh). Returns 1 when the checkpoint is there or cannot
+// be looked at, so that loading it reports what is wrong.
+int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name);
 
 // Installs the SIGINT/SIGTERM handler; returns the flag it sets.
 volatile sig_atomic_t* install_interrupt_handler(void);

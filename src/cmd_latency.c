@@ -1,4 +1,5 @@
 // hwnas latency profile | predict | check | import
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
 #include "common/yaml_tree.h"
 #include "search/latency.h"
 #include "search/lut.h"
@@ -46,10 +48,15 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
-    a->device = "cpu", a->batch = 1, a->runs = 30, a->warmup = 5, a->samples = 100, a->seed = 1;
-    int opt;
+    a->device = "cpu", a->runs = 30, a->warmup = 5, a->samples = 100;
+    // --batch, --threads and --seed are read as the config keys they mirror.
+    Config flags;
+    config_defaults(&flags);
+    flags.train.batch = 1;
+    HwErr err = {0};
+    int opt, bad = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1 && !bad) {
         switch (opt) {
         case 's': a->space = optarg; break;
         case 'o': a->out = optarg; break;
@@ -58,18 +65,20 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         case 'a': a->arch = optarg; break;
         case 'f': a->format = optarg; break;
         case 'C': a->csv = optarg; break;
-        case 'b': a->batch = atoi(optarg); break;
-        case 'r': a->runs = atoi(optarg); break;
-        case 'w': a->warmup = atoi(optarg); break;
-        case 't': a->threads = atoi(optarg); break;
-        case 'n': a->samples = atoi(optarg); break;
-        case 'S': a->seed = strtoull(optarg, NULL, 10); break;
+        case 'b': bad = config_override_flag(&flags, "--batch", "train.batch", optarg, &err); break;
+        case 'r': bad = flag_int("--runs", optarg, 1, 1000000, &a->runs, &err); break;
+        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
+        case 't': bad = config_override_flag(&flags, "--threads", "train.threads", optarg, &err); break;
+        case 'n': bad = flag_int("--samples", optarg, 1, 1000000, &a->samples, &err); break;
+        case 'S': bad = config_override_flag(&flags, "--seed", "train.seed", optarg, &err); break;
         case 'h': fputs(kUsage, stdout); return 1;
         default: fputs(kUsage, stderr); return 2;
         }
     }
+    if (bad) return cli_fail(&err);
+    a->batch = flags.train.batch, a->threads = flags.train.threads, a->seed = flags.train.seed;
     if (optind < argc) a->file = argv[optind++];
-    if (optind != argc || a->batch < 1 || a->runs < 1 || a->warmup < 0 || a->samples < 1) {
+    if (optind != argc) {
         fputs(kUsage, stderr);
         return 2;
     }
@@ -149,6 +158,16 @@ static int profile(const LatencyArgs* a) {
     return rc;
 }
 
+// A space name that can only mean configs/spaces/NAME.yaml: letters, digits,
+// '-', '_' and '.', not starting with '.'. An architecture file may come from
+// anywhere; `space: ../../x` must not open (and quote in an error) x.yaml.
+static int plain_space_name(const char* name) {
+    if (!name[0] || name[0] == '.') return 0;
+    for (const char* p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
+    return 1;
+}
+
 // The space of an architecture file: --space, else configs/spaces/NAME.yaml.
 static int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err) {
     char guess[600];
@@ -157,10 +176,15 @@ static int space_for_arch(const char* space_path, const char* arch_path, Space* 
         if (!d) return -1;
         char name[64] = "";
         const YamlNode* n = yaml_get(d->root, "space");
-        int ok = n && yaml_string(d, n, "space", name, sizeof name, err) == 0;
+        int ok = n && yaml_string(d, n, "space", name, sizeof name, err) == 0, line = n ? n->line : 0;
         yaml_free(d);
         if (!ok) return err->msg[0] ? -1 : hw_bad_input(err, arch_path, 0, "no `space:` name; pass --space");
-        snprintf(guess, sizeof guess, "configs/spaces/%s.yaml", name);
+        if (!plain_space_name(name))
+            return hw_bad_input(err, arch_path, line,
+                                "space: '%s' is not a plain space name, expected letters, digits, '-', '_' or '.' "
+                                "(no '/', not starting with '.') naming configs/spaces/NAME.yaml; pass --space FILE",
+                                name);
+        if (safe_path(guess, sizeof guess, err, "configs/spaces/%s.yaml", name) < 0) return -1;
         space_path = guess;
     }
     return space_load(space, space_path, err);

@@ -19,8 +19,8 @@
 
 typedef struct SearchArgs {
     const char *config, *target, *out, *supernet, *space, *device;
-    double latency_ms;
-    int random, threads;
+    const char *latency_ms, *threads;  // numeric flags, read over the loaded config
+    int random;
     ConfigOverrides sets;
 } SearchArgs;
 
@@ -33,8 +33,6 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
         {"set", required_argument, 0, 'X'},      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
-    a->latency_ms = -1;
-    a->threads = -1;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
@@ -44,10 +42,10 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         case 'o': a->out = optarg; break;
         case 'S': a->supernet = optarg; break;
         case 's': a->space = optarg; break;
-        case 'L': a->latency_ms = atof(optarg); break;
+        case 'L': a->latency_ms = optarg; break;
         case 'd': a->device = optarg; break;
         case 'R': a->random = 1; break;
-        case 't': a->threads = atoi(optarg); break;
+        case 't': a->threads = optarg; break;
         case 'X':
             if (overrides_add(&a->sets, optarg)) return 2;
             break;
@@ -56,6 +54,15 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         }
     }
     if (optind != argc) return fputs(usage, stderr), 2;
+    return 0;
+}
+
+// The config, then --set, then the numeric flags (latency_ms, train.threads).
+static int load_config(const SearchArgs* a, Config* cfg, HwErr* err) {
+    config_defaults(cfg);
+    if ((a->config && config_load(cfg, a->config, err) < 0) || overrides_apply(&a->sets, cfg, err) < 0) return -1;
+    if (a->latency_ms && config_override_flag(cfg, "--latency-ms", "latency_ms", a->latency_ms, err) < 0) return -1;
+    if (a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0) return -1;
     return 0;
 }
 
@@ -89,10 +96,8 @@ int cmd_space(int argc, char** argv) {
     if (!a.target || !a.out) return fputs(kSpaceUsage, stderr), 2;
     HwErr err = {0};
     Config cfg;
-    config_defaults(&cfg);
     Space pool, out;
-    if ((a.config && config_load(&cfg, a.config, &err) < 0) || overrides_apply(&a.sets, &cfg, &err) < 0 ||
-        space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
+    if (load_config(&a, &cfg, &err) < 0 || space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
         return cli_fail(&err);
     Lut* lut = open_target(a.target, &pool, &cfg, &err);
     if (!lut) return cli_fail(&err);
@@ -116,7 +121,8 @@ static const char* kSearchUsage =
     "Evolutionary search (SPOS settings from the config's `search` section) with\n"
     "inherited weights, BN recalibrated per candidate, every candidate over X ms\n"
     "(predicted from TARGET) rejected before evaluation. Writes DIR/search.csv,\n"
-    "pareto.csv and best.yaml; a killed search continues from DIR/search.csv.\n";
+    "pareto.csv and best.yaml; a killed search continues from DIR/search.csv.\n"
+    "A DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 
 int cmd_search(int argc, char** argv) {
     SearchArgs a;
@@ -125,14 +131,13 @@ int cmd_search(int argc, char** argv) {
     if (!a.supernet || !a.target || !a.out) return fputs(kSearchUsage, stderr), 2;
     HwErr err = {0};
     Config cfg;
-    config_defaults(&cfg);
-    if ((a.config && config_load(&cfg, a.config, &err) < 0) || overrides_apply(&a.sets, &cfg, &err) < 0)
-        return cli_fail(&err);
+    if (load_config(&a, &cfg, &err) < 0) return cli_fail(&err);
     if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
-    if (a.threads >= 0) cfg.train.threads = a.threads;
-    double limit = a.latency_ms >= 0 ? a.latency_ms : cfg.latency_ms;
+    double limit = cfg.latency_ms;
     Space space;
-    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || make_dirs(a.out, &err) < 0) return cli_fail(&err);
+    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || batch_feed_check_data(&cfg, &space, &err) < 0 ||
+        make_dirs(a.out, &err) < 0)
+        return cli_fail(&err);
     Lut* lut = open_target(a.target, &space, &cfg, &err);
     if (!lut) return cli_fail(&err);
     Device dev;

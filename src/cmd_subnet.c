@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/safe_file.h"
 #include "dist/comm.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
@@ -21,8 +22,8 @@
 
 typedef struct SubnetArgs {
     const char *config, *arch, *weights, *init, *supernet, *out, *device, *logits_out;
-    int epochs, threads, resume;
-    float lr;
+    const char *epochs, *threads, *lr;  // numeric flags, read over the loaded config
+    int resume;
     ConfigOverrides sets;
 } SubnetArgs;
 
@@ -37,7 +38,6 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         {"logits-out", required_argument, 0, 'g'}, {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
-    a->epochs = -1, a->threads = -1, a->lr = -1;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
@@ -49,9 +49,9 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         case 's': a->supernet = optarg; break;
         case 'o': a->out = optarg; break;
         case 'd': a->device = optarg; break;
-        case 'e': a->epochs = atoi(optarg); break;
-        case 't': a->threads = atoi(optarg); break;
-        case 'l': a->lr = (float)atof(optarg); break;
+        case 'e': a->epochs = optarg; break;
+        case 't': a->threads = optarg; break;
+        case 'l': a->lr = optarg; break;
         case 'r': a->resume = 1; break;
         case 'g': a->logits_out = optarg; break;
         case 'X':
@@ -68,11 +68,18 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
     return 0;
 }
 
-static int load_config(Config* cfg, const char* path, const SubnetArgs* a, HwErr* err) {
+// --epochs and --lr stand for finetune.epochs and finetune.lr, or for
+// finetune.retrain_epochs and finetune.retrain_lr when training from scratch.
+static int load_config(Config* cfg, const char* path, const SubnetArgs* a, int from_scratch, HwErr* err) {
     config_defaults(cfg);
     if (path && config_load(cfg, path, err) < 0) return -1;
     if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
-    if (a->threads >= 0) cfg->train.threads = a->threads;
+    const char* epochs_key = from_scratch ? "finetune.retrain_epochs" : "finetune.epochs";
+    const char* lr_key = from_scratch ? "finetune.retrain_lr" : "finetune.lr";
+    if ((a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0) ||
+        (a->epochs && config_override_flag(cfg, "--epochs", epochs_key, a->epochs, err) < 0) ||
+        (a->lr && config_override_flag(cfg, "--lr", lr_key, a->lr, err) < 0))
+        return -1;
     return overrides_apply(&a->sets, cfg, err);
 }
 
@@ -87,7 +94,9 @@ typedef struct Subnet {
 
 static int subnet_open(Subnet* s, const Config* cfg, const char* arch_path, HwErr* err) {
     memset(s, 0, sizeof *s);
-    if (space_load(&s->full, cfg->space, err) < 0 || arch_load(&s->arch, arch_path, &s->full, err) < 0) return -1;
+    if (space_load(&s->full, cfg->space, err) < 0 || batch_feed_check_data(cfg, &s->full, err) < 0 ||
+        arch_load(&s->arch, arch_path, &s->full, err) < 0)
+        return -1;
     space_restrict(&s->full, s->arch.ops, &s->one);
     if (device_open(&s->dev, cfg->train.device, cfg->train.threads, err) < 0) return -1;
     s->sn = supernet_create(&s->one, s->dev.ops, &s->dev.ctx, cfg->train.batch, err);
@@ -128,14 +137,13 @@ static int write_logits(Subnet* s, const Config* cfg, const char* path, HwErr* e
         supernet_forward(sn, s->path, n, MODE_EVAL, 0);
         size_t count = (size_t)n * sn->space.classes;
         float* host = malloc(count * sizeof(float));
-        FILE* fp = fopen(path, "wb");
-        if (host && fp) {
+        if (!host) {
+            hw_runtime(err, path, 0, "out of memory");
+        } else {
             sn->ops->download(&sn->ctx, host, sn->logits, count * sizeof(float));
-            rc = fwrite(host, sizeof(float), count, fp) == count ? 0 : -1;
+            rc = safe_write_whole(path, host, count * sizeof(float), err);  // atomic, every error reported
         }
-        if (fp) fclose(fp);
         free(host);
-        if (rc < 0) hw_runtime(err, path, 0, "cannot write logits");
     }
     evaluator_destroy(ev);
     return rc;
@@ -152,7 +160,7 @@ int cmd_eval(int argc, char** argv) {
     memset(&s, 0, sizeof s);
     double top1, top5;
     int n = 0, rc = 0;
-    if (load_config(&cfg, a.config, &a, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
+    if (load_config(&cfg, a.config, &a, 0, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
         safetensors_read_subnet(s.sn, s.path, a.weights, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0 ||
         (a.logits_out && write_logits(&s, &cfg, a.logits_out, &err) < 0))
         rc = cli_fail(&err);
@@ -173,20 +181,22 @@ int cmd_extract(int argc, char** argv) {
     if (p) return p == 1 ? 0 : 2;
     if (!a.supernet || !a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
     HwErr err = {0};
-    char config_path[1100];
+    char config_path[SAFE_PATH_MAX];
     if (a.config) {
-        snprintf(config_path, sizeof config_path, "%s", a.config);
+        if (safe_path(config_path, sizeof config_path, &err, "%s", a.config) < 0) return cli_fail(&err);
     } else {
         char* copy = strdup(a.supernet);
-        snprintf(config_path, sizeof config_path, "%s/config.yaml", dirname(copy));
+        int bad = !copy ? hw_runtime(&err, NULL, 0, "out of memory")
+                        : safe_path(config_path, sizeof config_path, &err, "%s/config.yaml", dirname(copy));
         free(copy);
+        if (bad) return cli_fail(&err);
     }
     Config cfg;
     Space space;
     Arch arch;
     Device dev;
     TrainState st;
-    if (load_config(&cfg, config_path, &a, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
+    if (load_config(&cfg, config_path, &a, 0, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
         arch_load(&arch, a.arch, &space, &err) < 0 || device_open(&dev, "cpu", cfg.train.threads, &err) < 0)
         return cli_fail(&err);
     Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, 1, &err);
@@ -209,7 +219,8 @@ static const char* kFinetuneUsage =
     "writes DIR/subnet.safetensors, DIR/train.csv and prints the test top-1.\n"
     "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n"
     "Also: --device cpu|cuda, --threads N, --resume, --set KEY=VALUE (any config key,\n"
-    "e.g. --set data.limit_train=6400).\n";
+    "e.g. --set data.limit_train=6400).\n"
+    "A DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 
 // Under mpirun the training is data parallel (dist/comm.h) and rank 0 alone
 // writes the weights and tests them.
@@ -225,11 +236,12 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     memset(&s, 0, sizeof s);
     memset(&comm, 0, sizeof comm);
     int rc = 0;
-    if (load_config(&cfg, a.config, &a, &err) < 0) return cli_fail(&err);
+    if (load_config(&cfg, a.config, &a, from_scratch, &err) < 0) return cli_fail(&err);
     cfg.data.holdout = 0;  // final training sees every training image
+    int resume = a.resume && resume_has_checkpoint(from_scratch ? "retrain" : "finetune", a.out, "subnet.ckpt");
     if (subnet_open(&s, &cfg, a.arch, &err) < 0 || comm_init(&comm, "auto", s.dev.ops, &s.dev.ctx, &err) < 0 ||
         (comm_is_root(&comm) && make_dirs(a.out, &err) < 0) ||
-        (!from_scratch && !a.resume && safetensors_read_subnet(s.sn, s.path, a.init, &err) < 0)) {
+        (!from_scratch && !resume && safetensors_read_subnet(s.sn, s.path, a.init, &err) < 0)) {
         rc = cli_fail(&err);
         goto done;
     }
@@ -238,9 +250,9 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     job.run_dir = a.out;
     job.checkpoint_name = "subnet.ckpt";
     job.csv_name = "train.csv";
-    job.resume = a.resume;
-    job.epochs = a.epochs >= 0 ? a.epochs : (from_scratch ? cfg.finetune.retrain_epochs : cfg.finetune.epochs);
-    job.lr = a.lr > 0 ? a.lr : (from_scratch ? cfg.finetune.retrain_lr : cfg.finetune.lr);
+    job.resume = resume;
+    job.epochs = from_scratch ? cfg.finetune.retrain_epochs : cfg.finetune.epochs;
+    job.lr = from_scratch ? cfg.finetune.retrain_lr : cfg.finetune.lr;
     job.fixed_path = s.path;
     job.interrupted = install_interrupt_handler();
     job.comm = &comm;
@@ -254,11 +266,11 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
         goto done;
     }
     if (!comm_is_root(&comm)) goto done;
-    char out[1100];
-    snprintf(out, sizeof out, "%s/subnet.safetensors", a.out);
+    char out[SAFE_PATH_MAX];
     double top1, top5;
     int n;
-    if (safetensors_write_subnet(s.sn, s.path, out, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0) {
+    if (safe_path(out, sizeof out, &err, "%s/subnet.safetensors", a.out) < 0 ||
+        safetensors_write_subnet(s.sn, s.path, out, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0) {
         rc = cli_fail(&err);
         goto done;
     }

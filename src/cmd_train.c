@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/safe_file.h"
 #include "data/loader.h"
 #include "dist/comm.h"
+#include "supernet/batch_feed.h"
 #include "supernet/checkpoint.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
@@ -38,16 +40,27 @@ static void train_usage(FILE* fp) {
             "sampling: each step one random operator per layer, only that path updated.\n"
             "\n"
             "  -c, --config FILE     run configuration (YAML)\n"
-            "  -o, --out DIR         run directory (created); checkpoints, train.csv\n"
-            "      --resume          continue from DIR/supernet.ckpt exactly\n"
+            "  -o, --out DIR         run directory (created); checkpoints, train.csv. A DIR that\n"
+            "                        is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1\n"
+            "      --resume          continue from DIR/supernet.ckpt exactly (from the beginning\n"
+            "                        while DIR has no checkpoint yet)\n"
             "      --space FILE      search space (overrides the config's `space`)\n"
             "      --device cpu|cuda default cpu\n"
             "      --epochs N        overrides train.epochs\n"
-            "      --threads N       overrides train.threads (0 = all cores)\n"
-            "      --set KEY=VALUE   overrides any config key, e.g. --set data.root=/data/imagenet\n");
+            "      --threads N       overrides train.threads (0 = all cores, at most %d)\n"
+            "      --set KEY=VALUE   overrides any config key, e.g. --set data.root=/data/imagenet\n",
+            CONFIG_MAX_THREADS);
 }
 
-int cmd_train(int argc, char** argv) {
+typedef struct TrainArgs {
+    const char *config, *out, *space, *device;
+    const char *epochs, *threads;  // numeric flags, read over the loaded config
+    int resume;
+    ConfigOverrides sets;
+} TrainArgs;
+
+// 0 to run, 1 after --help, 2 on a usage error (printed).
+static int parse_train_args(int argc, char** argv, TrainArgs* a) {
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
         {"resume", no_argument, 0, 'r'},       {"space", required_argument, 0, 's'},
@@ -55,42 +68,58 @@ int cmd_train(int argc, char** argv) {
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
-    const char *config_path = NULL, *out = NULL, *space_path = NULL, *device = NULL;
-    int resume = 0, epochs = -1, threads = -1, opt;
-    ConfigOverrides sets = {0};
+    memset(a, 0, sizeof *a);
+    int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 'r': resume = 1; break;
-        case 's': space_path = optarg; break;
-        case 'd': device = optarg; break;
-        case 'e': epochs = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
+        case 'c': a->config = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'r': a->resume = 1; break;
+        case 's': a->space = optarg; break;
+        case 'd': a->device = optarg; break;
+        case 'e': a->epochs = optarg; break;
+        case 't': a->threads = optarg; break;
         case 'X':
-            if (overrides_add(&sets, optarg)) return 2;
+            if (overrides_add(&a->sets, optarg)) return 2;
             break;
-        case 'h': train_usage(stdout); return 0;
+        case 'h': train_usage(stdout); return 1;
         default: train_usage(stderr); return 2;
         }
     }
-    if (!out || optind != argc) {
+    if (!a->out || optind != argc) {
         fprintf(stderr, "hwnas: error: train needs -o RUN_DIR (see hwnas train --help)\n");
         return 2;
     }
+    return 0;
+}
+
+// The config file, --space and --device, the numeric flags (as the keys they
+// stand for), then --set.
+static int load_train_config(const TrainArgs* a, Config* cfg, HwErr* err) {
+    config_defaults(cfg);
+    if (a->config && config_load(cfg, a->config, err) < 0) return -1;
+    if (a->space && safe_path(cfg->space, sizeof cfg->space, err, "%s", a->space) < 0) return -1;  // never cut
+    if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
+    if ((a->epochs && config_override_flag(cfg, "--epochs", "train.epochs", a->epochs, err) < 0) ||
+        (a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0))
+        return -1;
+    return overrides_apply(&a->sets, cfg, err);
+}
+
+int cmd_train(int argc, char** argv) {
+    TrainArgs a;
+    int parsed = parse_train_args(argc, argv, &a);
+    if (parsed) return parsed == 1 ? 0 : 2;
+    const char *config_path = a.config, *out = a.out;
     HwErr err = {0};
     Config cfg;
-    config_defaults(&cfg);
-    if (config_path && config_load(&cfg, config_path, &err) < 0) return cli_fail(&err);
-    if (space_path) snprintf(cfg.space, sizeof cfg.space, "%s", space_path);
-    if (device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", device);
-    if (epochs >= 0) cfg.train.epochs = epochs;
-    if (threads >= 0) cfg.train.threads = threads;
-    if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
+    if (load_train_config(&a, &cfg, &err) < 0) return cli_fail(&err);
+    int resume = a.resume && resume_has_checkpoint("train", out, "supernet.ckpt");
     // Everything is checked (space, data, checkpoint) before anything is written.
     Space space;
-    if (space_load(&space, cfg.space, &err) < 0) return cli_fail(&err);
+    if (space_load(&space, cfg.space, &err) < 0 || batch_feed_check_data(&cfg, &space, &err) < 0)
+        return cli_fail(&err);
     Dataset* check = dataset_open(&cfg.data, SPLIT_TRAIN, &err);
     if (!check) return cli_fail(&err);
     dataset_close(check);
@@ -110,14 +139,19 @@ int cmd_train(int argc, char** argv) {
     Lut* lut = NULL;
     int rc = -1;
     TrainResult res;
-    char path[1100];
+    char path[SAFE_PATH_MAX];
     TrainState st;
     if (!sn) goto done;
     supernet_init_params(sn, cfg.train.seed);
-    snprintf(path, sizeof path, "%s/supernet.ckpt", out);
-    if (resume && checkpoint_load(path, sn, &st, NULL, &err) < 0) goto done;
-    snprintf(path, sizeof path, "%s/config.yaml", out);
-    if (root && (make_dirs(out, &err) < 0 || config_write(&cfg, path, &err) < 0)) goto done;
+    if (safe_path(path, sizeof path, &err, "%s/supernet.ckpt", out) < 0) goto done;
+    // The run's batches per epoch are known once its data loader exists
+    // (train_run checks the rest); the epochs are known now.
+    if (resume && (checkpoint_load(path, sn, &st, NULL, &err) < 0 ||
+                   checkpoint_check_state(path, &st, cfg.train.epochs, 0, &err) < 0))
+        goto done;
+    if (safe_path(path, sizeof path, &err, "%s/config.yaml", out) < 0 ||
+        (root && (make_dirs(out, &err) < 0 || config_write(&cfg, path, &err) < 0)))
+        goto done;
     if (root)
         fprintf(stderr,
                 "hwnas train: space %s (%d layers, 10^%.1f architectures, %.2f M supernet parameters), %s, %d threads\n",

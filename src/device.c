@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "dist/comm.h"
 
 #if HWNAS_CUDA
@@ -12,7 +13,11 @@
 
 int device_open(Device* d, const char* name, int threads, HwErr* err) {
     memset(d, 0, sizeof *d);
-    if (threads <= 0) threads = omp_get_num_procs();
+    // Every count reaching here was range-checked (config, flags, target
+    // files); this keeps "all cores" of a huge machine within the same cap.
+    if (threads > CONFIG_MAX_THREADS)
+        return hw_bad_input(err, NULL, 0, "threads: found %d, expected at most %d", threads, CONFIG_MAX_THREADS);
+    if (threads <= 0) threads = omp_get_num_procs() < CONFIG_MAX_THREADS ? omp_get_num_procs() : CONFIG_MAX_THREADS;
     d->ctx.threads = threads;
     openblas_set_num_threads(threads);
     if (!strcmp(name, "cpu")) {

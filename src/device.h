@@ -11,7 +11,8 @@ typedef struct Device {
     void* cuda_state;  // CudaState* when on CUDA
 } Device;
 
-// threads 0 = all cores. Errors: unknown device (2), no GPU found (1).
+// threads 0 = all cores (at most CONFIG_MAX_THREADS). Errors: more threads than
+// that or an unknown device (2), no GPU found (1).
 int device_open(Device* d, const char* name, int threads, HwErr* err);
 void device_close(Device* d);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
 #include "search/search_run.h"
@@ -21,6 +22,11 @@
 #include "supernet/checkpoint.h"
 #include "supernet/safetensors.h"
 #include "supernet/trainer.h"
+
+// A file of the run directory: an error (exit 2) rather than a cut-off name.
+static int run_file(char* out, size_t cap, const char* dir, const char* name, HwErr* err) {
+    return safe_path(out, cap, err, "%s/%s", dir, name);
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -55,8 +61,8 @@ void pipeline_quick_config(Config* cfg) {
 // directory (target-cpu.yaml is reused when present).
 static Lut* open_target(const Config* cfg, const Space* pool, const char* run_dir, int quick, HwErr* err) {
     if (strcmp(cfg->target, "cpu") != 0) return lut_load(cfg->target, err);
-    char path[1100];
-    snprintf(path, sizeof path, "%s/target-cpu.yaml", run_dir);
+    char path[SAFE_PATH_MAX];
+    if (run_file(path, sizeof path, run_dir, "target-cpu.yaml", err) < 0) return NULL;
     if (access(path, F_OK) == 0) return lut_load(path, err);
     Device dev;
     if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
@@ -113,8 +119,8 @@ typedef struct Run {
 
 static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, const int* pinned, double* seconds,
                        HwErr* err) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", r->dir, ckpt);
+    char path[SAFE_PATH_MAX];
+    if (run_file(path, sizeof path, r->dir, ckpt, err) < 0) return -1;
     TrainJob job = {0};
     job.cfg = r->cfg;
     job.run_dir = r->dir;
@@ -181,9 +187,10 @@ static int measure_winner(Run* r, const Candidate* best, const char* weights, Pi
 // least the search's number), as the training-time benchmark compares
 // supernets.
 static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, HwErr* err) {
-    char inherited[1100];
-    snprintf(inherited, sizeof inherited, "%s/best-inherited.safetensors", r->dir);
-    if (safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0) return -1;
+    char inherited[SAFE_PATH_MAX];
+    if (run_file(inherited, sizeof inherited, r->dir, "best-inherited.safetensors", err) < 0 ||
+        safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
+        return -1;
     int recal = r->cfg->search.bn_images > 2000 ? r->cfg->search.bn_images : 2000;
     Evaluator* test = evaluator_create(r->sn, r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test, err);
     if (!test) return -1;
@@ -249,10 +256,11 @@ static int check_winner_latency(Run* r, const char* csv, SearchOutcome* so, Pipe
 // set, tests it and measures its latency end to end.
 static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, HwErr* err) {
     const Config* cfg = r->cfg;
-    char inherited[1100], final_path[1100];
-    snprintf(inherited, sizeof inherited, "%s/best-inherited.safetensors", r->dir);
-    snprintf(final_path, sizeof final_path, "%s/best.safetensors", r->dir);
-    if (safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0) return -1;
+    char inherited[SAFE_PATH_MAX], final_path[SAFE_PATH_MAX];
+    if (run_file(inherited, sizeof inherited, r->dir, "best-inherited.safetensors", err) < 0 ||
+        run_file(final_path, sizeof final_path, r->dir, "best.safetensors", err) < 0 ||
+        safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
+        return -1;
     Config ft = *cfg;
     ft.data.holdout = 0;
     Space one;
@@ -306,14 +314,16 @@ static int load_csv_points(const char* path, const Space* s, double** x, double*
     return 0;
 }
 
-static void write_plots(const Run* r, const PipelineResult* res) {
-    char path[1100], csv[1100];
+// The scatter of every candidate searched (and of the random baseline), the
+// limit and the winner.
+static int write_pareto_plot(const Run* r, const PipelineResult* res, HwErr* err) {
+    char path[SAFE_PATH_MAX], csv[SAFE_PATH_MAX];
     double *ex = NULL, *ey = NULL, *rx = NULL, *ry = NULL;
     int en = 0, rn = 0;
-    snprintf(csv, sizeof csv, "%s/search.csv", r->dir);
-    load_csv_points(csv, &r->sn->space, &ex, &ey, &en);
-    snprintf(csv, sizeof csv, "%s/random.csv", r->dir);
-    load_csv_points(csv, &r->sn->space, &rx, &ry, &rn);
+    if (run_file(path, sizeof path, r->dir, "pareto.svg", err) < 0) return -1;
+    // The plot shows what can be read: a missing random.csv is an empty series.
+    if (run_file(csv, sizeof csv, r->dir, "search.csv", err) == 0) load_csv_points(csv, &r->sn->space, &ex, &ey, &en);
+    if (run_file(csv, sizeof csv, r->dir, "random.csv", err) == 0) load_csv_points(csv, &r->sn->space, &rx, &ry, &rn);
     double bx = res->best.latency_ms, by = res->best.top1;
     double lx[2] = {res->limit_ms, res->limit_ms}, ly[2] = {0, 0};
     for (int i = 0; i < en; i++) ly[0] = fmin(ly[0] == 0 ? ey[i] : ly[0], ey[i]), ly[1] = fmax(ly[1], ey[i]);
@@ -321,50 +331,71 @@ static void write_plots(const Run* r, const PipelineResult* res) {
                       {ex, ey, en, "#1f77b4", "evolution", 0, 3},
                       {lx, ly, 2, "#d62728", "latency limit", 1, 1},
                       {&bx, &by, 1, "#ff7f0e", "chosen", 0, 7}};
-    snprintf(path, sizeof path, "%s/pareto.svg", r->dir);
-    svg_plot(path, "Validation top-1 (inherited weights) vs predicted latency", "latency (ms)", "top-1", s, 4);
+    int rc = svg_plot(path, "Validation top-1 (inherited weights) vs predicted latency", "latency (ms)", "top-1", s, 4,
+                      err);
     free(ex), free(ey), free(rx), free(ry);
-    // Training curves: loss per step of every training phase, smoothed over 20 steps.
+    return rc;
+}
+
+// The loss of one training log, the mean of every 20 steps, its steps shifted
+// by *offset (phases one after another). 0 with *n points (malloc'd *x, *y),
+// -1 when the log is absent or memory runs out.
+static int read_loss_curve(const char* csv, double* offset, double** x, double** y, int* n) {
+    FILE* fp = fopen(csv, "r");
+    if (!fp) return -1;
+    char line[512];
+    int cap = 1024;
+    double window = 0, last_step = 0;
+    int in_window = 0;
+    *n = 0;
+    *x = malloc(sizeof(double) * (size_t)cap);
+    *y = malloc(sizeof(double) * (size_t)cap);
+    if (!fgets(line, sizeof line, fp)) line[0] = 0;
+    while (*x && *y && fgets(line, sizeof line, fp)) {
+        double step, epoch, lr, loss;
+        if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &epoch, &lr, &loss) != 4) continue;
+        window += loss, in_window++, last_step = step;
+        if (in_window < 20) continue;
+        if (*n == cap) {
+            cap *= 2;
+            double* bx = realloc(*x, sizeof(double) * (size_t)cap);
+            if (bx) *x = bx;
+            double* by = realloc(*y, sizeof(double) * (size_t)cap);
+            if (by) *y = by;
+            if (!bx || !by) break;
+        }
+        (*x)[*n] = *offset + step, (*y)[(*n)++] = window / 20;
+        window = 0, in_window = 0;
+    }
+    fclose(fp);
+    *offset += last_step;
+    if (*x && *y) return 0;
+    free(*x), free(*y);
+    return -1;
+}
+
+// Training curves: loss per step of every training phase, smoothed over 20 steps.
+static int write_train_plot(const Run* r, HwErr* err) {
     const char* files[] = {"train.csv", "train-stage1.csv", "train-stage2.csv", "finetune.csv"};
     const char* colors[] = {"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"};
     SvgSeries curves[4];
     double* xs[4] = {0};
     double* ys[4] = {0};
-    int count = 0;
+    int count = 0, n;
     double offset = 0;
+    char path[SAFE_PATH_MAX];
     for (int f = 0; f < 4; f++) {
-        snprintf(csv, sizeof csv, "%s/%s", r->dir, files[f]);
-        FILE* fp = fopen(csv, "r");
-        if (!fp) continue;
-        char line[512];
-        int n = 0, cap = 1024;
-        xs[count] = malloc(sizeof(double) * (size_t)cap);
-        ys[count] = malloc(sizeof(double) * (size_t)cap);
-        double window = 0, last_step = 0;
-        int in_window = 0;
-        if (!fgets(line, sizeof line, fp)) line[0] = 0;
-        while (fgets(line, sizeof line, fp)) {
-            double step, epoch, lr, loss;
-            if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &epoch, &lr, &loss) != 4) continue;
-            window += loss, in_window++, last_step = step;
-            if (in_window == 20) {
-                if (n == cap) {
-                    cap *= 2;
-                    xs[count] = realloc(xs[count], sizeof(double) * (size_t)cap);
-                    ys[count] = realloc(ys[count], sizeof(double) * (size_t)cap);
-                }
-                xs[count][n] = offset + step, ys[count][n++] = window / 20;
-                window = 0, in_window = 0;
-            }
-        }
-        fclose(fp);
-        offset += last_step;
+        if (run_file(path, sizeof path, r->dir, files[f], err) < 0) return -1;
+        if (read_loss_curve(path, &offset, &xs[count], &ys[count], &n) < 0) continue;
         curves[count] = (SvgSeries){xs[count], ys[count], n, colors[f], files[f], 1, 2};
         count++;
     }
-    snprintf(path, sizeof path, "%s/train.svg", r->dir);
-    svg_plot(path, "Training loss (mean of 20 steps)", "step (phases one after another)", "loss", curves, count);
+    int rc = run_file(path, sizeof path, r->dir, "train.svg", err);
+    if (rc == 0)
+        rc = svg_plot(path, "Training loss (mean of 20 steps)", "step (phases one after another)", "loss", curves,
+                      count, err);
     for (int i = 0; i < count; i++) free(xs[i]), free(ys[i]);
+    return rc;
 }
 
 static const char* mode_name(PipelineMode m) {
@@ -372,63 +403,73 @@ static const char* mode_name(PipelineMode m) {
                                                                               : "SPOS, full operator pool";
 }
 
+// The candidates measured on this machine, best first, until one met the limit.
+static void write_latency_checks(SafeFile* md, const PipelineOptions* opt, const PipelineResult* res) {
+    if (res->n_checks <= 0) return;
+    safe_file_printf(md, "\n## Latency check on this machine\n\nThe best candidates by validation top-1, measured "
+                         "end to end (batch 1, median of 50 runs) until one meets the limit.\n\n"
+                         "| rank | validation top-1 | predicted (ms) | measured (ms) | |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < res->n_checks; i++) {
+        const LatencyCheck* k = &res->checks[i];
+        safe_file_printf(md, "| %d | %.4f | %.3f | %.3f | %s |\n", k->rank, k->top1, k->predicted_ms, k->measured_ms,
+                         k->measured_ms <= res->limit_ms ? "meets the limit" : "over the limit");
+    }
+    // The check stops at the first candidate that meets the limit, the
+    // winner: its last row and the winner's final measurement time the
+    // same network at two moments.
+    double checked = res->checks[res->n_checks - 1].measured_ms;
+    int met = checked <= res->limit_ms;
+    if (!met)
+        safe_file_printf(md, "\nNone of the %d candidates measured meets the limit; the winner is the best by "
+                             "prediction.\n", res->n_checks);
+    if (met && res->measured_ms > 0 && fabs(res->measured_ms - checked) > 0.1 * checked)
+        safe_file_printf(md, "\nThe winner measured %.3f ms here and %.3f ms %s: the same network timed twice; the "
+                             "difference is other load on this machine's cores.\n",
+                         checked, res->measured_ms, opt->finetune ? "after fine-tuning" : "at the end");
+}
+
+// report.md, then the two plots it shows. Every write is checked: a report
+// or plot that cannot be written fails the run (exit 1), naming the file.
 static int write_report(const Run* r, const PipelineOptions* opt, const PipelineResult* res, HwErr* err) {
-    char path[1100], arch[2048];
-    snprintf(path, sizeof path, "%s/report.md", r->dir);
-    FILE* fp = fopen(path, "w");
-    if (!fp) return hw_runtime(err, path, 0, "cannot write the report");
+    char path[SAFE_PATH_MAX], arch[2048];
+    SafeFile report;  // a temporary file renamed into place: no planted link is followed
+    if (run_file(path, sizeof path, r->dir, "report.md", err) < 0 || safe_file_begin(&report, path, err) < 0)
+        return -1;
+    SafeFile* md = &report;
     const Space* s = &r->sn->space;
     arch_string(s, res->best.ops, arch, sizeof arch);
-    fprintf(fp, "# hwnas run report\n\n");
-    fprintf(fp, "Method: %s. Space: `%s` (10^%.1f architectures). Target: %s (%s).\n\n", mode_name(opt->mode), s->name,
-            space_log10_size(s), r->lut->device, r->cfg->target);
-    fprintf(fp, "## Winner\n\n| | |\n|---|---|\n");
-    fprintf(fp, "| architecture | `%s` |\n", arch);
-    fprintf(fp, "| latency limit | %.3f ms |\n| predicted latency | %.3f ms |\n", res->limit_ms, res->best.latency_ms);
-    if (res->measured_ms >= 0) fprintf(fp, "| measured latency (end to end, batch 1) | %.3f ms |\n", res->measured_ms);
-    fprintf(fp, "| FLOPs | %.2f M |\n| parameters | %.3f M |\n", res->flops / 1e6, res->params / 1e6);
-    fprintf(fp, "| validation top-1, inherited weights | %.4f |\n", res->best.top1);
-    fprintf(fp, "| test top-1 %s | %.4f |\n| test top-5 | %.4f |\n",
-            opt->finetune ? "after fine-tuning" : "with inherited weights (no fine-tuning)", res->test_top1, res->test_top5);
-    fprintf(fp, "\n## Time per phase\n\n| phase | seconds |\n|---|---|\n");
-    fprintf(fp, "| latency profile | %.1f |\n| space generation | %.1f |\n| supernet training | %.1f |\n", res->seconds_profile,
-            res->seconds_space, res->seconds_train);
-    fprintf(fp, "| search (%d candidates evaluated) | %.1f |\n| fine-tuning and test | %.1f |\n", res->evaluated,
-            res->seconds_search, res->seconds_finetune);
-    if (res->n_checks > 0) {
-        fprintf(fp, "\n## Latency check on this machine\n\nThe best candidates by validation top-1, measured end to end "
-                    "(batch 1, median of 50 runs) until one meets the limit.\n\n"
-                    "| rank | validation top-1 | predicted (ms) | measured (ms) | |\n|---|---|---|---|---|\n");
-        for (int i = 0; i < res->n_checks; i++) {
-            const LatencyCheck* k = &res->checks[i];
-            fprintf(fp, "| %d | %.4f | %.3f | %.3f | %s |\n", k->rank, k->top1, k->predicted_ms, k->measured_ms,
-                    k->measured_ms <= res->limit_ms ? "meets the limit" : "over the limit");
-        }
-        // The check stops at the first candidate that meets the limit, the
-        // winner: its last row and the winner's final measurement time the
-        // same network at two moments.
-        double checked = res->checks[res->n_checks - 1].measured_ms;
-        int met = checked <= res->limit_ms;
-        if (!met)
-            fprintf(fp, "\nNone of the %d candidates measured meets the limit; the winner is the best by prediction.\n",
-                    res->n_checks);
-        if (met && res->measured_ms > 0 && fabs(res->measured_ms - checked) > 0.1 * checked)
-            fprintf(fp, "\nThe winner measured %.3f ms here and %.3f ms %s: the same network timed twice; the "
-                        "difference is other load on this machine's cores.\n",
-                    checked, res->measured_ms, opt->finetune ? "after fine-tuning" : "at the end");
-    }
+    safe_file_printf(md, "# hwnas run report\n\n");
+    safe_file_printf(md, "Method: %s. Space: `%s` (10^%.1f architectures). Target: %s (%s).\n\n",
+                     mode_name(opt->mode), s->name, space_log10_size(s), r->lut->device, r->cfg->target);
+    safe_file_printf(md, "## Winner\n\n| | |\n|---|---|\n");
+    safe_file_printf(md, "| architecture | `%s` |\n", arch);
+    safe_file_printf(md, "| latency limit | %.3f ms |\n| predicted latency | %.3f ms |\n", res->limit_ms,
+                     res->best.latency_ms);
+    if (res->measured_ms >= 0)
+        safe_file_printf(md, "| measured latency (end to end, batch 1) | %.3f ms |\n", res->measured_ms);
+    safe_file_printf(md, "| FLOPs | %.2f M |\n| parameters | %.3f M |\n", res->flops / 1e6, res->params / 1e6);
+    safe_file_printf(md, "| validation top-1, inherited weights | %.4f |\n", res->best.top1);
+    safe_file_printf(md, "| test top-1 %s | %.4f |\n| test top-5 | %.4f |\n",
+                     opt->finetune ? "after fine-tuning" : "with inherited weights (no fine-tuning)", res->test_top1,
+                     res->test_top5);
+    safe_file_printf(md, "\n## Time per phase\n\n| phase | seconds |\n|---|---|\n");
+    safe_file_printf(md, "| latency profile | %.1f |\n| space generation | %.1f |\n| supernet training | %.1f |\n",
+                     res->seconds_profile, res->seconds_space, res->seconds_train);
+    safe_file_printf(md, "| search (%d candidates evaluated) | %.1f |\n| fine-tuning and test | %.1f |\n",
+                     res->evaluated, res->seconds_search, res->seconds_finetune);
+    write_latency_checks(md, opt, res);
     if (res->has_random)
-        fprintf(fp,
-                "\n## Evolution vs random search\n\nSame supernet, same limit, same number of evaluations (%d).\n\n"
-                "| search | best validation top-1 | its latency (ms) |\n|---|---|---|\n| evolution | %.4f | %.3f |\n"
-                "| random | %.4f | %.3f |\n",
-                res->random_evaluated, res->best.top1, res->best.latency_ms, res->random_best.top1,
-                res->random_best.latency_ms);
-    fprintf(fp, "\n## Plots\n\n![Pareto front](pareto.svg)\n\n![Training curves](train.svg)\n");
-    fprintf(fp, "\nFiles: `space.yaml`, `search.csv`, `pareto.csv`, `best.yaml`, `best.safetensors`, `train*.csv`.\n");
-    fclose(fp);
-    write_plots(r, res);
-    return 0;
+        safe_file_printf(md,
+                         "\n## Evolution vs random search\n\nSame supernet, same limit, same number of evaluations "
+                         "(%d).\n\n| search | best validation top-1 | its latency (ms) |\n|---|---|---|\n"
+                         "| evolution | %.4f | %.3f |\n| random | %.4f | %.3f |\n",
+                         res->random_evaluated, res->best.top1, res->best.latency_ms, res->random_best.top1,
+                         res->random_best.latency_ms);
+    safe_file_printf(md, "\n## Plots\n\n![Pareto front](pareto.svg)\n\n![Training curves](train.svg)\n");
+    safe_file_printf(md, "\nFiles: `space.yaml`, `search.csv`, `pareto.csv`, `best.yaml`, `best.safetensors`, "
+                         "`train*.csv`.\n");
+    if (safe_file_commit(&report, err) < 0) return -1;
+    return write_pareto_plot(r, res, err) < 0 || write_train_plot(r, err) < 0 ? -1 : 0;
 }
 
 int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOptions* opt, PipelineResult* res,
@@ -444,9 +485,10 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     Lut* lut = NULL;
     RankTable* tables = NULL;
     int rc = -1;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    if (make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0 || space_load(&pool, cfg.space, err) < 0)
+    char path[SAFE_PATH_MAX];
+    // The space and the data's shape are checked before the run directory is touched.
+    if (run_file(path, sizeof path, run_dir, "config.yaml", err) < 0 || space_load(&pool, cfg.space, err) < 0 ||
+        batch_feed_check_data(&cfg, &pool, err) < 0 || make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0)
         return -1;
     double t0 = now_s();
     if (!(lut = open_target(&cfg, &pool, run_dir, opt->quick, err))) return -1;
@@ -457,9 +499,9 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     space = pool;
     if (opt->mode != PIPE_SPOS_POOL) {
         tables = calloc((size_t)pool.n_layers, sizeof(RankTable));
-        snprintf(path, sizeof path, "%s/space.yaml", run_dir);
-        if (!tables || space_generate(&pool, lut, &cfg.space_gen, strcmp(cfg.target, "cpu") ? "target" : "cpu", &space,
-                                      tables, err) < 0 ||
+        if (!tables || run_file(path, sizeof path, run_dir, "space.yaml", err) < 0 ||
+            space_generate(&pool, lut, &cfg.space_gen, strcmp(cfg.target, "cpu") ? "target" : "cpu", &space, tables,
+                           err) < 0 ||
             space_write_ranked(&space, tables, cfg.target, path, err) < 0)
             goto done;
     }
@@ -467,9 +509,9 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (opt->mode != PIPE_SPOS_POOL) {
         // The run's config points at the generated space, so `hwnas eval/extract
         // -c RUN_DIR/config.yaml` work on the run's files.
-        snprintf(cfg.space, sizeof cfg.space, "%.*s/space.yaml", (int)sizeof cfg.space - 12, run_dir);
-        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-        if (config_write(&cfg, path, err) < 0) goto done;
+        if (run_file(cfg.space, sizeof cfg.space, run_dir, "space.yaml", err) < 0 ||
+            run_file(path, sizeof path, run_dir, "config.yaml", err) < 0 || config_write(&cfg, path, err) < 0)
+            goto done;
     }
     say("search space %s: 10^%.1f architectures", space.name, space_log10_size(&space));
     // The limit must be reachable in the space actually searched.
@@ -519,8 +561,9 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
         if (search_stage(&r, "", NULL, res->limit_ms, 0, &so, &res->seconds_search, err) < 0) goto done;
         res->evaluated = so.evaluated;
     }
-    snprintf(path, sizeof path, "%s/search.csv", run_dir);
-    if (check_winner_latency(&r, path, &so, res, err) < 0) goto done;
+    if (run_file(path, sizeof path, run_dir, "search.csv", err) < 0 ||
+        check_winner_latency(&r, path, &so, res, err) < 0)
+        goto done;
     res->best = so.best;
     res->flops = 2.0 * supernet_path_macs(r.sn, so.best.ops);
     res->params = supernet_path_params(r.sn, so.best.ops);
@@ -544,9 +587,9 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
         if (test_inherited(&r, &res->best, res, err) < 0) goto done;
         say("test top-1 with inherited weights %s%.4f", "", res->test_top1);
     }
-    snprintf(path, sizeof path, "%s/best.yaml", run_dir);
     Candidate winner = res->best;
-    if (search_write_arch(r.sn, &winner, path, err) < 0) goto done;
+    if (run_file(path, sizeof path, run_dir, "best.yaml", err) < 0 || search_write_arch(r.sn, &winner, path, err) < 0)
+        goto done;
     if (opt->report && write_report(&r, opt, res, err) < 0) goto done;
     rc = 0;
 done:

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "common/safe_file.h"
+
 enum { W = 640, H = 420, L = 70, R = 20, T = 40, B = 60 };
 
 static void bounds(const SvgSeries* s, int count, double* x0, double* x1, double* y0, double* y1) {
@@ -18,47 +20,57 @@ static void bounds(const SvgSeries* s, int count, double* x0, double* x1, double
     *x0 -= px, *x1 += px, *y0 -= py, *y1 += py;
 }
 
+static void write_series(SafeFile* svg, const SvgSeries* q, int k, double x0, double x1, double y0, double y1) {
+#define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
+#define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
+    if (q->line) {
+        safe_file_printf(svg, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%d\" points=\"", q->color,
+                         q->radius ? q->radius : 2);
+        for (int i = 0; i < q->n; i++)
+            if (isfinite(q->x[i]) && isfinite(q->y[i])) safe_file_printf(svg, "%.1f,%.1f ", PX(q->x[i]), PY(q->y[i]));
+        safe_file_printf(svg, "\"/>\n");
+    } else {
+        for (int i = 0; i < q->n; i++)
+            if (isfinite(q->x[i]) && isfinite(q->y[i]))
+                safe_file_printf(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"/>\n",
+                                 PX(q->x[i]), PY(q->y[i]), q->radius ? q->radius : 3, q->color);
+    }
+    safe_file_printf(svg, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>", W - R - 170,
+                     T + 8 + 16 * k, q->color);
+    safe_file_printf(svg, "<text x=\"%d\" y=\"%d\">%s</text>\n", W - R - 154, T + 17 + 16 * k, q->label);
+#undef PX
+#undef PY
+}
+
 int svg_plot(const char* path, const char* title, const char* xlabel, const char* ylabel, const SvgSeries* s,
-             int count) {
-    FILE* fp = fopen(path, "w");
-    if (!fp) return -1;
+             int count, HwErr* err) {
+    SafeFile f;  // a temporary file renamed into place: no planted link is followed
+    if (safe_file_begin(&f, path, err) < 0) return -1;
+    SafeFile* svg = &f;
     double x0, x1, y0, y1;
     bounds(s, count, &x0, &x1, &y0, &y1);
 #define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
 #define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
-    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-    fprintf(fp, "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n", L, title);
-    fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L, T, W - L - R,
-            H - T - B);
+    safe_file_printf(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                          "font-family=\"sans-serif\" font-size=\"12\">\n"
+                          "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    safe_file_printf(svg, "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n", L, title);
+    safe_file_printf(svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L,
+                     T, W - L - R, H - T - B);
     for (int i = 0; i <= 5; i++) {
         double vx = x0 + (x1 - x0) * i / 5, vy = y0 + (y1 - y0) * i / 5;
-        fprintf(fp, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", PX(vx), H - B + 18, vx);
-        fprintf(fp, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6, PY(vy) + 4, vy);
-        fprintf(fp, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, W - R, PY(vy), PY(vy));
+        safe_file_printf(svg, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", PX(vx), H - B + 18, vx);
+        safe_file_printf(svg, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6, PY(vy) + 4, vy);
+        safe_file_printf(svg, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, W - R,
+                         PY(vy), PY(vy));
     }
-    fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 18, xlabel);
-    fprintf(fp, "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">%s</text>\n",
-            (T + H - B) / 2, (T + H - B) / 2, ylabel);
-    for (int k = 0; k < count; k++) {
-        const SvgSeries* q = &s[k];
-        if (q->line) {
-            fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%d\" points=\"", q->color,
-                    q->radius ? q->radius : 2);
-            for (int i = 0; i < q->n; i++)
-                if (isfinite(q->x[i]) && isfinite(q->y[i])) fprintf(fp, "%.1f,%.1f ", PX(q->x[i]), PY(q->y[i]));
-            fprintf(fp, "\"/>\n");
-        } else {
-            for (int i = 0; i < q->n; i++)
-                if (isfinite(q->x[i]) && isfinite(q->y[i]))
-                    fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"/>\n", PX(q->x[i]),
-                            PY(q->y[i]), q->radius ? q->radius : 3, q->color);
-        }
-        fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
-                W - R - 170, T + 8 + 16 * k, q->color, W - R - 154, T + 17 + 16 * k, q->label);
-    }
-    fprintf(fp, "</svg>\n");
 #undef PX
 #undef PY
-    return fclose(fp) == 0 ? 0 : -1;
+    safe_file_printf(svg, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 18,
+                     xlabel);
+    safe_file_printf(svg, "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">%s</text>\n",
+                     (T + H - B) / 2, (T + H - B) / 2, ylabel);
+    for (int k = 0; k < count; k++) write_series(svg, &s[k], k, x0, x1, y0, y1);
+    safe_file_printf(svg, "</svg>\n");
+    return safe_file_commit(&f, err);
 }

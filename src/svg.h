@@ -2,6 +2,8 @@
 #ifndef HWNAS_SVG_H
 #define HWNAS_SVG_H
 
+#include "common/error.h"
+
 typedef struct SvgSeries {
     const double* x;
     const double* y;
@@ -12,7 +14,9 @@ typedef struct SvgSeries {
     int radius;  // dot radius (dots), stroke width (line)
 } SvgSeries;
 
+// Writes the chart to path (atomically, see common/safe_file.h); 0, or -1
+// with err naming the file.
 int svg_plot(const char* path, const char* title, const char* xlabel, const char* ylabel, const SvgSeries* series,
-             int count);
+             int count, HwErr* err);
 
 #endif

@@ -64,7 +64,7 @@ done:
 }
 
 int arch_write(const Arch* a, const Space* space, const char* path, HwErr* err) {
-    char tmp[1100];
+    char tmp[SAFE_PATH_MAX + 8];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) return -1;
     fprintf(fp, "space: ");

@@ -1,9 +1,27 @@
 #include "supernet/batch_feed.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static size_t floats_per_image(const Supernet* sn) {
     return (size_t)sn->space.in_h * sn->space.in_w * sn->space.in_c;
+}
+
+// Samples of size x size x channels against the space's input; `from` says
+// where the data's shape was set.
+static int check_shape(int size, int channels, const char* from, const Space* s, HwErr* err) {
+    if (size == s->in_h && size == s->in_w && channels == s->in_c) return 0;
+    return hw_bad_input(err, NULL, 0,
+                        "the data gives %dx%dx%d samples (data.input_size %d, data.channels %d: %s) but the space %s "
+                        "has input [%d, %d, %d], expected samples of that shape",
+                        size, size, channels, size, channels, from, s->path[0] ? s->path : s->name, s->in_h, s->in_w,
+                        s->in_c);
+}
+
+int batch_feed_check_data(const Config* cfg, const Space* space, HwErr* err) {
+    char from[CFG_PATH_MAX + 32];
+    snprintf(from, sizeof from, "config %s or --set", cfg->path[0] ? cfg->path : "defaults");
+    return check_shape(cfg->data.input_size, cfg->data.channels, from, space, err);
 }
 
 // The backend has printed and recorded the details (file, line, call).
@@ -44,6 +62,9 @@ int batch_feed_fetch(BatchFeed* f, int slot, DataLoader* loader, int limit, HwEr
     const Ops* ops = sn->ops;
     // The slot's previous upload must be done before its host buffer is refilled.
     if (ops->upload_wait_host(&sn->ctx, slot) < 0) return upload_failed(err);
+    int size, channels;
+    loader_sample_shape(loader, &size, &channels);
+    if (check_shape(size, channels, "the loader's dataset", &sn->space, err) < 0) return -1;
     int n = loader_next(loader, f->host_images[slot], f->host_labels[slot], err);
     if (n <= 0) return n;
     if (limit > 0 && n > limit) n = limit;

@@ -34,6 +34,14 @@ typedef struct BatchFeed {
     int* host_labels[OPS_UPLOAD_SLOTS];          // [batch]
 } BatchFeed;
 
+// Refuses data whose samples are not the space's input: the loader writes
+// data.input_size x data.input_size x data.channels floats per sample into
+// buffers sized for the space's H x W x C (a mismatch overflowed them). Every
+// command that feeds data to a supernet calls it before it reads or writes
+// anything else; batch_feed_fetch checks each loader the same way.
+// 0, or -1 with err (exit 2) naming both shapes and where they come from.
+int batch_feed_check_data(const Config* cfg, const Space* space, HwErr* err);
+
 // Host buffers for batches of `batch` (at most sn->max_batch) samples.
 // 0, or -1 with err filled (then batch_feed_free is still safe).
 int batch_feed_init(BatchFeed* f, Supernet* sn, int batch, HwErr* err);
@@ -42,7 +50,8 @@ void batch_feed_free(BatchFeed* f);
 
 // Reads the loader's next batch into `slot` and queues its upload into the
 // supernet's input slot. At most `limit` samples are kept (limit <= 0: all).
-// Returns the sample count, 0 at the end of the epoch, -1 on error.
+// Returns the sample count, 0 at the end of the epoch, -1 on error (also
+// when the loader's samples are not the space's input shape).
 int batch_feed_fetch(BatchFeed* f, int slot, DataLoader* loader, int limit, HwErr* err);
 // Selects input slot `slot` for the ops queued next, after its upload.
 int batch_feed_use(BatchFeed* f, int slot, HwErr* err);

@@ -9,17 +9,21 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/safe_file.h"
+
 static const char kMagic[8] = {'H', 'W', 'N', 'A', 'S', 'C', 'K', 0};
 
+// Writes through a SafeFile (a temporary file renamed into place, so a
+// planted link is never followed and a crash leaves the old checkpoint);
+// the file remembers the first write error.
 typedef struct Writer {
-    FILE* fp;
+    SafeFile* f;
     uLong crc;
-    int failed;
 } Writer;
 
 static void put(Writer* w, const void* data, size_t bytes) {
-    if (w->failed || !bytes) return;
-    if (fwrite(data, 1, bytes, w->fp) != bytes) w->failed = 1;
+    if (!bytes) return;
+    safe_file_write(w->f, data, bytes);
     w->crc = crc32(w->crc, data, (uInt)bytes);
 }
 
@@ -28,7 +32,7 @@ static void put_backend(Writer* w, const Supernet* sn, const float* src, size_t 
     enum { CHUNK = 1 << 20 };
     float* bounce = malloc(CHUNK * sizeof(float));
     if (!bounce) {
-        w->failed = 1;
+        if (!w->f->error) w->f->error = ENOMEM;
         return;
     }
     for (size_t done = 0; done < floats; done += CHUNK) {
@@ -39,23 +43,11 @@ static void put_backend(Writer* w, const Supernet* sn, const float* src, size_t 
     free(bounce);
 }
 
-static int fsync_dir_of(const char* path) {
-    char* copy = strdup(path);
-    if (!copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY);
-    free(copy);
-    if (fd < 0) return -1;
-    fsync(fd);
-    close(fd);
-    return 0;
-}
-
 int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, const char* config_text,
                     HwErr* err) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    Writer w = {fopen(tmp, "wb"), crc32(0, NULL, 0), 0};
-    if (!w.fp) return hw_runtime(err, tmp, 0, "cannot write checkpoint: %s", strerror(errno));
+    SafeFile file;
+    if (safe_file_begin(&file, path, err) < 0) return -1;
+    Writer w = {&file, crc32(0, NULL, 0)};
     uint32_t version = CHECKPOINT_VERSION, n_blocks = (uint32_t)sn->n_blocks;
     uint32_t config_bytes = config_text ? (uint32_t)strlen(config_text) : 0;
     uint64_t pf = sn->param_floats, rf = sn->running_floats;
@@ -74,15 +66,62 @@ int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, 
     put_backend(&w, sn, sn->running, sn->running_floats);
     put(&w, sn->bn_batches, sizeof(int64_t) * sn->n_blocks);
     uint32_t crc = (uint32_t)w.crc;
-    if (!w.failed && fwrite(&crc, 4, 1, w.fp) != 1) w.failed = 1;
-    if (!w.failed && (fflush(w.fp) != 0 || fsync(fileno(w.fp)) != 0)) w.failed = 1;
-    if (fclose(w.fp) != 0) w.failed = 1;
-    if (w.failed || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return hw_runtime(err, path, 0, "cannot write checkpoint: %s", strerror(e));
+    safe_file_write(&file, &crc, 4);
+    return safe_file_commit(&file, err);  // fflush, fsync, rename; the old checkpoint stays on failure
+}
+
+// zlib's crc32 takes a uInt (32-bit) length: pieces of 1 GiB let checkpoints
+// of 4 GiB and more (ImageNet supernets) be checked whole.
+uint32_t checkpoint_crc32(const void* data, size_t bytes) {
+    const size_t piece = (size_t)1 << 30;
+    const unsigned char* p = data;
+    uLong crc = crc32(0, NULL, 0);
+    while (bytes > 0) {
+        size_t n = bytes < piece ? bytes : piece;
+        crc = crc32(crc, p, (uInt)n);
+        p += n, bytes -= n;
     }
-    fsync_dir_of(path);
+    return (uint32_t)crc;
+}
+
+// The CRC only catches accidents; a crafted file can hold any state. This one
+// must be reachable by some run: after `step` steps of B batches per epoch a
+// run is at epoch step / B, batch step % B, so with epoch > 0 there must be a
+// whole B = (step - batch_in_epoch) / epoch above batch_in_epoch.
+static int check_reachable_state(const char* path, const TrainState* st, HwErr* err) {
+    const uint64_t step = st->step, epoch = st->epoch, batch = st->batch_in_epoch;
+    if (step > (uint64_t)INT64_MAX)
+        return hw_bad_input(err, path, 0, "checkpoint at step %llu, expected at most %lld", (unsigned long long)step,
+                            (long long)INT64_MAX);
+    if (batch > step)
+        return hw_bad_input(err, path, 0, "checkpoint at batch %llu of an epoch after %llu steps, expected at most %llu",
+                            (unsigned long long)batch, (unsigned long long)step, (unsigned long long)step);
+    uint64_t done = step - batch;  // steps of the finished epochs
+    if (epoch == 0 ? done != 0 : done % epoch != 0 || done / epoch <= batch)
+        return hw_bad_input(err, path, 0,
+                            "checkpoint at step %llu, epoch %llu, batch %llu: expected step = epoch x batches per "
+                            "epoch + batch for some batches per epoch above the batch",
+                            (unsigned long long)step, (unsigned long long)epoch, (unsigned long long)batch);
+    return 0;
+}
+
+int checkpoint_check_state(const char* path, const TrainState* st, int epochs, int batches, HwErr* err) {
+    if (st->epoch > (uint32_t)epochs)
+        return hw_bad_input(err, path, 0, "checkpoint at epoch %u, expected at most %d (the run's epochs)", st->epoch,
+                            epochs);
+    if (st->epoch == (uint32_t)epochs && st->batch_in_epoch > 0)
+        return hw_bad_input(err, path, 0, "checkpoint at epoch %u batch %u, expected at most epoch %d batch 0 (the end "
+                            "of the run's epochs)", st->epoch, st->batch_in_epoch, epochs);
+    if (batches <= 0) return 0;
+    if (st->batch_in_epoch >= (uint32_t)batches)
+        return hw_bad_input(err, path, 0, "checkpoint at batch %u of an epoch, expected below %d (the batches per "
+                            "epoch of this data and batch size)", st->batch_in_epoch, batches);
+    uint64_t want = (uint64_t)st->epoch * (uint64_t)batches + st->batch_in_epoch;
+    if (st->step != want)
+        return hw_bad_input(err, path, 0, "checkpoint at step %llu, expected %llu (epoch %u x %d batches per epoch + "
+                            "batch %u): it was written with other data, batch size or process count",
+                            (unsigned long long)st->step, (unsigned long long)want, st->epoch, batches,
+                            st->batch_in_epoch);
     return 0;
 }
 
@@ -129,7 +168,7 @@ int checkpoint_load(const char* path, Supernet* sn, TrainState* st, char** confi
         goto done;
     }
     memcpy(&crc_stored, buf + size - 4, 4);
-    if ((uint32_t)crc32(crc32(0, NULL, 0), buf, (uInt)(size - 4)) != crc_stored) {
+    if (checkpoint_crc32(buf, size - 4) != crc_stored) {
         hw_bad_input(err, path, 0, "checksum mismatch: the checkpoint is truncated or corrupt");
         goto done;
     }
@@ -143,6 +182,7 @@ int checkpoint_load(const char* path, Supernet* sn, TrainState* st, char** confi
         hw_bad_input(err, path, 0, "truncated checkpoint header");
         goto done;
     }
+    if (check_reachable_state(path, st, err) < 0) goto done;
     if (pf != sn->param_floats || rf != sn->running_floats || n_blocks != (uint32_t)sn->n_blocks) {
         hw_bad_input(err, path, 0,
                      "checkpoint holds %llu parameters in %u blocks, the space %s has %zu in %d: different space",

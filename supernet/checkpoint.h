@@ -8,6 +8,7 @@
 #ifndef HWNAS_CHECKPOINT_H
 #define HWNAS_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -25,11 +26,21 @@ typedef struct TrainState {
     uint32_t batch_in_epoch;
 } TrainState;
 
+// CRC-32 (zlib's) of `bytes` bytes, any size (zlib alone stops at 4 GiB).
+uint32_t checkpoint_crc32(const void* data, size_t bytes);
+
 int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, const char* config_text,
                     HwErr* err);
 // Loads weights, momentum, BN statistics and state into sn (whose space must
 // match). config_text (may be NULL) receives a malloc'd copy of the saved config.
+// A state no training run can reach (step beyond INT64_MAX, batch_in_epoch
+// above the step, step not epoch x B + batch_in_epoch for any B) is an error.
 int checkpoint_load(const char* path, Supernet* sn, TrainState* st, char** config_text, HwErr* err);
+// Checks a loaded state against the run that resumes it: epoch at most
+// `epochs` (and batch 0 there), batch_in_epoch below `batches` per epoch and
+// step = epoch x batches + batch_in_epoch. batches 0: not known yet, only the
+// epochs are checked. Returns 0 or -1 with err (code 2) naming `path`.
+int checkpoint_check_state(const char* path, const TrainState* st, int epochs, int batches, HwErr* err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/safe_file.h"
+
 typedef struct Tensor {
     char name[128];
     int is_int64;
@@ -128,8 +130,7 @@ int safetensors_write_subnet(const Supernet* sn, const int* path, const char* fi
     float* running = malloc(sn->running_floats * sizeof(float) + 4);
     char* header = NULL;
     unsigned char* data = NULL;
-    FILE* fp = NULL;
-    char tmp[1100];
+    SafeFile out;
     int rc = -1;
     if (!ts || !params || !running) {
         hw_runtime(err, file, 0, "out of memory");
@@ -167,24 +168,13 @@ int safetensors_write_subnet(const Supernet* sn, const int* path, const char* fi
     }
     len += (size_t)snprintf(header + len, cap - len, "}");
     while (len % 8) header[len++] = ' ';  // data starts 8-byte aligned
-    snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    fp = fopen(tmp, "wb");
+    // A temporary file beside `file`, renamed over it when complete.
+    if (safe_file_begin(&out, file, err) < 0) goto done;
     uint64_t hlen = len;
-    if (!fp || fwrite(&hlen, 8, 1, fp) != 1 || fwrite(header, 1, len, fp) != len ||
-        fwrite(data, 1, data_bytes, fp) != data_bytes || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        hw_runtime(err, file, 0, "cannot write: %s", strerror(errno));
-        if (fp) fclose(fp), unlink(tmp);
-        fp = NULL;
-        goto done;
-    }
-    fclose(fp);
-    fp = NULL;
-    if (rename(tmp, file) != 0) {
-        hw_runtime(err, file, 0, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    rc = 0;
+    safe_file_write(&out, &hlen, 8);
+    safe_file_write(&out, header, len);
+    safe_file_write(&out, data, data_bytes);
+    rc = safe_file_commit(&out, err);
 done:
     free(ts);
     free(params);

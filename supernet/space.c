@@ -198,7 +198,7 @@ double space_log10_size(const Space* s) {
 
 int space_write_with(const Space* s, const char* path, const char* comment,
                      void (*layer_extra)(FILE* fp, int layer, void* user), void* user, HwErr* err) {
-    char tmp[600];
+    char tmp[SAFE_PATH_MAX + 8];
     FILE* fp = yaml_file_begin(path, tmp, sizeof tmp, err);
     if (!fp) return -1;
     if (comment) fputs(comment, fp);

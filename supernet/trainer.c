@@ -1,5 +1,6 @@
 #include "supernet/trainer.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "common/safe_file.h"
 #include "data/loader.h"
 #include "supernet/batch_feed.h"
 #include "supernet/checkpoint.h"
@@ -36,27 +38,45 @@ void sample_path(const Supernet* sn, uint64_t seed, uint64_t step, int attempt, 
     }
 }
 
-// Keeps the rows of an existing CSV whose first column (step) is <= last_step,
-// so a resumed run continues the log as if it had never stopped.
-static int truncate_csv(const char* path, int64_t last_step) {
-    FILE* fp = fopen(path, "r");
-    if (!fp) return 0;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE* out = fopen(tmp, "w");
-    if (!out) {
-        fclose(fp);
-        return -1;
+#define LOG_HEADER "step,epoch,lr,loss,top1,images_per_s,seconds\n"
+
+// Copies the rows of the old log whose first column (step) is <= last_step,
+// so a resumed run continues the log as if it had never stopped. The old log
+// is read without following a link; without one the new log gets a header.
+static int copy_kept_rows(const char* path, int64_t last_step, SafeFile* log, HwErr* err) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE* in = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!in) {
+        if (fd >= 0) close(fd);
+        safe_file_printf(log, LOG_HEADER);
+        return 0;
     }
     char line[512];
     int first = 1;
-    while (fgets(line, sizeof line, fp)) {
-        if (first || atoll(line) <= last_step) fputs(line, out);
+    while (fgets(line, sizeof line, in)) {
+        if (first || atoll(line) <= last_step) safe_file_printf(log, "%s", line);
         first = 0;
     }
-    fclose(fp);
-    if (fclose(out) != 0) return -1;
-    return rename(tmp, path);
+    if (first) safe_file_printf(log, LOG_HEADER);  // an empty old log
+    int bad = ferror(in);
+    fclose(in);
+    return bad ? hw_runtime(err, path, 0, "cannot read the training log to continue it") : 0;
+}
+
+// The training log grows row by row while the run goes. It starts as a new
+// temporary file (the header, or the kept rows of a resumed run) renamed over
+// the old log, so a link planted at its name is replaced, never followed; the
+// rows are then appended to that file. Write errors stop the run.
+static int open_log(SafeFile* log, const char* csv, int resume, int64_t last_step, HwErr* err) {
+    if (safe_file_begin(log, csv, err) < 0) return -1;
+    int rc = 0;
+    if (resume && log->tmp[0]) rc = copy_kept_rows(csv, last_step, log, err);
+    else safe_file_printf(log, LOG_HEADER);  // a device (/dev/null) has no old rows to keep
+    if (rc < 0 || safe_file_publish(log, err) < 0) {
+        safe_file_abort(log);
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct Window {
@@ -177,15 +197,16 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     const Config* cfg = job->cfg;
     memset(result, 0, sizeof *result);
     double t_begin = now_seconds();
-    char ckpt[1024], csv[1024];
-    snprintf(ckpt, sizeof ckpt, "%s/%s", job->run_dir, job->checkpoint_name);
-    snprintf(csv, sizeof csv, "%s/%s", job->run_dir, job->csv_name);
+    char ckpt[SAFE_PATH_MAX], csv[SAFE_PATH_MAX];
+    if (safe_path(ckpt, sizeof ckpt, err, "%s/%s", job->run_dir, job->checkpoint_name) < 0 ||
+        safe_path(csv, sizeof csv, err, "%s/%s", job->run_dir, job->csv_name) < 0)
+        return -1;
     Dataset* ds = NULL;
     DataLoader* loader = NULL;
     int* path = calloc((size_t)sn->space.n_layers + 1, sizeof(int));
     BatchFeed feed = {0};
-    FILE* log = NULL;
-    int rc = -1;
+    SafeFile log;
+    int log_open = 0, rc = -1;
     Comm* comm = job->comm;
     int root = comm_is_root(comm), quiet = job->quiet || !root;
     if (!path || open_loader(cfg, comm, &ds, &loader, err) < 0) goto done;
@@ -202,20 +223,13 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
     if (batch_feed_init(&feed, sn, batch, err) < 0) goto done;
     TrainState st = {0, 0, 0};
     if (job->resume) {
-        if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0) goto done;
-        if (root && truncate_csv(csv, (int64_t)st.step) < 0) {
-            hw_runtime(err, csv, 0, "cannot rewrite the training log");
+        if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0 ||
+            checkpoint_check_state(ckpt, &st, job->epochs, batches, err) < 0)
             goto done;
-        }
     }
     if (root) {
-        int new_log = access(csv, F_OK) != 0 || !job->resume;
-        log = fopen(csv, new_log ? "w" : "a");
-        if (!log) {
-            hw_runtime(err, csv, 0, "cannot write the training log");
-            goto done;
-        }
-        if (new_log) fprintf(log, "step,epoch,lr,loss,top1,images_per_s,seconds\n");
+        if (open_log(&log, csv, job->resume, (int64_t)st.step, err) < 0) goto done;
+        log_open = 1;
     }
     int64_t total = (int64_t)job->epochs * batches;
     int64_t warmup = (int64_t)(cfg->train.warmup_epochs * batches);
@@ -256,15 +270,15 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
             }
             double step_seconds = now_seconds() - t0;
             // One row per step, so a resumed run continues the log exactly.
-            if (log)
-                fprintf(log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, o.loss,
+            if (log_open)
+                safe_file_printf(&log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, o.loss,
                         (double)o.correct / o.images, o.images / step_seconds, elapsed_before + now_seconds() - start);
             win.loss_sum += o.loss, win.correct += o.correct, win.images += o.images, win.steps++;
             win.seconds += step_seconds;
             if (win.steps == 20 || b == batches - 1) {
                 double ips = win.images / win.seconds;
                 double eta = (double)(total - step - 1) * (win.seconds / (double)win.steps);
-                if (log) fflush(log);
+                if (log_open && safe_file_flush(&log, err) < 0) goto done;
                 if (!quiet) progress(job, epoch, job->epochs, b + 1, batches, win.loss_sum / win.steps,
                          (double)win.correct / win.images, ips, eta);
                 result->final_loss = win.loss_sum / win.steps;
@@ -292,7 +306,11 @@ done:
     result->seconds = now_seconds() - t_begin;
     if (result->seconds > 0)
         result->images_per_s = (double)result->steps * cfg->train.batch * (comm ? comm->size : 1) / result->seconds;
-    if (log) fclose(log);
+    if (log_open) {
+        // After an error the rows so far stay in the log; the first error is the one reported.
+        if (rc == 0) rc = safe_file_commit(&log, err) < 0 ? -1 : 0;
+        else safe_file_abort(&log);
+    }
     loader_destroy(loader);
     batch_feed_free(&feed);
     dataset_close(ds);
