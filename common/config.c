@@ -61,6 +61,7 @@ void config_defaults(Config* cfg) {
     t->seed = 1;
     SET_STR(t->sampling, "uniform");
     SET_STR(t->device, "cpu");
+    t->checkpoint_every_minutes = 10.0f;
 
     SearchSection* s = &cfg->search;
     s->population = 50;
@@ -165,6 +166,8 @@ static const Field kTrainFields[] = {
     WORD(TrainSection, sampling, "uniform|latency|flops"),
     F(TrainSection, window, F_PAIR, 0.0, 1e9, 0, NULL),
     WORD(TrainSection, device, "cpu|cuda"),
+    INT(TrainSection, checkpoint_every_steps, 0, 2000000000),
+    FLT(TrainSection, checkpoint_every_minutes, 0.0, 1000000.0),
     END,
 };
 

@@ -57,6 +57,8 @@ typedef struct TrainSection {
     char sampling[16];          // "uniform" | "latency" | "flops" (SPOS window rejection), default "uniform"
     float window[2];            // accepted [min, max] of the sampling metric (ms or MFLOPs), default 0 0
     char device[8];             // "cpu" | "cuda", default "cpu"
+    int checkpoint_every_steps; // also a checkpoint every N optimizer steps (0 = off), default 0
+    float checkpoint_every_minutes; // and whenever M minutes passed since the last one (0 = off), default 10
 } TrainSection;
 
 typedef struct SearchSection {

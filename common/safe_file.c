@@ -1,5 +1,7 @@
 #include "common/safe_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -195,6 +197,37 @@ int safe_file_commit(SafeFile* f, HwErr* err) {
 void safe_file_abort(SafeFile* f) {
     safe_abort(f->fp, f->tmp);
     f->fp = NULL;
+}
+
+// mkstemp's six characters: letters and digits.
+static int is_leftover_name(const char* name, const char* base, size_t base_len) {
+    if (strncmp(name, base, base_len) != 0 || name[base_len] != '.' || strlen(name + base_len + 1) != 6) return 0;
+    for (const char* p = name + base_len + 1; *p; p++)
+        if (!isalnum((unsigned char)*p)) return 0;
+    return 1;
+}
+
+int safe_remove_leftovers(const char* path, HwErr* err) {
+    char dir_buf[SAFE_PATH_MAX], base_buf[SAFE_PATH_MAX], victim[SAFE_PATH_MAX + 8];
+    if (safe_path(dir_buf, sizeof dir_buf, err, "%s", path) < 0 ||
+        safe_path(base_buf, sizeof base_buf, err, "%s", path) < 0)
+        return -1;
+    const char* dir = dirname(dir_buf);
+    const char* base = basename(base_buf);
+    size_t base_len = strlen(base);
+    DIR* d = opendir(dir);
+    if (!d) return hw_runtime(err, dir, 0, "cannot read directory: %s", strerror(errno));
+    int removed = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_leftover_name(e->d_name, base, base_len)) continue;
+        struct stat st;
+        if (snprintf(victim, sizeof victim, "%s/%s", dir, e->d_name) >= (int)sizeof victim) continue;
+        if (lstat(victim, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) continue;
+        if (unlink(victim) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 int safe_write_whole(const char* path, const void* data, size_t bytes, HwErr* err) {

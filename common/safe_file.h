@@ -18,13 +18,14 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 // Longest path an output may have (Linux's PATH_MAX, terminator included).
-#define SAFE_PATH_MAX 4096
+#define SAFE_PATH_MAX LIMIT_PATH_BYTES
 
 // The environment variable that allows an output directory that is a
 // symbolic link (HWNAS_ALLOW_SYMLINK_OUTPUT=1).
@@ -64,6 +65,13 @@ int safe_file_publish(SafeFile* f, HwErr* err);
 int safe_file_commit(SafeFile* f, HwErr* err);
 // Gives up: closes, removes the temporary file if not yet renamed.
 void safe_file_abort(SafeFile* f);
+
+// Removes the temporary files (PATH.XXXXXX, as safe_begin names them) that a
+// writer of `path` killed before its rename left behind, so a resumed run
+// does not accumulate them. Only regular files and links of exactly that
+// form are removed. Returns how many were removed, or -1 with err when the
+// directory cannot be read.
+int safe_remove_leftovers(const char* path, HwErr* err);
 
 // Writes `bytes` bytes of data to `path` atomically (one call).
 int safe_write_whole(const char* path, const void* data, size_t bytes, HwErr* err);

@@ -85,6 +85,7 @@ typedef struct Builder {
     Frame frames[YAML_MAX_DEPTH];
     int depth;
     int documents;
+    long nodes;  // made so far, at most LIMIT_YAML_NODES
     int* hash;  // duplicate-key check scratch
     size_t hash_cap;
 } Builder;
@@ -143,6 +144,11 @@ static int check_duplicate_keys(Builder* b, const Frame* f) {
 }
 
 static YamlNode* new_node(Builder* b, YamlKind kind, int line) {
+    if (++b->nodes > LIMIT_YAML_NODES) {
+        hw_bad_input(b->err, b->doc->path, line, "more than %ld values, expected at most %ld (LIMIT_YAML_NODES)",
+                     (long)LIMIT_YAML_NODES, (long)LIMIT_YAML_NODES);
+        return NULL;
+    }
     YamlNode* n = arena_alloc(b->doc->arena, sizeof *n);
     if (!n) {
         build_oom(b);

@@ -15,14 +15,15 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/safe_file.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define YAML_MAX_DEPTH 64
-#define YAML_MAX_FILE_BYTES (64L << 20)
+#define YAML_MAX_DEPTH LIMIT_YAML_DEPTH
+#define YAML_MAX_FILE_BYTES LIMIT_YAML_FILE_BYTES
 
 typedef enum YamlKind { YAML_SCALAR, YAML_SEQUENCE, YAML_MAPPING } YamlKind;
 

@@ -104,8 +104,8 @@ int idx_read_images(const char* path, IdxImages* out, HwErr* err) {
     if (!f) return -1;
     uint32_t dims[3] = {0, 0, 0};
     int rc = read_header(f, path, 3, dims, err);
-    if (rc == 0 && (dims[0] == 0 || dims[0] > INT_MAX))
-        rc = hw_bad_input(err, path, 0, "image count %u, expected 1..%d", dims[0], INT_MAX);
+    if (rc == 0 && (dims[0] == 0 || dims[0] > LIMIT_IDX_ITEMS))
+        rc = hw_bad_input(err, path, 0, "image count %u, expected 1..%d (LIMIT_IDX_ITEMS)", dims[0], LIMIT_IDX_ITEMS);
     if (rc == 0 && (dims[1] == 0 || dims[2] == 0 || dims[1] > IDX_MAX_SIDE || dims[2] > IDX_MAX_SIDE))
         rc = hw_bad_input(err, path, 0, "image size %ux%u, expected 1..%d per side (28x28 for Fashion-MNIST)",
                           dims[1], dims[2], IDX_MAX_SIDE);
@@ -127,8 +127,8 @@ int idx_read_labels(const char* path, int num_classes, IdxLabels* out, HwErr* er
     if (!f) return -1;
     uint32_t count = 0;
     int rc = read_header(f, path, 1, &count, err);
-    if (rc == 0 && (count == 0 || count > INT_MAX))
-        rc = hw_bad_input(err, path, 0, "label count %u, expected 1..%d", count, INT_MAX);
+    if (rc == 0 && (count == 0 || count > LIMIT_IDX_ITEMS))
+        rc = hw_bad_input(err, path, 0, "label count %u, expected 1..%d (LIMIT_IDX_ITEMS)", count, LIMIT_IDX_ITEMS);
     uint8_t* labels = NULL;
     if (rc == 0) rc = read_payload(f, path, count, "labels", &labels, err);
     gzclose(f);

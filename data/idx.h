@@ -7,12 +7,13 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum { IDX_MAX_SIDE = 4096 };
+enum { IDX_MAX_SIDE = LIMIT_IDX_SIDE };
 
 typedef struct IdxImages {
     int count, rows, cols;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,7 +25,7 @@ enum {
     // JPEG's first pass) per worker. Camera photos are 12-50 megapixels and
     // samples are at most 1024 x 1024 (AUG_MAX_SIDE); 2^28 let a 632-byte
     // JPEG allocate 793 MB.
-    IMAGE_MAX_PIXELS = 1 << 26,
+    IMAGE_MAX_PIXELS = LIMIT_IMAGE_PIXELS,
     // Pixels per byte of file that no valid image exceeds: deflate (PNG)
     // expands at most 1032:1 and a pixel takes at least 1 bit (8256 per byte);
     // Huffman-coded JPEG spends at least 1 bit per 8x8 block and component
@@ -40,7 +41,7 @@ enum {
     IMAGE_MAX_SOURCE_BYTES = 1 << 28,
     // The encoded file, read whole into memory: 4 bytes per pixel at
     // IMAGE_MAX_PIXELS. Larger files are skipped without being read.
-    IMAGE_MAX_FILE_BYTES = 1 << 28,
+    IMAGE_MAX_FILE_BYTES = LIMIT_IMAGE_FILE_BYTES,
 };
 
 typedef struct ImageDecoder {

@@ -12,12 +12,12 @@
 #include "common/safe_file.h"
 
 enum {
-    MAX_DEPTH = 16,
+    MAX_DEPTH = LIMIT_FOLDER_DEPTH,
     PATH_BUF = 4096,
     // Directories walked under one class directory (links followed). Each is
     // walked once, so symlink loops and diamonds (three links to "." made
     // 3^16 paths down to MAX_DEPTH) cost one visit; the cap bounds the set.
-    MAX_DIRS_PER_CLASS = 1 << 20,
+    MAX_DIRS_PER_CLASS = LIMIT_FOLDER_DIRS_PER_CLASS,
 };
 static const char kCacheMagic[] = "hwnas-imagefolder-cache 1";
 

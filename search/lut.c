@@ -11,7 +11,7 @@
 #include "common/config.h"
 #include "common/yaml_tree.h"
 
-#define LUT_MAX_DIM 1000000  // any dimension or class count above is a typo
+#define LUT_MAX_DIM LIMIT_LUT_DIM  // any dimension or class count above is a typo
 
 static const char* const kMethodNames[] = {"measured", "imported", "analytic"};
 

@@ -15,7 +15,7 @@
 #include "common/safe_file.h"
 #include "common/yaml_tree.h"
 
-#define CSV_ROW_MAX 8192  // 64 layers of 32-character names fit with room to spare
+#define CSV_ROW_MAX LIMIT_CSV_ROW_BYTES  // 64 layers of 32-character names fit with room to spare
 #define CSV_NAME_MAX 128
 
 static const char* const kOrigins[] = {"random", "mutation", "crossover", "fill"};
@@ -129,18 +129,36 @@ static char* read_whole_file(const char* path, size_t* size, HwErr* err) {
         hw_bad_input(err, path, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LIMIT_SEARCH_CSV_BYTES) {
+        fclose(fp);
+        hw_bad_input(err, path, 0, "%lld bytes, expected at most %lld (LIMIT_SEARCH_CSV_BYTES)",
+                     (long long)st.st_size, (long long)LIMIT_SEARCH_CSV_BYTES);
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char* buf = malloc(cap + 1);
-    int out_of_memory = !buf;
+    int out_of_memory = !buf, too_long = 0;
     while (!out_of_memory) {
         n += fread(buf + n, 1, cap - n, fp);
         if (n < cap) break;
+        // A pipe or a file that grows while read: the limit holds all the same.
+        if (n > (size_t)LIMIT_SEARCH_CSV_BYTES) {
+            too_long = 1;
+            break;
+        }
         char* bigger = realloc(buf, 2 * cap + 1);
         out_of_memory = !bigger;
         if (bigger) buf = bigger, cap *= 2;
     }
     int io_error = ferror(fp);
     fclose(fp);
+    if (too_long) {
+        free(buf);
+        hw_bad_input(err, path, 0, "more than %lld bytes, expected at most %lld (LIMIT_SEARCH_CSV_BYTES)",
+                     (long long)LIMIT_SEARCH_CSV_BYTES, (long long)LIMIT_SEARCH_CSV_BYTES);
+        return NULL;
+    }
     if (out_of_memory || io_error) {
         free(buf);
         hw_runtime(err, path, 0, "cannot read: %s", out_of_memory ? "out of memory" : "I/O error");
@@ -235,6 +253,12 @@ static int parse_search_csv(char* text, size_t size, int n_layers, SearchOpResol
                             const char* path, Candidate** v, int* count, HwErr* err) {
     int cap = 0, line_no = 0;
     char* p = text;
+    // Rows are counted before any is kept: the limit bounds the memory.
+    long lines = 0;  // the header, then one row per line
+    for (const char* q = text; (q = memchr(q, '\n', (size_t)(text + size - q))) != NULL; q++)
+        if (++lines - 1 > LIMIT_SEARCH_CSV_ROWS)
+            return hw_bad_input(err, path, (int)lines, "more than %d rows, expected at most %d (LIMIT_SEARCH_CSV_ROWS)",
+                                LIMIT_SEARCH_CSV_ROWS, LIMIT_SEARCH_CSV_ROWS);
     while (p < text + size) {
         line_no++;
         char* nl = strchr(p, '\n');

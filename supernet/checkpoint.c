@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,6 +44,20 @@ static void put_backend(Writer* w, const Supernet* sn, const float* src, size_t 
     free(bounce);
 }
 
+// The test hook HWNAS_TEST_CHECKPOINT_PAUSE_MS (see checkpoint.h): a pause
+// between the last write and the rename, so a test can kill the writer there.
+static void pause_before_rename(void) {
+    const char* v = getenv(CHECKPOINT_PAUSE_ENV);
+    if (!v || !*v) return;
+    char* end = NULL;
+    long ms = strtol(v, &end, 10);
+    if (*end || ms <= 0) return;
+    if (ms > CHECKPOINT_PAUSE_MAX_MS) ms = CHECKPOINT_PAUSE_MAX_MS;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, const char* config_text,
                     HwErr* err) {
     SafeFile file;
@@ -67,6 +82,10 @@ int checkpoint_save(const char* path, const Supernet* sn, const TrainState* st, 
     put(&w, sn->bn_batches, sizeof(int64_t) * sn->n_blocks);
     uint32_t crc = (uint32_t)w.crc;
     safe_file_write(&file, &crc, 4);
+    // The whole file reaches its temporary name before the test hook's pause;
+    // a failed flush is kept for safe_file_commit to report with its errno.
+    if (!file.error && fflush(file.fp) != 0) file.error = errno ? errno : EIO;
+    if (!file.error && file.tmp[0]) pause_before_rename();
     return safe_file_commit(&file, err);  // fflush, fsync, rename; the old checkpoint stays on failure
 }
 
@@ -143,7 +162,12 @@ static unsigned char* read_whole(const char* path, size_t* size, HwErr* err) {
     unsigned char* buf = NULL;
     long len = -1;
     if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len < 0 || fseek(fp, 0, SEEK_SET) != 0 || (size_t)len > ((size_t)1 << 36) ||
+    if (len > LIMIT_CHECKPOINT_BYTES) {
+        fclose(fp);
+        return hw_bad_input(err, path, 0, "checkpoint of %ld bytes, expected at most %lld (LIMIT_CHECKPOINT_BYTES)",
+                            len, (long long)LIMIT_CHECKPOINT_BYTES), NULL;
+    }
+    if (len < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
         !(buf = malloc((size_t)len + 1)) || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
         free(buf);
         fclose(fp);

@@ -20,6 +20,14 @@ extern "C" {
 
 #define CHECKPOINT_VERSION 1
 
+// Test hook, harmless in use: with HWNAS_TEST_CHECKPOINT_PAUSE_MS=N (1..10000)
+// checkpoint_save sleeps N ms after the whole file is written to its
+// temporary name and before the rename, so a test can land a kill -9
+// exactly there. Unset, empty or not a positive number: no pause. It never
+// changes what is written, only when the rename happens.
+#define CHECKPOINT_PAUSE_ENV "HWNAS_TEST_CHECKPOINT_PAUSE_MS"
+#define CHECKPOINT_PAUSE_MAX_MS 10000
+
 typedef struct TrainState {
     uint64_t step;          // optimizer steps done
     uint32_t epoch;         // epoch of the next step

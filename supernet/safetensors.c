@@ -310,6 +310,7 @@ static int parse_entry(Json* j, Entry* e) {
     }
 }
 
+// -1 when malformed, -2 past LIMIT_SAFETENSORS_TENSORS.
 static int parse_header(const char* text, size_t len, Entry** out, int* count) {
     Json j = {text, len, 0};
     int cap = 0;
@@ -324,6 +325,7 @@ static int parse_header(const char* text, size_t len, Entry** out, int* count) {
         if (!strcmp(name, "__metadata__")) {
             if (json_skip_metadata(&j) < 0) return -1;
         } else {
+            if (*count >= LIMIT_SAFETENSORS_TENSORS) return -2;
             if (*count == cap) {
                 cap = cap ? 2 * cap : 64;
                 Entry* n = realloc(*out, (size_t)cap * sizeof(Entry));
@@ -351,9 +353,16 @@ int safetensors_read_subnet(Supernet* sn, const int* path, const char* file, HwE
     long size = -1;
     if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
     rewind(fp);
-    if (size < 8 || fread(&hlen, 8, 1, fp) != 1 || hlen > (uint64_t)size - 8 || hlen > (100u << 20)) {
+    if (size < 8 || fread(&hlen, 8, 1, fp) != 1) {
         fclose(fp);
-        return hw_bad_input(err, file, 0, "not a safetensors file (bad header length)");
+        return hw_bad_input(err, file, 0, "not a safetensors file (shorter than its 8-byte header length)");
+    }
+    if (hlen > (uint64_t)size - 8 || hlen > (uint64_t)LIMIT_SAFETENSORS_HEADER_BYTES) {
+        fclose(fp);
+        return hw_bad_input(err, file, 0,
+                            "bytes 0-7 declare a header of %llu bytes, expected at most %lld and at most the %ld "
+                            "bytes after them (LIMIT_SAFETENSORS_HEADER_BYTES)",
+                            (unsigned long long)hlen, (long long)LIMIT_SAFETENSORS_HEADER_BYTES, size - 8);
     }
     size_t data_bytes = (size_t)size - 8 - (size_t)hlen;
     char* header = malloc(hlen + 1);
@@ -368,7 +377,13 @@ int safetensors_read_subnet(Supernet* sn, const int* path, const char* file, HwE
         goto done;
     }
     header[hlen] = 0;
-    if (parse_header(header, hlen, &entries, &count) < 0) {
+    int parsed = parse_header(header, hlen, &entries, &count);
+    if (parsed == -2) {
+        hw_bad_input(err, file, 0, "header lists more than %d tensors, expected at most %d (LIMIT_SAFETENSORS_TENSORS)",
+                     LIMIT_SAFETENSORS_TENSORS, LIMIT_SAFETENSORS_TENSORS);
+        goto done;
+    }
+    if (parsed < 0) {
         hw_bad_input(err, file, 0, "malformed safetensors header (expected JSON with dtype, shape, data_offsets)");
         goto done;
     }

@@ -77,9 +77,10 @@ static int read_ops(Space* s, SpaceLayer* L, const YamlDoc* d, const YamlNode* n
         }
         return 0;
     }
-    if (!n || n->kind != YAML_SEQUENCE || n->count == 0 || n->count > OP_POOL_SIZE)
+    _Static_assert(OP_POOL_SIZE == LIMIT_LAYER_OPS, "a layer's operator arrays are sized by the pool");
+    if (!n || n->kind != YAML_SEQUENCE || n->count == 0 || n->count > LIMIT_LAYER_OPS)
         return hw_bad_input(err, d->path, n ? n->line : 0, "%s: expected `all` or a list of 1..%d operators", what,
-                            OP_POOL_SIZE);
+                            LIMIT_LAYER_OPS);
     for (int i = 0; i < n->count; i++) {
         char name[OP_NAME_MAX];
         const YamlNode* item = n->items[i];

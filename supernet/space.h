@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 #include "kernels/ops.h"
 #include "supernet/operator.h"
 
@@ -26,7 +27,7 @@
 extern "C" {
 #endif
 
-#define SPACE_MAX_LAYERS 64
+#define SPACE_MAX_LAYERS LIMIT_SPACE_LAYERS
 
 typedef struct SpaceLayer {
     int out_c, stride;

@@ -54,7 +54,9 @@ static int copy_kept_rows(const char* path, int64_t last_step, SafeFile* log, Hw
     char line[512];
     int first = 1;
     while (fgets(line, sizeof line, in)) {
-        if (first || atoll(line) <= last_step) safe_file_printf(log, "%s", line);
+        // A last row without its newline was cut by a kill: its step may read as any prefix.
+        int whole = strchr(line, '\n') != NULL;
+        if (first || (whole && atoll(line) <= last_step)) safe_file_printf(log, "%s", line);
         first = 0;
     }
     if (first) safe_file_printf(log, LOG_HEADER);  // an empty old log
@@ -193,6 +195,27 @@ static int sync_weights(Supernet* sn, Comm* comm, HwErr* err) {
     return comm_broadcast(comm, sn->momentum, sn->param_floats * sizeof(float), err);
 }
 
+// A checkpoint within an epoch: every train.checkpoint_every_steps steps
+// (counted over the whole run, so a resumed run saves at the same steps),
+// or once train.checkpoint_every_minutes passed since the last one. Saving
+// changes nothing in the state, so the run's result does not depend on it.
+static int periodic_due(const TrainSection* t, int64_t steps_done, double last_save) {
+    if (t->checkpoint_every_steps > 0 && steps_done % t->checkpoint_every_steps == 0) return 1;
+    return t->checkpoint_every_minutes > 0 && now_seconds() - last_save >= 60.0 * t->checkpoint_every_minutes;
+}
+
+// A kill -9 during a checkpoint or log write leaves NAME.XXXXXX behind
+// (never read); a restarted run removes them.
+static int remove_leftovers(const char* ckpt, const char* csv, int quiet, HwErr* err) {
+    int a = safe_remove_leftovers(ckpt, err);
+    int b = a < 0 ? -1 : safe_remove_leftovers(csv, err);
+    if (b < 0) return -1;
+    if (a + b > 0 && !quiet)
+        fprintf(stderr, "hwnas: removed %d temporary file%s left by an interrupted write of %s\n", a + b,
+                a + b == 1 ? "" : "s", a ? ckpt : csv);
+    return 0;
+}
+
 int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err) {
     const Config* cfg = job->cfg;
     memset(result, 0, sizeof *result);
@@ -228,14 +251,16 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
             goto done;
     }
     if (root) {
-        if (open_log(&log, csv, job->resume, (int64_t)st.step, err) < 0) goto done;
+        if (remove_leftovers(ckpt, csv, quiet, err) < 0 ||
+            open_log(&log, csv, job->resume, (int64_t)st.step, err) < 0)
+            goto done;
         log_open = 1;
     }
     int64_t total = (int64_t)job->epochs * batches;
     int64_t warmup = (int64_t)(cfg->train.warmup_epochs * batches);
     SgdConfig sgd = {0, cfg->train.momentum, cfg->train.weight_decay, cfg->train.nesterov};
     Window win = {0};
-    double start = now_seconds(), elapsed_before = 0;
+    double start = now_seconds(), elapsed_before = 0, last_save = start;
     int64_t step = (int64_t)st.step;
     for (int epoch = (int)st.epoch; epoch < job->epochs; epoch++) {
         int first = epoch == (int)st.epoch ? (int)st.batch_in_epoch : 0;
@@ -286,10 +311,16 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
             }
             result->steps++;
             n = next_n;
-            if (o.stop) {
+            // Ctrl-C, or a periodic checkpoint within the epoch (its end saves below).
+            if (o.stop || (b + 1 < batches && periodic_due(&cfg->train, step + 1, last_save))) {
                 TrainState now = {(uint64_t)step + 1, (uint32_t)epoch, (uint32_t)b + 1};
                 if (b + 1 == batches) now.epoch++, now.batch_in_epoch = 0;
+                // The log's rows up to the checkpoint reach the file first, so a kill after it loses none.
+                if (log_open && safe_file_flush(&log, err) < 0) goto done;
                 if (root && checkpoint_save(ckpt, sn, &now, NULL, err) < 0) goto done;
+                last_save = now_seconds();
+            }
+            if (o.stop) {
                 if (!quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", ckpt);
                 result->interrupted = 1;
                 rc = 0;
@@ -298,7 +329,9 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
         }
         TrainState next = {(uint64_t)step, (uint32_t)epoch + 1, 0};
         if (sync_weights(sn, comm, err) < 0) goto done;
+        if (log_open && safe_file_flush(&log, err) < 0) goto done;
         if (root && checkpoint_save(ckpt, sn, &next, NULL, err) < 0) goto done;
+        last_save = now_seconds();
     }
     if (!quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     rc = 0;
