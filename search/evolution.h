@@ -41,12 +41,13 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SEARCH_MAX_LAYERS 64  // = SPACE_MAX_LAYERS (supernet/space.h)
+#define SEARCH_MAX_LAYERS LIMIT_SPACE_LAYERS  // = SPACE_MAX_LAYERS (supernet/space.h)
 // A random-draw phase gives up after this many draws in a row that were
 // duplicates or over the limit (a tiny or nearly infeasible space).
 #define SEARCH_MAX_FUTILE_DRAWS 100000

@@ -212,10 +212,12 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
         "--set search.iterations=2 --set search.mutations=4 --set search.crossovers=4 --set search.bn_images=128 "
         "--set search.val_images=256 --set finetune.epochs=1 --set train.threads=1 "
         "--set train.checkpoint_every_steps=5 -o ";
-    // Killed in stage 1 training, after a periodic checkpoint within its epoch.
+    // Killed in stage 1 training (16 steps), after its periodic checkpoint
+    // at step 5 or 10 and at least 5 steps before the search starts.
     pid_t pid = cli::start(args + a, dir + "/a1");
     CkptState s;
-    ASSERT_TRUE(wait_for([&] { return read_state(a + "/stage1.ckpt", &s) && s.batch != 0; })) << slurp(dir + "/a1.err");
+    ASSERT_TRUE(wait_for([&] { return read_state(a + "/stage1.ckpt", &s) && s.batch != 0 && s.batch <= 10; }))
+        << slurp(dir + "/a1.err");
     sleep_ms((int)(rng() % 30));
     ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a1.err");
     ASSERT_FALSE(exists(a + "/stage1-search.csv")) << "killed in training, before the search";
@@ -227,8 +229,8 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
         for (char c : csv) n += c == '\n';
         return n;
     };
-    ASSERT_TRUE(wait_for([&] { return rows() >= 4; })) << slurp(dir + "/a2.err");
-    sleep_ms((int)(rng() % 200));
+    ASSERT_TRUE(wait_for([&] { return rows() >= 3; })) << slurp(dir + "/a2.err");
+    sleep_ms((int)(rng() % 20));
     ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a2.err");
     int searched = rows() - 1;
     EXPECT_LT(searched, 24) << "killed before the stage 1 search ended (8 + 2 x 8 candidates)";
