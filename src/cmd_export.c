@@ -68,7 +68,7 @@ static int resolve_space(const ExportArgs* a, Space* space, HwErr* err) {
 
 static int read_options(const ExportArgs* a, OnnxOptions* opt, HwErr* err) {
     *opt = onnx_options_default();
-    if (a->batch && flag_int("--batch", a->batch, 1, 1000000, &opt->batch, err) < 0) return -1;
+    if (a->batch && flag_int("--batch", a->batch, 1, 65536, &opt->batch, err) < 0) return -1;
     if (a->opset && flag_int("--opset", a->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX, &opt->opset, err) < 0) return -1;
     return 0;
 }
