@@ -83,9 +83,9 @@ static int emit_conv(Emit* st, int index, const Node* n, const Node* bn) {
     int64_t bias_dims[1] = {w.dims[0]};
     const char* ins[3] = {slot_name(st, n->in), onnx_init_f32(g, param_name(st, n->weight, "weight"), w.dims, 4, w.weight),
                           onnx_init_f32(g, param_name(st, n->weight, "bias"), bias_dims, 1, w.bias)};
-    conv_weights_free(&w);
-    Onnx__NodeProto* c = onnx_node(g, "Conv", node_name(st, "Conv", index), 3, ins, 1, &out);
     int64_t k = w.dims[2], s = n->kind == NODE_LINEAR ? 1 : n->stride, p = n->kind == NODE_LINEAR ? 0 : n->pad;
+    conv_weights_free(&w);  // the initializers hold copies
+    Onnx__NodeProto* c = onnx_node(g, "Conv", node_name(st, "Conv", index), 3, ins, 1, &out);
     onnx_attr_ints(g, c, "kernel_shape", (int64_t[]){k, k}, 2);
     onnx_attr_ints(g, c, "strides", (int64_t[]){s, s}, 2);
     onnx_attr_ints(g, c, "pads", (int64_t[]){p, p, p, p}, 4);
@@ -156,24 +156,30 @@ static void emit_simple(Emit* st, int index, const Node* n) {
     if (n->kind == NODE_CONCAT) onnx_attr_int(st->g, node, "axis", 1);
 }
 
-// The BN node that reads conv node i's output, or NULL.
+// The BN node right after conv node i that alone reads its output (so the
+// pre-BN value need not exist), or NULL.
 static const Node* bn_after(const Block* b, int i) {
     if (i + 1 >= b->node_count) return NULL;
     const Node* next = &b->nodes[i + 1];
-    return next->kind == NODE_BN && next->in == b->nodes[i].out ? next : NULL;
+    int slot = b->nodes[i].out;
+    if (next->kind != NODE_BN || next->in != slot || b->output == slot) return NULL;
+    for (int j = i + 2; j < b->node_count; j++)
+        if (b->nodes[j].in == slot || b->nodes[j].in2 == slot) return NULL;
+    return next;
 }
 
 static int emit_node(Emit* st, int i, int* consumed) {
     const Block* b = st->e->b;
     const Node* n = &b->nodes[i];
     *consumed = 1;
+    const Node* bn = bn_after(b, i);
     switch (n->kind) {
+    case NODE_LINEAR:
     case NODE_CONV:
     case NODE_DWCONV:
-        return *consumed += bn_after(b, i) != NULL, emit_conv(st, i, n, bn_after(b, i));
-    case NODE_LINEAR:
-        if (!b->params[n->weight].is_conv) return emit_gemm(st, i, n);
-        return *consumed += bn_after(b, i) != NULL, emit_conv(st, i, n, bn_after(b, i));
+        if (n->kind == NODE_LINEAR && !b->params[n->weight].is_conv) return emit_gemm(st, i, n);
+        if (bn) *consumed = 2;  // the BN lives in the conv's weights
+        return emit_conv(st, i, n, bn);
     case NODE_BN:
         return hw_runtime(st->err, NULL, 0, "%s: a BatchNorm without a convolution before it cannot be folded",
                           st->e->label);
