@@ -26,9 +26,10 @@ std::string run_logged(const std::string& cmd, const std::string& hint) {
     int status = std::system((cmd + " >" + log + " 2>&1").c_str());
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code == 0) return "";
-    std::string out = read_text(log);
-    if (code == 2 || code == 127) out += "\n" + hint;
-    return "`" + cmd + "` exited " + std::to_string(code) + ":\n" + out;
+    // The tool and its first argument name it; the model list can be long.
+    std::string tool = cmd.substr(0, cmd.find(' ', cmd.find(' ') + 1));
+    std::string missing = code == 2 || code == 127 ? hint + "\n" : "";
+    return missing + tool + " exited " + std::to_string(code) + ":\n" + read_text(log);
 }
 
 }  // namespace
