@@ -8,6 +8,7 @@ static const CliCommand kCommands[] = {
     {"train", cmd_train},
     {"bench", cmd_bench},
     {"eval", cmd_eval},
+    {"export", cmd_export},
     {"extract", cmd_extract},
     {"finetune", cmd_finetune},
     {"retrain", cmd_retrain},

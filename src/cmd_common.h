@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "supernet/space.h"
 
 // Prints `hwnas: error: MSG` and returns the exit status (err->code or 1).
 int cli_fail(const HwErr* err);
@@ -36,6 +37,10 @@ int flag_int(const char* flag, const char* value, long lo, long hi, int* out, Hw
 // returns 0 (start afresh). Returns 1 when the checkpoint is there or cannot
 // be looked at, so that loading it reports what is wrong.
 int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name);
+
+// The space of an architecture file: SPACE_PATH when not NULL, else
+// configs/spaces/NAME.yaml for the file's `space: NAME` (a plain name only).
+int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err);
 
 // Installs the SIGINT/SIGTERM handler; returns the flag it sets.
 volatile sig_atomic_t* install_interrupt_handler(void);

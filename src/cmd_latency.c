@@ -1,5 +1,4 @@
 // hwnas latency profile | predict | check | import
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,38 +155,6 @@ static int profile(const LatencyArgs* a) {
     supernet_destroy(sn);
     device_close(&dev);
     return rc;
-}
-
-// A space name that can only mean configs/spaces/NAME.yaml: letters, digits,
-// '-', '_' and '.', not starting with '.'. An architecture file may come from
-// anywhere; `space: ../../x` must not open (and quote in an error) x.yaml.
-static int plain_space_name(const char* name) {
-    if (!name[0] || name[0] == '.') return 0;
-    for (const char* p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
-    return 1;
-}
-
-// The space of an architecture file: --space, else configs/spaces/NAME.yaml.
-static int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err) {
-    char guess[600];
-    if (!space_path) {
-        YamlDoc* d = yaml_load_file(arch_path, err);
-        if (!d) return -1;
-        char name[64] = "";
-        const YamlNode* n = yaml_get(d->root, "space");
-        int ok = n && yaml_string(d, n, "space", name, sizeof name, err) == 0, line = n ? n->line : 0;
-        yaml_free(d);
-        if (!ok) return err->msg[0] ? -1 : hw_bad_input(err, arch_path, 0, "no `space:` name; pass --space");
-        if (!plain_space_name(name))
-            return hw_bad_input(err, arch_path, line,
-                                "space: '%s' is not a plain space name, expected letters, digits, '-', '_' or '.' "
-                                "(no '/', not starting with '.') naming configs/spaces/NAME.yaml; pass --space FILE",
-                                name);
-        if (safe_path(guess, sizeof guess, err, "configs/spaces/%s.yaml", name) < 0) return -1;
-        space_path = guess;
-    }
-    return space_load(space, space_path, err);
 }
 
 static int predict(const LatencyArgs* a) {

@@ -6,6 +6,7 @@ int cmd_train(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_extract(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 int cmd_finetune(int argc, char** argv);
 int cmd_retrain(int argc, char** argv);
 int cmd_latency(int argc, char** argv);

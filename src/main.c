@@ -18,6 +18,7 @@ static void usage(FILE* fp) {
             "  finetune  train a fixed architecture from extracted weights\n"
             "  retrain   train a fixed architecture from scratch\n"
             "  eval      top-1/top-5 of an architecture and its weights\n"
+            "  export    an architecture and its weights as an ONNX model\n"
             "  latency   profile | predict | check | import\n"
             "  bench     speed measurements\n"
             "\n"

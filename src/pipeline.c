@@ -11,6 +11,7 @@
 
 #include "common/rng.h"
 #include "common/safe_file.h"
+#include "deploy/onnx_export.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
 #include "search/search_run.h"
@@ -285,6 +286,7 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     Evaluator* test = NULL;
     if (rc == 0 && tr.interrupted) rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning");
     if (rc == 0 && safetensors_write_subnet(sub, zeros, final_path, err) < 0) rc = -1;
+    if (rc == 0 && onnx_export_beside(sub, zeros, final_path, err) < 0) rc = -1;  // best.onnx
     if (rc == 0 && !(test = evaluator_create(sub, &ft, SPLIT_TEST, 0, cfg->data.limit_test, err))) rc = -1;
     if (rc == 0 && evaluator_accuracy(test, zeros, &res->test_top1, &res->test_top5, NULL, err) < 0) rc = -1;
     evaluator_destroy(test);

@@ -375,10 +375,10 @@ float* supernet_block_forward(Supernet* sn, int position, int block, float* inpu
 
 void supernet_forward(Supernet* sn, const int* path, int batch, ForwardMode mode, float bn_momentum) {
     float* x = sn->images;
-    int positions = supernet_positions(sn);
+    int positions = supernet_positions(sn), region = 0;
     for (int p = 0; p < positions; p++) {
         int block = supernet_block_at(sn, path, p);
-        float* arena = sn->act_arena + (mode == MODE_EVAL ? sn->eval_offset[p % 2] : sn->act_offset[p]);
+        float* arena = sn->act_arena + (mode == MODE_EVAL ? sn->eval_offset[region] : sn->act_offset[p]);
         BlockRun r = block_run_at(sn, p, block, x, batch, arena);
         for (int i = 0; i < r.blk->node_count; i++) {
             double t0 = sn->profile ? omp_get_wtime() : 0;
@@ -388,6 +388,9 @@ void supernet_forward(Supernet* sn, const int* path, int batch, ForwardMode mode
         if (mode == MODE_TRAIN && bn_momentum > 0 && r.blk->running_count) sn->bn_batches[block]++;
         sn->run_blocks[p] = block;
         sn->outputs[p] = r.slot[r.blk->output];
+        // The next block writes the other region than the one its input is
+        // in; a skip leaves its input where it is, so the region stays.
+        if (sn->outputs[p] != x) region ^= 1;
         x = sn->outputs[p];
     }
     size_t bytes = (size_t)batch * sn->space.classes * sizeof(float);

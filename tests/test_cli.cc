@@ -1,12 +1,14 @@
 // The hwnas binary end to end: bad input gives one clear error line and exit
 // 2 with nothing written; `hwnas run` on a small subset produces every file;
 // the extracted weights load in PyTorch (tools/torch_model.py, strict) and
-// give the same logits and top-1 as hwnas.
+// give the same logits and top-1 as hwnas; the winner's best.onnx passes
+// python3-onnx's checker and gives hwnas's top-1 in ONNX Runtime.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "onnx_tools.h"
 #include "test_util.h"
 
 namespace {
@@ -260,13 +263,36 @@ TEST(Cli, QuickRunKeepsTheOverrides) {
         EXPECT_NE(cfg.find(line), std::string::npos) << line << " not in\n" << cfg;
 }
 
+// The run's best.onnx: python3-onnx's checker accepts it, and ONNX Runtime on
+// the 512 test images (written by tools/torch_model.py) gives hwnas eval's
+// top-1 exactly and the logits of the first `n_logits` within 1e-4.
+static void expect_onnx_agrees(const std::string& dir, double hwnas_top1, const float* hwnas_logits, size_t n_logits) {
+    std::string check = onnx_check({dir + "/best.onnx"});
+    ASSERT_EQ(check, "") << check;
+    std::string labels = slurp(dir + "/test.labels");
+    ASSERT_EQ(labels.size(), 512u);
+    std::string ort = ort_run({{dir + "/best.onnx", dir + "/test.f32", "512,1,28,28", dir + "/ort.logits"}});
+    ASSERT_EQ(ort, "") << ort;
+    std::vector<float> logits = read_floats(dir + "/ort.logits");
+    ASSERT_EQ(logits.size(), 512u * 10);
+    int correct = 0;
+    for (size_t i = 0; i < 512; i++) {
+        const float* row = &logits[i * 10];
+        correct += std::max_element(row, row + 10) - row == static_cast<unsigned char>(labels[i]);
+    }
+    std::printf("    top-1 on 512 test images: ONNX Runtime %d/512, hwnas eval %.4f\n", correct, hwnas_top1);
+    EXPECT_EQ(correct, static_cast<int>(std::lround(hwnas_top1 * 512))) << "top-1 in ONNX Runtime vs hwnas";
+    // fp32 with BN folded into the weights and other summation orders.
+    expect_close("logits ONNX Runtime vs hwnas", logits.data(), hwnas_logits, n_logits * 10, 1e-4f, 0.0f);
+}
+
 // The whole pipeline on a small subset, then the winner's weights in PyTorch.
 TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     std::string dir = temp_dir();
     Result r = run("run -c tests/configs/smoke.yaml -o " + dir);
     ASSERT_EQ(r.code, 0) << r.err;
     for (const char* f : {"config.yaml", "target-cpu.yaml", "space.yaml", "search.csv", "pareto.csv", "best.yaml",
-                          "best.safetensors", "report.md", "pareto.svg", "train.svg", "train-stage1.csv",
+                          "best.safetensors", "best.onnx", "report.md", "pareto.svg", "train.svg", "train-stage1.csv",
                           "train-stage2.csv", "random.csv"})
         EXPECT_TRUE(exists(dir + "/" + f)) << f;
     std::string report = slurp(dir + "/report.md");
@@ -306,7 +332,8 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     expect_error(run(eval_args + "--set data.limit_test=abc"), 2, "--set data.limit_test=abc: data.limit_test: found 'abc'");
     std::string cmd = "/usr/bin/python3 tools/torch_model.py --space " + dir + "/space.yaml --arch " + dir +
                       "/best.yaml --weights " + dir + "/best.safetensors --limit 512 --logits-out " + dir +
-                      "/torch.logits > " + dir + "/torch.out 2>&1";
+                      "/torch.logits --inputs-out " + dir + "/test.f32 --labels-out " + dir + "/test.labels > " + dir +
+                      "/torch.out 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(dir + "/torch.out");
     double torch_top1 = -2;
     ASSERT_EQ(std::sscanf(slurp(dir + "/torch.out").c_str(), "top1 %lf", &torch_top1), 1) << slurp(dir + "/torch.out");
@@ -318,6 +345,7 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     // largest difference seen is 2e-6.
     expect_close("logits hwnas vs PyTorch", reinterpret_cast<const float*>(a.data()),
                  reinterpret_cast<const float*>(b.data()), 640, 2e-5f, 1e-4f);
+    expect_onnx_agrees(dir, hwnas_top1, reinterpret_cast<const float*>(a.data()), 64);
 }
 
 // The training-time benchmark on a small subset: four methods, one limit,

@@ -182,3 +182,35 @@ TEST(Supernet, RepeatableAcrossRunsAndThreadCounts) {
     train_forward_backward(b.sn, path.data());
     expect_close("grads 1 vs 2 threads", b.sn->grads, first.data(), first.size(), 1e-6f, 1e-4f);
 }
+
+// Inference alternates two activation regions; a skip returns its input, so
+// the block after it must not write the region that input lies in. Every
+// path with a skip, run by supernet_forward, equals the same blocks run one
+// by one in their own training-mode arenas (supernet_block_forward).
+TEST(Supernet, EvalForwardAfterASkipMatchesBlockByBlock) {
+    HwErr err = {};
+    Space space;
+    ASSERT_EQ(space_load(&space, "tests/spaces/tiny.yaml", &err), 0) << err.msg;
+    OpContext ctx = {1, nullptr};
+    Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, 4, &err);
+    ASSERT_NE(sn, nullptr) << err.msg;
+    ASSERT_EQ(supernet_init_params(sn, 3), 0);
+    std::vector<float> x = random_floats(4 * 10 * 10, 11);
+    int skips = 0;
+    for (int op = 0; op < space.layers[0].n_ops; op++) {
+        // Layer 0 runs every operator, skip included; layer 2 is a skip.
+        int path[4] = {op, op % space.layers[1].n_ops, space_op_index(&space, 2, "skip"), op % space.layers[3].n_ops};
+        ASSERT_GE(path[2], 0);
+        std::memcpy(sn->images, x.data(), x.size() * 4);
+        supernet_forward(sn, path, 4, MODE_EVAL, 0);
+        std::vector<float> whole(sn->logits, sn->logits + 4 * space.classes);
+        float* y = sn->images;
+        for (int p = 0; p < supernet_positions(sn); p++)
+            y = supernet_block_forward(sn, p, supernet_block_at(sn, path, p), y, 4, MODE_EVAL);
+        std::vector<float> stepwise(y, y + 4 * space.classes);
+        expect_bitwise(std::string("eval logits, layer 0 = ") + space.layers[0].names[op], whole, stepwise);
+        skips += !strcmp(space.layers[0].names[op], "skip");
+    }
+    EXPECT_EQ(skips, 1);
+    supernet_destroy(sn);
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs every Debian package hwnas, its tests and its benchmarks need.
-# Idempotent: when everything is present it only checks and returns.
+# Installs every Debian package hwnas, its tests and its benchmarks need, and
+# ONNX Runtime (the npm package onnxruntime-node) into tools/ort/node_modules
+# for the ONNX export tests. Idempotent: when everything is present it only
+# checks and returns.
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +13,8 @@ PACKAGES=(
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml
   libtcmalloc-minimal4
+  protobuf-c-compiler libprotobuf-c-dev python3-onnx
+  nodejs npm
 )
 
 missing=()
@@ -19,11 +23,26 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# A node from another source (NodeSource's nodejs bundles npm) counts as present.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  keep=()
+  for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || keep+=("$p"); done
+  missing=("${keep[@]+"${keep[@]}"}")
+fi
 
-echo "hwnas: installing missing packages: ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "hwnas: installing missing packages: ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# ONNX Runtime, project-local (tools/ort/package.json, not global). Its
+# install script would download a CUDA build unless told to skip it.
+ORT_DIR="$(cd "$(dirname "$0")" && pwd)/ort"
+if [ ! -f "$ORT_DIR/node_modules/onnxruntime-node/package.json" ]; then
+  echo "hwnas: installing onnxruntime-node into $ORT_DIR" >&2
+  (cd "$ORT_DIR" && ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install --no-audit --no-fund)
+fi

@@ -355,6 +355,9 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--logits-out", default=None,
                     help="write the logits of the first 64 test images (raw little-endian float32)")
+    ap.add_argument("--inputs-out", default=None,
+                    help="write the normalized test images, NCHW raw little-endian float32 (for ONNX Runtime)")
+    ap.add_argument("--labels-out", default=None, help="write their labels, one byte each")
     args = ap.parse_args()
     sp = load_space(args.space)
     with open(args.arch) as f:
@@ -368,6 +371,10 @@ def main():
         images, labels = images[:args.limit], labels[:args.limit]
     x = (torch.from_numpy(images.astype(np.float32) / 255.0) - args.mean) / args.std
     x = x.unsqueeze(1)
+    if args.inputs_out:
+        x.numpy().astype("<f4").tofile(args.inputs_out)
+    if args.labels_out:
+        labels.astype(np.uint8).tofile(args.labels_out)
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), 500):
