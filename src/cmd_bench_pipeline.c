@@ -1,3 +1,10 @@
+// hwnas bench pipeline: plain SPOS (full pool), SPOS over the
+// hardware-specific space and the two-stage method, at its configured
+// schedule and at a shorter one, on the same data, target and limit. The
+// short schedule is the time-to-accuracy question: HURRICANE's saving comes
+// from training smaller sub-spaces for fewer epochs, so the claim holds when
+// the two-stage method with less training finds a network at least as
+// accurate as SPOS's.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,13 +17,6 @@
 #include "src/pipeline.h"
 #include "supernet/run_dir.h"
 
-// hwnas bench pipeline: plain SPOS (full pool), SPOS over the
-// hardware-specific space and the two-stage method, at its configured
-// schedule and at a shorter one, on the same data, target and limit. The
-// short schedule is the time-to-accuracy question: HURRICANE's saving comes
-// from training smaller sub-spaces for fewer epochs, so the claim holds when
-// the two-stage method with less training finds a network at least as
-// accurate as SPOS's.
 typedef struct BenchMethod {
     const char* name;
     const char* label;
@@ -157,8 +157,8 @@ int bench_pipeline_main(int argc, char** argv) {
         // pipeline reuses RUN_DIR/target-cpu.yaml when it is there.
         if (i > 0 && !strcmp(cfg.target, "cpu")) {
             char from[SAFE_PATH_MAX], to[SAFE_PATH_MAX];
-            if (safe_path(from, sizeof from, &err, "%s/%s/target-cpu.yaml", out, m[0].name) < 0 ||
-                safe_path(to, sizeof to, &err, "%s/target-cpu.yaml", dir) < 0 || copy_file(from, to, &err) < 0)
+            if (safe_path(from, sizeof from, &err, "%s/%s/%s", out, m[0].name, RUN_TARGET_CPU) < 0 ||
+                run_dir_file(to, sizeof to, dir, RUN_TARGET_CPU, &err) < 0 || copy_file(from, to, &err) < 0)
                 return cli_fail(&err);
         }
         if (i > 0 && c.latency_ms <= 0) c.latency_ms = (float)res[0].limit_ms;

@@ -15,6 +15,7 @@
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
+#include "supernet/run_dir.h"
 #include "supernet/arch.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
@@ -24,12 +25,13 @@
 static const char* kUsage =
     "usage: hwnas latency profile --space SPACE.yaml -o TARGET.yaml [--device cpu|cuda] [--batch 1]\n"
     "                             [--runs 30] [--warmup 5] [--threads N]\n"
-    "       hwnas latency predict --target TARGET --arch ARCH.yaml [--space SPACE.yaml]\n"
+    "       hwnas latency predict --target TARGET --arch ARCH.yaml|RUN_DIR [--space SPACE.yaml]\n"
     "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
     "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
     "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
-    "table has an entry for it. SPACE defaults to configs/spaces/NAME.yaml for the\n"
-    "architecture's `space: NAME`.\n";
+    "table has an entry for it. --arch RUN_DIR means RUN_DIR/best.yaml. SPACE\n"
+    "defaults to the file the architecture names (`space_file:`, beside it), else\n"
+    "to configs/spaces/NAME.yaml for its `space: NAME`.\n";
 
 typedef struct LatencyArgs {
     const char *space, *out, *device, *target, *arch, *format, *csv, *file;
@@ -168,9 +170,13 @@ static int plain_space_name(const char* name) {
     return 1;
 }
 
-// The space of an architecture file: --space, else configs/spaces/NAME.yaml.
+// The space of an architecture file: --space, else the file it names
+// (`space_file:`, beside it), else configs/spaces/NAME.yaml.
 static int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err) {
-    char guess[600];
+    char guess[SAFE_PATH_MAX];
+    int named = space_path ? 0 : arch_space_file(arch_path, guess, sizeof guess, err);
+    if (named < 0) return -1;
+    if (named) space_path = guess;
     if (!space_path) {
         YamlDoc* d = yaml_load_file(arch_path, err);
         if (!d) return -1;
@@ -195,7 +201,9 @@ static int predict(const LatencyArgs* a) {
     HwErr err = {0};
     Space space;
     Arch arch;
-    if (space_for_arch(a->space, a->arch, &space, &err) < 0 || arch_load(&arch, a->arch, &space, &err) < 0)
+    char arch_path[SAFE_PATH_MAX];
+    if (run_dir_arch_path(arch_path, sizeof arch_path, a->arch, &err) < 0 ||
+        space_for_arch(a->space, arch_path, &space, &err) < 0 || arch_load(&arch, arch_path, &space, &err) < 0)
         return cli_fail(&err);
     Lut* lut = lut_load(a->target, &err);
     if (!lut) return cli_fail(&err);

@@ -20,6 +20,7 @@
 #include "src/cmd_common.h"
 #include "src/device.h"
 #include "src/report.h"
+#include "supernet/arch.h"
 #include "supernet/checkpoint.h"
 #include "supernet/evaluate.h"
 #include "supernet/run_dir.h"
@@ -218,26 +219,31 @@ static int prepare_run_dir(const Config* cfg, const char* dir, Space* pool, HwEr
     return config_write(cfg, path, err);
 }
 
-// The hardware-specific space (the pool itself for plain SPOS), written to
-// space.yaml with its ranking tables. The run's config then points at it, so
-// `hwnas eval/extract -c RUN_DIR/config.yaml` work on the run's files.
-static int make_space(Run* r, Config* cfg, const Space* pool, PipelineMode mode, Space* space, HwErr* err) {
+// The searched space, written to space.yaml: the hardware-specific space
+// with its ranking tables, or the pool itself for plain SPOS. The run's
+// config.yaml then names it relative to itself, so `hwnas eval/extract -c
+// RUN_DIR/config.yaml` work on the run's files from any working directory,
+// and after the directory is moved.
+static int make_space(Run* r, const Config* cfg, const Space* pool, PipelineMode mode, Space* space, HwErr* err) {
     *space = *pool;
-    if (mode == PIPE_SPOS_POOL) return 0;
     char path[SAFE_PATH_MAX];
-    RankTable* tables = calloc((size_t)pool->n_layers, sizeof(RankTable));
-    if (!tables) return hw_runtime(err, NULL, 0, "out of memory");
-    int rc = run_dir_file(path, sizeof path, r->dir, RUN_SPACE, err);
-    if (rc == 0)
-        rc = space_generate(pool, r->lut, &cfg->space_gen, strcmp(cfg->target, "cpu") ? "target" : "cpu", space,
-                            tables, err);
-    if (rc == 0) rc = space_write_ranked(space, tables, cfg->target, path, err);
-    free(tables);
-    if (rc < 0) return -1;
-    if (run_dir_file(cfg->space, sizeof cfg->space, r->dir, RUN_SPACE, err) < 0 ||
-        run_dir_file(path, sizeof path, r->dir, RUN_CONFIG, err) < 0)
-        return -1;
-    return config_write(cfg, path, err);
+    if (run_dir_file(path, sizeof path, r->dir, RUN_SPACE, err) < 0) return -1;
+    if (mode == PIPE_SPOS_POOL) {
+        if (space_write_with(pool, path, "# The operator pool `hwnas run --method spos` searched.\n", NULL, NULL,
+                             err) < 0)
+            return -1;
+    } else {
+        RankTable* tables = calloc((size_t)pool->n_layers, sizeof(RankTable));
+        if (!tables) return hw_runtime(err, NULL, 0, "out of memory");
+        int rc = space_generate(pool, r->lut, &cfg->space_gen, strcmp(cfg->target, "cpu") ? "target" : "cpu", space,
+                                tables, err);
+        if (rc == 0) rc = space_write_ranked(space, tables, cfg->target, path, err);
+        free(tables);
+        if (rc < 0) return -1;
+    }
+    Config saved = *cfg;
+    snprintf(saved.space, sizeof saved.space, "%s", RUN_SPACE);
+    return run_dir_file(path, sizeof path, r->dir, RUN_CONFIG, err) < 0 ? -1 : config_write(&saved, path, err);
 }
 
 // The configured limit, or the automatic one: it must be reachable in the
@@ -341,9 +347,16 @@ static int test_winner(Run* r, int finetune, PipelineResult* res, HwErr* err) {
 
 static int write_outputs(Run* r, const PipelineOptions* opt, const PipelineResult* res, HwErr* err) {
     char path[SAFE_PATH_MAX];
-    Candidate winner = res->best;
-    if (run_dir_file(path, sizeof path, r->dir, RUN_BEST_ARCH, err) < 0 ||
-        search_write_arch(r->sn, &winner, path, err) < 0)
+    // best.yaml names its space file relative to itself.
+    Arch best;
+    arch_init(&best, &r->sn->space);
+    snprintf(best.space_file, sizeof best.space_file, "%s", RUN_SPACE);
+    memcpy(best.ops, res->best.ops, sizeof(int) * (size_t)r->sn->space.n_layers);
+    best.latency_ms = res->best.latency_ms;
+    best.top1 = res->best.top1;
+    best.flops = res->flops;
+    best.params = res->params;
+    if (run_dir_file(path, sizeof path, r->dir, RUN_BEST_ARCH, err) < 0 || arch_write(&best, &r->sn->space, path, err) < 0)
         return -1;
     if (!opt->report) return 0;
     ReportInput in = {r->dir, &r->sn->space, r->cfg->target, r->lut->device, opt->mode, opt->finetune, res};

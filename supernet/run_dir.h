@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "common/config.h"
 #include "common/error.h"
 
 #ifdef __cplusplus
@@ -37,6 +38,28 @@ extern "C" {
 // out = DIR/NAME; -1 with err (code 2) when it does not fit, rather than a
 // cut-off name.
 int run_dir_file(char* out, size_t cap, const char* dir, const char* name, HwErr* err);
+
+// How paths inside a run directory resolve. Files of the run directory name
+// each other relative to themselves (config.yaml says `space: space.yaml`,
+// best.yaml says `space_file: space.yaml`), so the directory works from any
+// working directory and after it is moved or copied.
+
+// out = the file `rel` beside `file` (in the same directory); an absolute
+// rel is kept as it is.
+int run_dir_beside(char* out, size_t cap, const char* file, const char* rel, HwErr* err);
+
+// An --arch argument: a directory means its best.yaml.
+int run_dir_arch_path(char* out, size_t cap, const char* arg, HwErr* err);
+
+// out = NAME beside `file` when that file exists: 1; 0 when it does not
+// (out then holds the path looked at); -1 with err.
+int run_dir_sibling(char* out, size_t cap, const char* file, const char* name, HwErr* err);
+
+// Reads a config file over the defaults (config_load), then resolves its
+// relative `space` against the config's own directory when the file is
+// there (a run directory's config.yaml), else keeps it relative to the
+// working directory (configs/fmnist.yaml names configs/spaces/...).
+int run_dir_config_load(Config* cfg, const char* path, HwErr* err);
 
 #ifdef __cplusplus
 }
