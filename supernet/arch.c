@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/yaml_tree.h"
 #include "supernet/run_dir.h"
@@ -29,6 +30,9 @@ static int read_space_file(const YamlDoc* d, const YamlNode* n, const char* path
 }
 
 int arch_space_file(const char* arch_path, char* out, size_t cap, HwErr* err) {
+    // An absent file is reported by arch_load, after the checks commands make
+    // first (the data's shape before any input file is read).
+    if (access(arch_path, F_OK) != 0) return 0;
     YamlDoc* d = yaml_load_file(arch_path, err);
     if (!d) return -1;
     const YamlNode* sf = d->root->kind == YAML_MAPPING ? yaml_get(d->root, "space_file") : NULL;

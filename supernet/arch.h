@@ -33,7 +33,8 @@ int arch_write(const Arch* a, const Space* space, const char* path, HwErr* err);
 void arch_init(Arch* a, const Space* space);
 
 // The space file an architecture file names (`space_file:`), as a path
-// beside it: 1 with out; 0 when it names none; -1 with err (file and line)
+// beside it: 1 with out; 0 when it names none or the file is absent (left to
+// arch_load to report); -1 with err (file and line)
 // when the name is not a plain file name: an architecture file may come from
 // anywhere, and must not make a command open a file elsewhere.
 int arch_space_file(const char* arch_path, char* out, size_t cap, HwErr* err);
