@@ -196,6 +196,17 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
 }
 
+// `name` as a whole path component (runs/fmnist, runs/fmnist/best.yaml, not
+// runs/fmnist-quick) becomes `dir`.
+void replace_run_dir(std::string& s, const std::string& name, const std::string& dir) {
+    for (size_t at = s.find(name); at != std::string::npos; at = s.find(name, at + 1)) {
+        size_t end = at + name.size();
+        if (end < s.size() && s[end] != '/' && s[end] != ' ') continue;
+        s.replace(at, name.size(), dir);
+        at += dir.size() - 1;
+    }
+}
+
 }  // namespace
 
 // Every example runs, on the quick run directory of this file: the README's
@@ -214,7 +225,7 @@ TEST(Readme, EveryCommandExampleRuns) {
         ASSERT_TRUE(hwnas) << "an example the test cannot run: add it to kNotRun with the reason\n" << cmd;
         cmd = cmd.substr(cmd.find("hwnas ") + 6);
         replace_all(cmd, "configs/fmnist.yaml", q.config);
-        replace_all(cmd, "runs/fmnist/", q.dir + "/");
+        replace_run_dir(cmd, "runs/fmnist", q.dir);
         replace_all(cmd, "runs/", runs + "/");
         std::string verb = cmd.substr(0, cmd.find(' '));
         if (verb == "train" || verb == "finetune" || verb == "retrain") cmd += " --epochs 1";
