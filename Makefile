@@ -150,7 +150,8 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/hwnas: $(MAIN_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/hwnas_tests: $(TEST_OBJ) $(LIB)
+# src/svg.o: its tick chooser is unit-tested (the rest of src/ only wires commands).
+$(BUILD)/hwnas_tests: $(TEST_OBJ) $(BUILD)/src/svg.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lgtest -pthread $(LDLIBS)
 
 # Run by tests/test_data_parallel.cc under mpirun -np 2.

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/progress.h"
 #include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
@@ -19,6 +20,8 @@ typedef struct Ctx {
     char csv[SAFE_PATH_MAX];
     HwErr latency_err;
     int latency_failed;
+    Progress progress;  // candidates evaluated of the expected number
+    int evaluated;
 } Ctx;
 
 static double predict(void* user, const int* ops) {
@@ -42,6 +45,7 @@ static int evaluate(void* user, const int* ops, double* top1, double* top5, HwEr
 
 static int append(void* user, const Candidate* cand, HwErr* err) {
     Ctx* c = user;
+    if (!c->job->quiet) progress_update(&c->progress, ++c->evaluated);
     return search_csv_append(c->csv, cand, &c->names, err);
 }
 
@@ -115,7 +119,10 @@ int search_random(const SearchJob* job, int budget, SearchOutcome* out, HwErr* e
     SearchProblem p = problem_of(&c);
     SearchResult rr = {0};
     double t1 = seconds_now();
-    if (random_search(&p, budget, job->cfg->search.seed + 1, &rr, err) < 0) {
+    progress_begin(&c.progress, "hwnas", "random search, candidates", budget);
+    int rc = random_search(&p, budget, job->cfg->search.seed + 1, &rr, err);
+    progress_end(&c.progress);
+    if (rc < 0) {
         search_result_free(&rr);
         return c.latency_failed ? (*err = c.latency_err, -1) : -1;
     }
@@ -154,7 +161,11 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     ec.mutation_prob = cfg->search.mutation_prob;
     SearchResult r = {0};
     double t0 = seconds_now();
+    // The expected number of evaluations (fewer when the limit or duplicates
+    // leave too few legal candidates).
+    progress_begin(&c.progress, "hwnas", "search, candidates", ec.population * (ec.iterations + 1) - prior_count);
     int rc = evolution_search(&p, &ec, &r, err);
+    progress_end(&c.progress);
     free(prior);
     if (!job->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     if (rc < 0) return c.latency_failed ? (*err = c.latency_err, -1) : -1;

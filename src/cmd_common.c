@@ -8,6 +8,7 @@
 
 #include "common/safe_file.h"
 #include "common/yaml_tree.h"
+#include "supernet/arch.h"
 #include "dist/comm.h"
 
 int cli_fail(const HwErr* err) {
@@ -78,9 +79,13 @@ static int plain_space_name(const char* name) {
     return 1;
 }
 
-// The space of an architecture file: --space, else configs/spaces/NAME.yaml.
+// The space of an architecture file: --space, else the file it names
+// (`space_file:`, beside it), else configs/spaces/NAME.yaml.
 int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err) {
-    char guess[600];
+    char guess[SAFE_PATH_MAX];
+    int named = space_path ? 0 : arch_space_file(arch_path, guess, sizeof guess, err);
+    if (named < 0) return -1;
+    if (named) space_path = guess;
     if (!space_path) {
         YamlDoc* d = yaml_load_file(arch_path, err);
         if (!d) return -1;

@@ -14,6 +14,7 @@
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
+#include "supernet/run_dir.h"
 #include "supernet/arch.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
@@ -23,12 +24,13 @@
 static const char* kUsage =
     "usage: hwnas latency profile --space SPACE.yaml -o TARGET.yaml [--device cpu|cuda] [--batch 1]\n"
     "                             [--runs 30] [--warmup 5] [--threads N]\n"
-    "       hwnas latency predict --target TARGET --arch ARCH.yaml [--space SPACE.yaml]\n"
+    "       hwnas latency predict --target TARGET --arch ARCH.yaml|RUN_DIR [--space SPACE.yaml]\n"
     "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
     "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
     "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
-    "table has an entry for it. SPACE defaults to configs/spaces/NAME.yaml for the\n"
-    "architecture's `space: NAME`.\n";
+    "table has an entry for it. --arch RUN_DIR means RUN_DIR/best.yaml. SPACE\n"
+    "defaults to the file the architecture names (`space_file:`, beside it), else\n"
+    "to configs/spaces/NAME.yaml for its `space: NAME`.\n";
 
 typedef struct LatencyArgs {
     const char *space, *out, *device, *target, *arch, *format, *csv, *file;
@@ -162,7 +164,9 @@ static int predict(const LatencyArgs* a) {
     HwErr err = {0};
     Space space;
     Arch arch;
-    if (space_for_arch(a->space, a->arch, &space, &err) < 0 || arch_load(&arch, a->arch, &space, &err) < 0)
+    char arch_path[SAFE_PATH_MAX];
+    if (run_dir_arch_path(arch_path, sizeof arch_path, a->arch, &err) < 0 ||
+        space_for_arch(a->space, arch_path, &space, &err) < 0 || arch_load(&arch, arch_path, &space, &err) < 0)
         return cli_fail(&err);
     Lut* lut = lut_load(a->target, &err);
     if (!lut) return cli_fail(&err);

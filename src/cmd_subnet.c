@@ -15,6 +15,7 @@
 #include "supernet/arch.h"
 #include "supernet/checkpoint.h"
 #include "supernet/evaluate.h"
+#include "supernet/run_dir.h"
 #include "supernet/safetensors.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
@@ -72,7 +73,7 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
 // finetune.retrain_epochs and finetune.retrain_lr when training from scratch.
 static int load_config(Config* cfg, const char* path, const SubnetArgs* a, int from_scratch, HwErr* err) {
     config_defaults(cfg);
-    if (path && config_load(cfg, path, err) < 0) return -1;
+    if (path && run_dir_config_load(cfg, path, err) < 0) return -1;
     if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
     const char* epochs_key = from_scratch ? "finetune.retrain_epochs" : "finetune.epochs";
     const char* lr_key = from_scratch ? "finetune.retrain_lr" : "finetune.lr";
@@ -81,6 +82,39 @@ static int load_config(Config* cfg, const char* path, const SubnetArgs* a, int f
         (a->lr && config_override_flag(cfg, "--lr", lr_key, a->lr, err) < 0))
         return -1;
     return overrides_apply(&a->sets, cfg, err);
+}
+
+// The files a command reads when given a run directory or an architecture
+// file alone: --arch DIR means DIR/best.yaml; without -c, the config.yaml
+// beside the architecture file; the space the architecture file names
+// (`space_file:`, beside it) over the config's; and a weights file beside it
+// when none is given (`name`: best.safetensors for eval, ...).
+typedef struct RunInputs {
+    char arch[SAFE_PATH_MAX], config[SAFE_PATH_MAX], space[SAFE_PATH_MAX], weights[SAFE_PATH_MAX];
+    int has_config, has_space, has_weights;
+} RunInputs;
+
+static int resolve_inputs(const SubnetArgs* a, const char* weights_name, RunInputs* in, HwErr* err) {
+    memset(in, 0, sizeof *in);
+    if (run_dir_arch_path(in->arch, sizeof in->arch, a->arch, err) < 0) return -1;
+    if (a->config) {
+        if (safe_path(in->config, sizeof in->config, err, "%s", a->config) < 0) return -1;
+        in->has_config = 1;
+    } else if ((in->has_config = run_dir_sibling(in->config, sizeof in->config, in->arch, RUN_CONFIG, err)) < 0) {
+        return -1;
+    }
+    if ((in->has_space = arch_space_file(in->arch, in->space, sizeof in->space, err)) < 0) return -1;
+    if (weights_name && (in->has_weights = run_dir_sibling(in->weights, sizeof in->weights, in->arch, weights_name,
+                                                           err)) < 0)
+        return -1;
+    return 0;
+}
+
+// The config of the inputs (defaults without one), the space of the
+// architecture file over its own.
+static int load_inputs(Config* cfg, const RunInputs* in, const SubnetArgs* a, int from_scratch, HwErr* err) {
+    if (load_config(cfg, in->has_config ? in->config : NULL, a, from_scratch, err) < 0) return -1;
+    return in->has_space ? safe_path(cfg->space, sizeof cfg->space, err, "%s", in->space) : 0;
 }
 
 // A supernet holding exactly the architecture (one candidate per layer).
@@ -120,9 +154,11 @@ static int test_accuracy(Subnet* s, const Config* cfg, double* top1, double* top
 }
 
 static const char* kEvalUsage =
-    "usage: hwnas eval -c CONFIG --arch ARCH.yaml --weights W.safetensors [--device cpu|cuda]\n"
+    "usage: hwnas eval [-c CONFIG] --arch ARCH.yaml|RUN_DIR [--weights W.safetensors] [--device cpu|cuda]\n"
     "                  [--logits-out FILE] [--set KEY=VALUE ...]\n"
     "Prints `top1 0.xxxx top5 0.xxxx n N` for the test split of the config's data.\n"
+    "--arch RUN_DIR means RUN_DIR/best.yaml. Defaults beside the architecture file:\n"
+    "CONFIG config.yaml, W best.safetensors; the space is the one it names.\n"
     "--logits-out writes the logits of the first 64 test images (raw float32).\n";
 
 // Logits of the first 64 test images, for comparing with tools/torch_model.py.
@@ -153,15 +189,19 @@ int cmd_eval(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kEvalUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.weights) return fputs(kEvalUsage, stderr), 2;
+    if (!a.arch) return fputs(kEvalUsage, stderr), 2;
     HwErr err = {0};
+    RunInputs in;
+    if (resolve_inputs(&a, RUN_BEST_WEIGHTS, &in, &err) < 0) return cli_fail(&err);
+    if (!a.weights && !in.has_weights) return fputs(kEvalUsage, stderr), 2;
+    const char* weights = a.weights ? a.weights : in.weights;
     Config cfg;
     Subnet s;
     memset(&s, 0, sizeof s);
     double top1, top5;
     int n = 0, rc = 0;
-    if (load_config(&cfg, a.config, &a, 0, &err) < 0 || subnet_open(&s, &cfg, a.arch, &err) < 0 ||
-        safetensors_read_subnet(s.sn, s.path, a.weights, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0 ||
+    if (load_inputs(&cfg, &in, &a, 0, &err) < 0 || subnet_open(&s, &cfg, in.arch, &err) < 0 ||
+        safetensors_read_subnet(s.sn, s.path, weights, &err) < 0 || test_accuracy(&s, &cfg, &top1, &top5, &n, &err) < 0 ||
         (a.logits_out && write_logits(&s, &cfg, a.logits_out, &err) < 0))
         rc = cli_fail(&err);
     else
@@ -171,41 +211,50 @@ int cmd_eval(int argc, char** argv) {
 }
 
 static const char* kExtractUsage =
-    "usage: hwnas extract --supernet CKPT --arch ARCH.yaml -o SUBNET.safetensors [-c CONFIG]\n"
+    "usage: hwnas extract [--supernet CKPT] --arch ARCH.yaml|RUN_DIR -o SUBNET.safetensors [-c CONFIG]\n"
     "Writes the architecture's weights, inherited from the supernet checkpoint, as\n"
-    "safetensors with PyTorch names. CONFIG defaults to config.yaml beside CKPT.\n";
+    "safetensors with PyTorch names. --arch RUN_DIR means RUN_DIR/best.yaml; CKPT\n"
+    "defaults to stage2.ckpt (else supernet.ckpt) beside the architecture file,\n"
+    "CONFIG to config.yaml beside CKPT; the space is the one the architecture names.\n";
 
 int cmd_extract(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kExtractUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.supernet || !a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
+    if (!a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
     HwErr err = {0};
-    char config_path[SAFE_PATH_MAX];
-    if (a.config) {
-        if (safe_path(config_path, sizeof config_path, &err, "%s", a.config) < 0) return cli_fail(&err);
+    RunInputs in;
+    char supernet[SAFE_PATH_MAX];
+    if (resolve_inputs(&a, NULL, &in, &err) < 0) return cli_fail(&err);
+    if (a.supernet) {
+        if (safe_path(supernet, sizeof supernet, &err, "%s", a.supernet) < 0) return cli_fail(&err);
     } else {
-        char* copy = strdup(a.supernet);
-        int bad = !copy ? hw_runtime(&err, NULL, 0, "out of memory")
-                        : safe_path(config_path, sizeof config_path, &err, "%s/config.yaml", dirname(copy));
-        free(copy);
-        if (bad) return cli_fail(&err);
+        // The run's last supernet: stage 2 of the two-stage method, else SPOS's.
+        int found = run_dir_sibling(supernet, sizeof supernet, in.arch, RUN_STAGE2_CKPT, &err);
+        if (found == 0) found = run_dir_sibling(supernet, sizeof supernet, in.arch, RUN_SUPERNET_CKPT, &err);
+        if (found < 0) return cli_fail(&err);
+        if (found == 0) return fputs(kExtractUsage, stderr), 2;
+    }
+    // The config: -c, else the one beside the checkpoint.
+    if (!a.config) {
+        if (run_dir_beside(in.config, sizeof in.config, supernet, RUN_CONFIG, &err) < 0) return cli_fail(&err);
+        in.has_config = 1;  // a missing one is reported by name when it is read
     }
     Config cfg;
     Space space;
     Arch arch;
     Device dev;
     TrainState st;
-    if (load_config(&cfg, config_path, &a, 0, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
-        arch_load(&arch, a.arch, &space, &err) < 0 || device_open(&dev, "cpu", cfg.train.threads, &err) < 0)
+    if (load_inputs(&cfg, &in, &a, 0, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
+        arch_load(&arch, in.arch, &space, &err) < 0 || device_open(&dev, "cpu", cfg.train.threads, &err) < 0)
         return cli_fail(&err);
     Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, 1, &err);
     int rc = 0;
-    if (!sn || checkpoint_load(a.supernet, sn, &st, NULL, &err) < 0 ||
+    if (!sn || checkpoint_load(supernet, sn, &st, NULL, &err) < 0 ||
         safetensors_write_subnet(sn, arch.ops, a.out, &err) < 0)
         rc = cli_fail(&err);
     else
-        fprintf(stderr, "hwnas extract: %s (%.3f M parameters) -> %s\n", a.arch,
+        fprintf(stderr, "hwnas extract: %s (%.3f M parameters) -> %s\n", in.arch,
                 supernet_path_params(sn, arch.ops) / 1e6, a.out);
     supernet_destroy(sn);
     device_close(&dev);
@@ -213,8 +262,11 @@ int cmd_extract(int argc, char** argv) {
 }
 
 static const char* kFinetuneUsage =
-    "usage: hwnas finetune -c CONFIG --arch ARCH.yaml --init SUBNET.safetensors -o DIR [--epochs N] [--lr X]\n"
-    "       hwnas retrain  -c CONFIG --arch ARCH.yaml -o DIR [--epochs N] [--lr X]\n"
+    "usage: hwnas finetune [-c CONFIG] --arch ARCH.yaml|RUN_DIR [--init SUBNET.safetensors] -o DIR [--epochs N]\n"
+    "                      [--lr X]\n"
+    "       hwnas retrain  [-c CONFIG] --arch ARCH.yaml|RUN_DIR -o DIR [--epochs N] [--lr X]\n"
+    "--arch RUN_DIR means RUN_DIR/best.yaml. Defaults beside the architecture file:\n"
+    "CONFIG config.yaml, SUBNET best-inherited.safetensors; the space is the one it names.\n"
     "Trains one fixed architecture on the whole training set (holdout included),\n"
     "writes DIR/subnet.safetensors, DIR/train.csv and prints the test top-1.\n"
     "Defaults: finetune.epochs/lr (finetune), finetune.retrain_epochs/retrain_lr (retrain).\n"
@@ -228,20 +280,24 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kFinetuneUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.out || (!from_scratch && !a.init)) return fputs(kFinetuneUsage, stderr), 2;
+    if (!a.arch || !a.out) return fputs(kFinetuneUsage, stderr), 2;
     HwErr err = {0};
+    RunInputs in;
+    if (resolve_inputs(&a, from_scratch ? NULL : RUN_BEST_INHERITED, &in, &err) < 0) return cli_fail(&err);
+    if (!from_scratch && !a.init && !in.has_weights) return fputs(kFinetuneUsage, stderr), 2;
+    const char* init = a.init ? a.init : in.weights;
     Config cfg;
     Subnet s;
     Comm comm;
     memset(&s, 0, sizeof s);
     memset(&comm, 0, sizeof comm);
     int rc = 0;
-    if (load_config(&cfg, a.config, &a, from_scratch, &err) < 0) return cli_fail(&err);
+    if (load_inputs(&cfg, &in, &a, from_scratch, &err) < 0) return cli_fail(&err);
     cfg.data.holdout = 0;  // final training sees every training image
     int resume = a.resume && resume_has_checkpoint(from_scratch ? "retrain" : "finetune", a.out, "subnet.ckpt");
-    if (subnet_open(&s, &cfg, a.arch, &err) < 0 || comm_init(&comm, "auto", s.dev.ops, &s.dev.ctx, &err) < 0 ||
+    if (subnet_open(&s, &cfg, in.arch, &err) < 0 || comm_init(&comm, "auto", s.dev.ops, &s.dev.ctx, &err) < 0 ||
         (comm_is_root(&comm) && make_dirs(a.out, &err) < 0) ||
-        (!from_scratch && !resume && safetensors_read_subnet(s.sn, s.path, a.init, &err) < 0)) {
+        (!from_scratch && !resume && safetensors_read_subnet(s.sn, s.path, init, &err) < 0)) {
         rc = cli_fail(&err);
         goto done;
     }

@@ -6,20 +6,13 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "search/evolution.h"
+#include "search/winner_check.h"
 
 typedef enum PipelineMode {
     PIPE_TWO_STAGE,   // HURRICANE: hardware-specific space, two-stage training and search
     PIPE_SPOS_HW,     // SPOS over the same hardware-specific space
     PIPE_SPOS_POOL,   // plain SPOS: the full operator pool, every layer searchable
 } PipelineMode;
-
-// The final search's best candidates measured end to end on this machine
-// (target cpu), best first, until one meets the limit.
-#define PIPE_MAX_CHECKS 10
-typedef struct LatencyCheck {
-    int rank;                    // 1 = the search's best by validation top-1
-    double top1, predicted_ms, measured_ms;
-} LatencyCheck;
 
 typedef struct PipelineResult {
     double seconds_profile, seconds_space, seconds_train, seconds_search, seconds_finetune;
@@ -32,7 +25,9 @@ typedef struct PipelineResult {
     int has_random;
     Candidate random_best;
     int random_evaluated;
-    LatencyCheck checks[PIPE_MAX_CHECKS];
+    // The final search's best candidates measured end to end on this machine
+    // (target cpu), best first, until one meets the limit.
+    LatencyCheck checks[WINNER_MAX_CHECKS];
     int n_checks;
 } PipelineResult;
 

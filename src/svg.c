@@ -20,6 +20,28 @@ static void bounds(const SvgSeries* s, int count, double* x0, double* x1, double
     *x0 -= px, *x1 += px, *y0 -= py, *y1 += py;
 }
 
+void svg_axis(double lo, double hi, int ticks, SvgAxis* out) {
+    if (!(hi > lo)) hi = lo + 1;
+    double raw = (hi - lo) / (ticks > 0 ? ticks : 1);
+    double mag = pow(10, floor(log10(raw)));
+    double norm = raw / mag;
+    int mult = norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10;
+    out->step = mult * mag;
+    // A small tolerance so that a value on a tick (0.6 / 0.2 = 2.9999...) stays on it.
+    double a = lo / out->step, b = hi / out->step;
+    out->lo = floor(a + 1e-9 * fmax(1, fabs(a))) * out->step;
+    out->hi = ceil(b - 1e-9 * fmax(1, fabs(b))) * out->step;
+    out->count = (int)lround((out->hi - out->lo) / out->step) + 1;
+    int e = (int)floor(log10(out->step) + 1e-9);
+    out->decimals = e < 0 ? -e : 0;
+}
+
+// Tick i, exactly 0 where it should be (not -0.0 or 1e-17 from rounding).
+static double tick(const SvgAxis* a, int i) {
+    double v = a->lo + a->step * i;
+    return fabs(v) < 1e-9 * a->step ? 0 : v;
+}
+
 static void write_series(SafeFile* svg, const SvgSeries* q, int k, double x0, double x1, double y0, double y1) {
 #define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
 #define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
@@ -49,6 +71,10 @@ int svg_plot(const char* path, const char* title, const char* xlabel, const char
     SafeFile* svg = &f;
     double x0, x1, y0, y1;
     bounds(s, count, &x0, &x1, &y0, &y1);
+    SvgAxis ax, ay;
+    svg_axis(x0, x1, 5, &ax);
+    svg_axis(y0, y1, 5, &ay);
+    x0 = ax.lo, x1 = ax.hi, y0 = ay.lo, y1 = ay.hi;
 #define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
 #define PY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
     safe_file_printf(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -57,10 +83,15 @@ int svg_plot(const char* path, const char* title, const char* xlabel, const char
     safe_file_printf(svg, "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n", L, title);
     safe_file_printf(svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L,
                      T, W - L - R, H - T - B);
-    for (int i = 0; i <= 5; i++) {
-        double vx = x0 + (x1 - x0) * i / 5, vy = y0 + (y1 - y0) * i / 5;
-        safe_file_printf(svg, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", PX(vx), H - B + 18, vx);
-        safe_file_printf(svg, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6, PY(vy) + 4, vy);
+    for (int i = 0; i < ax.count; i++) {
+        double vx = tick(&ax, i);
+        safe_file_printf(svg, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.*f</text>\n", PX(vx), H - B + 18,
+                         ax.decimals, vx);
+    }
+    for (int i = 0; i < ay.count; i++) {
+        double vy = tick(&ay, i);
+        safe_file_printf(svg, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", L - 6, PY(vy) + 4,
+                         ay.decimals, vy);
         safe_file_printf(svg, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, W - R,
                          PY(vy), PY(vy));
     }

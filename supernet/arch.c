@@ -2,8 +2,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/yaml_tree.h"
+#include "supernet/run_dir.h"
 
 void arch_init(Arch* a, const Space* space) {
     memset(a, 0, sizeof *a);
@@ -17,8 +19,33 @@ static int read_optional(const YamlDoc* d, const char* key, double* out, HwErr* 
     return n ? yaml_float(d, n, key, 0, 1e30, out, err) : 0;
 }
 
+// A plain file name: no '/', not starting with '.'.
+static int read_space_file(const YamlDoc* d, const YamlNode* n, const char* path, char* out, size_t cap, HwErr* err) {
+    if (yaml_string(d, n, "space_file", out, cap, err) < 0) return -1;
+    if (!out[0] || out[0] == '.' || strchr(out, '/'))
+        return hw_bad_input(err, path, n->line,
+                            "space_file: found '%s', expected a file name beside the architecture file (no '/', not "
+                            "starting with '.')", out);
+    return 0;
+}
+
+int arch_space_file(const char* arch_path, char* out, size_t cap, HwErr* err) {
+    // An absent file is reported by arch_load, after the checks commands make
+    // first (the data's shape before any input file is read).
+    if (access(arch_path, F_OK) != 0) return 0;
+    YamlDoc* d = yaml_load_file(arch_path, err);
+    if (!d) return -1;
+    const YamlNode* sf = d->root->kind == YAML_MAPPING ? yaml_get(d->root, "space_file") : NULL;
+    char name[64];
+    int rc = sf ? read_space_file(d, sf, arch_path, name, sizeof name, err) : 0;
+    yaml_free(d);
+    if (rc < 0 || !sf) return rc;
+    return run_dir_beside(out, cap, arch_path, name, err) < 0 ? -1 : 1;
+}
+
 int arch_load(Arch* a, const char* path, const Space* space, HwErr* err) {
-    static const char* const keys[] = {"space", "ops", "latency_ms", "top1", "flops", "params", "predicted_ms", NULL};
+    static const char* const keys[] = {"space",  "space_file", "ops",          "latency_ms", "top1",
+                                       "flops", "params",     "predicted_ms", NULL};
     arch_init(a, space);
     YamlDoc* d = yaml_load_file(path, err);
     if (!d) return -1;
@@ -54,6 +81,8 @@ int arch_load(Arch* a, const char* path, const Space* space, HwErr* err) {
             goto done;
         }
     }
+    const YamlNode* sf = yaml_get(root, "space_file");
+    if (sf && read_space_file(d, sf, path, a->space_file, sizeof a->space_file, err) < 0) goto done;
     if (read_optional(d, "latency_ms", &a->latency_ms, err) < 0 || read_optional(d, "top1", &a->top1, err) < 0 ||
         read_optional(d, "flops", &a->flops, err) < 0 || read_optional(d, "params", &a->params, err) < 0)
         goto done;
@@ -69,6 +98,10 @@ int arch_write(const Arch* a, const Space* space, const char* path, HwErr* err) 
     if (!fp) return -1;
     fprintf(fp, "space: ");
     yaml_write_string(fp, space->name);
+    if (a->space_file[0]) {
+        fprintf(fp, "\nspace_file: ");
+        yaml_write_string(fp, a->space_file);
+    }
     fprintf(fp, "\nops: [");
     for (int l = 0; l < space->n_layers; l++) fprintf(fp, "%s%s", l ? ", " : "", space->layers[l].names[a->ops[l]]);
     fprintf(fp, "]\n");

@@ -89,6 +89,7 @@ int evaluator_accuracy(Evaluator* ev, const int* path, double* top1, double* top
         sn->ops->topk_correct(&sn->ctx, sn->correct, sn->correct + 1, sn->logits, sn->labels, n, sn->space.classes);
         if (batch_feed_done(&ev->feed, slot, err) < 0) return -1;
         seen += n, slot ^= 1;
+        progress_update(ev->progress, (int)seen);
         int next = next_batch(ev, slot, ev->val, limit - (int)seen, err);
         int counts[2];
         sn->ops->download(&sn->ctx, counts, sn->correct, sizeof counts);
@@ -101,6 +102,11 @@ int evaluator_accuracy(Evaluator* ev, const int* path, double* top1, double* top
     *top5 = (double)c5 / (double)seen;
     if (count) *count = (int)seen;
     return 0;
+}
+
+int evaluator_images(const Evaluator* ev) {
+    int all = dataset_size(ev->val_set);
+    return ev->val_images > 0 && ev->val_images < all ? ev->val_images : all;
 }
 
 int evaluator_score(Evaluator* ev, const int* path, double* top1, double* top5, HwErr* err) {

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/progress.h"
 #include "data/loader.h"
 #include "supernet/batch_feed.h"
 #include "supernet/supernet.h"
@@ -24,6 +25,7 @@ typedef struct Evaluator {
     int recal_images;   // 0 = keep the running statistics as they are
     int val_images;     // 0 = the whole split
     int exact;          // exact average (1) or SPOS's moving average (0)
+    Progress* progress; // NULL, or told the images evaluated of an accuracy pass (a long test split)
 } Evaluator;
 
 // eval_split: SPLIT_VALID (search) or SPLIT_TEST (final numbers). sn must
@@ -38,6 +40,8 @@ void evaluator_destroy(Evaluator* ev);
 int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err);
 // Top-1/top-5 of the path in eval mode.
 int evaluator_accuracy(Evaluator* ev, const int* path, double* top1, double* top5, int* count, HwErr* err);
+// The number of images an accuracy pass evaluates.
+int evaluator_images(const Evaluator* ev);
 // Both, as the search scores a candidate.
 int evaluator_score(Evaluator* ev, const int* path, double* top1, double* top5, HwErr* err);
 

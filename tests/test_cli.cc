@@ -23,32 +23,13 @@
 
 namespace {
 
-std::string bin() {
-    const char* b = std::getenv("HWNAS_BIN");
-    return b ? b : "build/hwnas";
-}
+using hwtest::Result;
+using hwtest::bin;
+using hwtest::slurp;
 
 std::string temp_dir() { return test_temp_dir("cli"); }
 
-struct Result {
-    int code;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-Result run(const std::string& args) {
-    std::string dir = temp_dir();
-    std::string cmd = bin() + " " + args + " >" + dir + "/out 2>" + dir + "/err";
-    int status = std::system(cmd.c_str());
-    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
-    return r;
-}
+Result run(const std::string& args) { return hwtest::run(args); }
 
 bool exists(const std::string& path) {
     struct stat st;
@@ -291,6 +272,9 @@ TEST(Cli, RunPipelineEndToEndAndTorchAgrees) {
     std::string dir = temp_dir();
     Result r = run("run -c tests/configs/smoke.yaml -o " + dir);
     ASSERT_EQ(r.code, 0) << r.err;
+    // fmnist-small has 3 layers, split at 1: the log names the layers.
+    EXPECT_NE(r.err.find("hwnas run: stage 1: training layers 2..3\n"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("hwnas run: stage 2: training layers 1..1\n"), std::string::npos) << r.err;
     for (const char* f : {"config.yaml", "target-cpu.yaml", "space.yaml", "search.csv", "pareto.csv", "best.yaml",
                           "best.safetensors", "best.onnx", "report.md", "pareto.svg", "train.svg", "train-stage1.csv",
                           "train-stage2.csv", "random.csv"})

@@ -29,22 +29,9 @@
 
 namespace {
 
-std::string bin() {
-    const char* b = std::getenv("HWNAS_BIN");
-    return b ? b : "build/hwnas";
-}
-
-struct Result {
-    int code;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using hwtest::Result;
+using hwtest::bin;
+using hwtest::slurp;
 
 void write(const std::string& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);

@@ -7,9 +7,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include <ftw.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 std::string ref_dir() {
@@ -210,3 +212,36 @@ std::string TempDir::write(const std::string& name, const std::string& text) {
     std::ofstream(f, std::ios::binary) << text;
     return f;
 }
+
+namespace hwtest {
+
+static std::string absolute(const std::string& path) {
+    char* real = realpath(path.c_str(), nullptr);
+    std::string out = real ? real : path;
+    std::free(real);
+    return out;
+}
+
+std::string bin() {
+    const char* b = std::getenv("HWNAS_BIN");
+    return absolute(b ? b : "build/hwnas");
+}
+
+std::string repo_root() { return absolute("."); }
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+Result run(const std::string& args, const std::string& cwd) {
+    std::string dir = test_temp_dir("run");
+    std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + bin() + " " + args + " >" + dir + "/out 2>" +
+                      dir + "/err";
+    int status = std::system(cmd.c_str());
+    return Result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"), slurp(dir + "/err")};
+}
+
+}  // namespace hwtest

@@ -76,4 +76,23 @@ struct TempDir {
     std::string operator/(const std::string& rel) const { return path + "/" + rel; }
 };
 
+// Running the hwnas binary from a test (CLI tests). In a namespace so that a
+// file keeping its own copies of these helpers still compiles.
+namespace hwtest {
+// The binary under test (HWNAS_BIN, default build/hwnas), as an absolute
+// path, so that a command can run from another working directory.
+std::string bin();
+// The repository root (the tests' working directory), absolute.
+std::string repo_root();
+struct Result {
+    int code;  // exit status; -1 when killed by a signal
+    std::string out, err;
+};
+// A whole file, binary ("" when it cannot be read).
+std::string slurp(const std::string& path);
+// `hwnas ARGS` through the shell (ARGS is a shell word list), from the
+// tests' working directory, or from `cwd` when given.
+Result run(const std::string& args, const std::string& cwd = "");
+}  // namespace hwtest
+
 #endif
