@@ -146,29 +146,17 @@ typedef struct Ops {
                             const float* dout, const float* in, const float* weight, int rows,
                             int in_f, int out_f);
 
-    // BatchNorm over rows = N*H*W, per channel. gamma/beta NULL = non-affine.
-    // Training: batch statistics (biased variance normalizes); saves mean and
-    // 1/sqrt(var+eps) for backward; if running_mean is not NULL, updates
+    // BatchNorm over rows = N*H*W, per channel, fused with the activation
+    // that follows it: out = act(BN(in)); plain BatchNorm is act = ACT_NONE.
+    // gamma/beta NULL = non-affine. Training: batch statistics (biased
+    // variance normalizes); saves mean and 1/sqrt(var+eps) for backward; if
+    // running_mean is not NULL, updates
     // running = (1-momentum)*running + momentum*batch (running_var gets the
     // unbiased variance, as PyTorch does).
-    void (*batchnorm_forward_train)(const OpContext* ctx, float* out, const float* in,
-                                    const float* gamma, const float* beta, float* save_mean,
-                                    float* save_rstd, float* running_mean, float* running_var,
-                                    int rows, int channels, float momentum, float eps);
-    void (*batchnorm_forward_infer)(const OpContext* ctx, float* out, const float* in,
-                                    const float* gamma, const float* beta,
-                                    const float* running_mean, const float* running_var,
-                                    int rows, int channels, float eps);
-    // dgamma/dbeta may be NULL (non-affine).
-    void (*batchnorm_backward)(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                               const float* dout, const float* in, const float* gamma,
-                               const float* save_mean, const float* save_rstd, int rows,
-                               int channels, float* scratch);
-    // BatchNorm followed by an activation, fused: out = act(BN(in)); act may be
-    // ACT_NONE (then identical to the plain ops). Only `out` is stored; the
-    // backward recomputes y = BN(in) from the saved statistics, so it needs beta.
-    // Same conventions as the plain ops (scratch: batchnorm_scratch_floats);
-    // din may alias dout.
+    // Only `out` is stored: the backward recomputes y = BN(in) from the saved
+    // statistics, so it needs beta, except with ACT_NONE (beta may then be
+    // NULL). dgamma/dbeta may be NULL (non-affine); din may alias dout;
+    // scratch: batchnorm_scratch_floats.
     void (*batchnorm_act_forward_train)(const OpContext* ctx, Activation act, float* out,
                                         const float* in, const float* gamma, const float* beta,
                                         float* save_mean, float* save_rstd, float* running_mean,

@@ -46,17 +46,6 @@ void linear_backward_cpu(const OpContext* ctx, float* din, float* dweight, float
                          const float* dout, const float* in, const float* weight, int rows,
                          int in_f, int out_f);
 // batchnorm.c
-void batchnorm_forward_train_cpu(const OpContext* ctx, float* out, const float* in,
-                                 const float* gamma, const float* beta, float* save_mean,
-                                 float* save_rstd, float* running_mean, float* running_var,
-                                 int rows, int channels, float momentum, float eps);
-void batchnorm_forward_infer_cpu(const OpContext* ctx, float* out, const float* in,
-                                 const float* gamma, const float* beta, const float* running_mean,
-                                 const float* running_var, int rows, int channels, float eps);
-void batchnorm_backward_cpu(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                            const float* dout, const float* in, const float* gamma,
-                            const float* save_mean, const float* save_rstd, int rows,
-                            int channels, float* scratch);
 void batchnorm_act_forward_train_cpu(const OpContext* ctx, Activation act, float* out,
                                      const float* in, const float* gamma, const float* beta,
                                      float* save_mean, float* save_rstd, float* running_mean,

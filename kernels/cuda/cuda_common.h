@@ -148,18 +148,6 @@ void bias_grad_accumulate_cuda(CudaState* st, float* dbias, const float* dout, i
 // out[r][c] += bias[c].
 void bias_add_cuda(CudaState* st, float* out, const float* bias, int rows, int channels);
 // batchnorm.cu
-void batchnorm_forward_train_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta, float* save_mean,
-                                  float* save_rstd, float* running_mean, float* running_var,
-                                  int rows, int channels, float momentum, float eps);
-void batchnorm_forward_infer_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta,
-                                  const float* running_mean, const float* running_var, int rows,
-                                  int channels, float eps);
-void batchnorm_backward_cuda(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                             const float* dout, const float* in, const float* gamma,
-                             const float* save_mean, const float* save_rstd, int rows,
-                             int channels, float* scratch);
 void batchnorm_act_forward_train_cuda(const OpContext* ctx, Activation act, float* out,
                                       const float* in, const float* gamma, const float* beta,
                                       float* save_mean, float* save_rstd, float* running_mean,

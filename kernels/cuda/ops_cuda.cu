@@ -27,9 +27,6 @@ static const Ops kOpsCuda = {
     depthwise_conv2d_backward_cuda,
     linear_forward_cuda,
     linear_backward_cuda,
-    batchnorm_forward_train_cuda,
-    batchnorm_forward_infer_cuda,
-    batchnorm_backward_cuda,
     batchnorm_act_forward_train_cuda,
     batchnorm_act_forward_infer_cuda,
     batchnorm_act_backward_cuda,
@@ -50,7 +47,7 @@ static const Ops kOpsCuda = {
 
 // Positional initialization (C++17 has no designated initializers): a
 // field added to Ops without an entry here fails to compile below.
-static_assert(sizeof(Ops) == sizeof(const char*) + 41 * sizeof(void (*)(void)),
+static_assert(sizeof(Ops) == sizeof(const char*) + 38 * sizeof(void (*)(void)),
               "kOpsCuda must list every field of Ops, in order");
 static_assert(CUDA_UPLOAD_SLOTS == OPS_UPLOAD_SLOTS, "the Ops upload slots are the CUDA ones");
 
