@@ -191,12 +191,14 @@ typedef struct Ops {
                                    const float* dout, const float* in, const float* scale,
                                    int batch, int hw, int channels);
 
-    // Channel concat of a [rows][ca] and b [rows][cb] into out [rows][ca+cb];
-    // its backward is the split. da or db may be NULL.
-    void (*channel_concat_forward)(const OpContext* ctx, float* out, const float* a,
-                                   const float* b, int rows, int ca, int cb);
-    void (*channel_concat_backward)(const OpContext* ctx, float* da, float* db, const float* dout,
-                                    int rows, int ca, int cb);
+    // Channel concat and split, each the other's backward. concat_channels
+    // joins a [rows][ca] and b [rows][cb] into out [rows][ca+cb];
+    // split_channels copies in [rows][ca+cb] apart into a (its first ca
+    // channels) and b (its last cb); a NULL a or b is skipped.
+    void (*concat_channels)(const OpContext* ctx, float* out, const float* a, const float* b,
+                            int rows, int ca, int cb);
+    void (*split_channels)(const OpContext* ctx, float* a, float* b, const float* in, int rows,
+                           int ca, int cb);
     // ShuffleNet shuffle: view channels as [groups][c/groups], transpose.
     // out[j*groups + g] = in[g*(c/groups) + j]. Its backward is the shuffle
     // with c/groups groups. groups = c/2 gives SPOS's even/odd split order.

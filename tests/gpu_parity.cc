@@ -711,15 +711,13 @@ TEST(GpuChannel, ConcatSplitShuffleAddMatchCpu) {
         size_t na = (size_t)c.rows * c.ca, nb = (size_t)c.rows * c.cb, n = na + nb;
         auto a = random_floats(na, 110), b = random_floats(nb, 111), dout = random_floats(n, 112);
         std::vector<float> out(n), da(na), db(nb);
-        ops_cpu.channel_concat_forward(&cpu_ctx, out.data(), a.data(), b.data(), c.rows, c.ca,
-                                       c.cb);
-        ops_cpu.channel_concat_backward(&cpu_ctx, da.data(), db.data(), dout.data(), c.rows, c.ca,
-                                        c.cb);
+        ops_cpu.concat_channels(&cpu_ctx, out.data(), a.data(), b.data(), c.rows, c.ca, c.cb);
+        ops_cpu.split_channels(&cpu_ctx, da.data(), db.data(), dout.data(), c.rows, c.ca, c.cb);
         DevF d_a(a), d_b(b), d_dout(dout), d_out(garbage(n, 113));
         DevF d_da(garbage(na, 114)), d_db(garbage(nb, 115)), d_db_only(garbage(nb, 116));
-        gpu->channel_concat_forward(&gpu_ctx, d_out.p, d_a.p, d_b.p, c.rows, c.ca, c.cb);
-        gpu->channel_concat_backward(&gpu_ctx, d_da.p, d_db.p, d_dout.p, c.rows, c.ca, c.cb);
-        gpu->channel_concat_backward(&gpu_ctx, nullptr, d_db_only.p, d_dout.p, c.rows, c.ca, c.cb);
+        gpu->concat_channels(&gpu_ctx, d_out.p, d_a.p, d_b.p, c.rows, c.ca, c.cb);
+        gpu->split_channels(&gpu_ctx, d_da.p, d_db.p, d_dout.p, c.rows, c.ca, c.cb);
+        gpu->split_channels(&gpu_ctx, nullptr, d_db_only.p, d_dout.p, c.rows, c.ca, c.cb);
         sync_gpu();
         check(t + " concat", d_out.get(), out, kExact);
         check(t + " split a", d_da.get(), da, kExact);

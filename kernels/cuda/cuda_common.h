@@ -177,11 +177,11 @@ void channel_scale_forward_cuda(const OpContext* ctx, float* out, const float* i
 void channel_scale_backward_cuda(const OpContext* ctx, float* din, float* dscale,
                                  const float* dout, const float* in, const float* scale,
                                  int batch, int hw, int channels);
-// channel.cu (concat/split, shuffle, residual add)
-void channel_concat_forward_cuda(const OpContext* ctx, float* out, const float* a,
-                                 const float* b, int rows, int ca, int cb);
-void channel_concat_backward_cuda(const OpContext* ctx, float* da, float* db, const float* dout,
-                                  int rows, int ca, int cb);
+// channel.cu (concat and split, shuffle, residual add)
+void concat_channels_cuda(const OpContext* ctx, float* out, const float* a, const float* b,
+                          int rows, int ca, int cb);
+void split_channels_cuda(const OpContext* ctx, float* a, float* b, const float* in, int rows,
+                         int ca, int cb);
 void channel_shuffle_cuda(const OpContext* ctx, float* out, const float* in, int rows,
                           int channels, int groups);
 void add_cuda(const OpContext* ctx, float* out, const float* a, const float* b, size_t n);
