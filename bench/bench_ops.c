@@ -147,8 +147,8 @@ static void run_forward(const OpContext* ctx, const BenchCase* c, Buffers* b) {
         break;
     case OP_CONV2D: conv2d_forward_cpu(ctx, &s, b->out, b->in, b->weight, NULL, b->scratch); break;
     case OP_BATCHNORM:
-        batchnorm_forward_train_cpu(ctx, b->out, b->in, b->weight, b->bias, b->mean, b->rstd,
-                                    NULL, NULL, (int)rows, c->cin, 0.1f, 1e-5f);
+        batchnorm_act_forward_train_cpu(ctx, ACT_NONE, b->out, b->in, b->weight, b->bias, b->mean,
+                                        b->rstd, NULL, NULL, (int)rows, c->cin, 0.1f, 1e-5f);
         break;
     case OP_RELU6: activation_forward_cpu(ctx, ACT_RELU6, b->out, b->in, (size_t)rows * c->cin);
     }
@@ -171,8 +171,9 @@ static void run_backward(const OpContext* ctx, const BenchCase* c, Buffers* b) {
                             b->scratch);
         break;
     case OP_BATCHNORM:
-        batchnorm_backward_cpu(ctx, b->din, b->dweight, b->dbias, b->dout, b->in, b->weight,
-                               b->mean, b->rstd, (int)rows, c->cin, b->scratch);
+        batchnorm_act_backward_cpu(ctx, ACT_NONE, b->din, b->dweight, b->dbias, b->dout, b->in,
+                                   b->weight, NULL, b->mean, b->rstd, (int)rows, c->cin,
+                                   b->scratch);
         break;
     case OP_RELU6:
         activation_backward_cpu(ctx, ACT_RELU6, b->din, b->dout, b->in, (size_t)rows * c->cin);

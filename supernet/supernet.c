@@ -357,11 +357,11 @@ static void node_forward(Supernet* sn, BlockRun* r, const Node* n, ForwardMode m
     case NODE_SCALE: ops->channel_scale_forward(ctx, out, in, r->slot[n->in2], r->batch, rows / r->batch, c); break;
     case NODE_ADD: ops->add(ctx, out, in, r->slot[n->in2], (size_t)rows * c); break;
     case NODE_CONCAT:
-        ops->channel_concat_forward(ctx, out, in, r->slot[n->in2], rows, c, b->slots[n->in2].c);
+        ops->concat_channels(ctx, out, in, r->slot[n->in2], rows, c, b->slots[n->in2].c);
         break;
     case NODE_SPLIT:
-        ops->channel_concat_backward(ctx, out, r->slot[n->out2], in, rows, b->slots[n->out].c,
-                                     b->slots[n->out2].c);
+        ops->split_channels(ctx, out, r->slot[n->out2], in, rows, b->slots[n->out].c,
+                            b->slots[n->out2].c);
         break;
     case NODE_SHUFFLE: ops->channel_shuffle(ctx, out, in, rows, c, n->groups); break;
     }
@@ -433,7 +433,7 @@ static void node_backward(Supernet* sn, BlockRun* r, const Node* n) {
     float* din2 = NULL;
     if (n->kind == NODE_SPLIT) {
         din = grad_target(r, n->in, 0, sn, &acc);
-        if (din) ops->channel_concat_forward(ctx, din, g, r->grad[n->out2], rows, b->slots[n->out].c, b->slots[n->out2].c);
+        if (din) ops->concat_channels(ctx, din, g, r->grad[n->out2], rows, b->slots[n->out].c, b->slots[n->out2].c);
         finish_target(sn, r, n->in, acc, 0);
         return;
     }
@@ -473,7 +473,7 @@ static void node_backward(Supernet* sn, BlockRun* r, const Node* n) {
         break;
     case NODE_CONCAT:
         din2 = grad_target(r, n->in2, 1, sn, &acc2);
-        ops->channel_concat_backward(ctx, din, din2, g, rows, c, b->slots[n->in2].c);
+        ops->split_channels(ctx, din, din2, g, rows, c, b->slots[n->in2].c);
         break;
     case NODE_SHUFFLE:
         if (din) ops->channel_shuffle(ctx, din, g, rows, c, c / n->groups);

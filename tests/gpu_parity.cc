@@ -399,13 +399,16 @@ TEST(GpuBatchNorm, TrainForwardBackwardMatchCpu) {
         std::vector<float> out = garbage(n, 68), mean(c.channels), rstd(c.channels);
         std::vector<float> rm = rm0, rv = rv0, din = garbage(n, 69), dg = dg0, db = db0;
         std::vector<float> scratch(batchnorm_scratch_floats(&cpu_ctx, c.channels));
-        ops_cpu.batchnorm_forward_train(&cpu_ctx, out.data(), in.data(), g, b, mean.data(),
-                                        rstd.data(), c.running ? rm.data() : nullptr,
-                                        c.running ? rv.data() : nullptr, c.rows, c.channels,
-                                        momentum, eps);
-        ops_cpu.batchnorm_backward(&cpu_ctx, din.data(), c.affine ? dg.data() : nullptr,
-                                   c.affine ? db.data() : nullptr, dout.data(), in.data(), g,
-                                   mean.data(), rstd.data(), c.rows, c.channels, scratch.data());
+        ops_cpu.batchnorm_act_forward_train(&cpu_ctx, ACT_NONE, out.data(), in.data(), g, b,
+                                            mean.data(), rstd.data(),
+                                            c.running ? rm.data() : nullptr,
+                                            c.running ? rv.data() : nullptr, c.rows, c.channels,
+                                            momentum, eps);
+        ops_cpu.batchnorm_act_backward(&cpu_ctx, ACT_NONE, din.data(),
+                                       c.affine ? dg.data() : nullptr,
+                                       c.affine ? db.data() : nullptr, dout.data(), in.data(), g,
+                                       nullptr, mean.data(), rstd.data(), c.rows, c.channels,
+                                       scratch.data());
 
         std::vector<float> runs[2][7];
         for (int r = 0; r < 2; r++) {
@@ -413,15 +416,15 @@ TEST(GpuBatchNorm, TrainForwardBackwardMatchCpu) {
             DevF d_dg(dg0), d_db(db0), d_out(garbage(n, 68)), d_din(garbage(n, 69));
             DevF d_mean(c.channels), d_rstd(c.channels);
             DevF d_scratch(batchnorm_scratch_floats(&gpu_ctx, c.channels));
-            gpu->batchnorm_forward_train(&gpu_ctx, d_out.p, d_in.p, c.affine ? d_g.p : nullptr,
-                                         c.affine ? d_b.p : nullptr, d_mean.p, d_rstd.p,
-                                         c.running ? d_rm.p : nullptr,
-                                         c.running ? d_rv.p : nullptr, c.rows, c.channels,
-                                         momentum, eps);
-            gpu->batchnorm_backward(&gpu_ctx, d_din.p, c.affine ? d_dg.p : nullptr,
-                                    c.affine ? d_db.p : nullptr, d_dout.p, d_in.p,
-                                    c.affine ? d_g.p : nullptr, d_mean.p, d_rstd.p, c.rows,
-                                    c.channels, d_scratch.p);
+            gpu->batchnorm_act_forward_train(&gpu_ctx, ACT_NONE, d_out.p, d_in.p,
+                                             c.affine ? d_g.p : nullptr, c.affine ? d_b.p : nullptr,
+                                             d_mean.p, d_rstd.p, c.running ? d_rm.p : nullptr,
+                                             c.running ? d_rv.p : nullptr, c.rows, c.channels,
+                                             momentum, eps);
+            gpu->batchnorm_act_backward(&gpu_ctx, ACT_NONE, d_din.p, c.affine ? d_dg.p : nullptr,
+                                        c.affine ? d_db.p : nullptr, d_dout.p, d_in.p,
+                                        c.affine ? d_g.p : nullptr, nullptr, d_mean.p, d_rstd.p,
+                                        c.rows, c.channels, d_scratch.p);
             sync_gpu();
             runs[r][0] = d_out.get();
             runs[r][1] = d_mean.get();
@@ -462,12 +465,12 @@ TEST(GpuBatchNorm, InferMatchesCpu) {
         const float* g = c.affine ? gamma.data() : nullptr;
         const float* b = c.affine ? beta.data() : nullptr;
         std::vector<float> out(n);
-        ops_cpu.batchnorm_forward_infer(&cpu_ctx, out.data(), in.data(), g, b, rm.data(), rv.data(),
-                                        c.rows, c.channels, 1e-5f);
+        ops_cpu.batchnorm_act_forward_infer(&cpu_ctx, ACT_NONE, out.data(), in.data(), g, b,
+                                            rm.data(), rv.data(), c.rows, c.channels, 1e-5f);
         DevF d_in(in), d_g(gamma), d_b(beta), d_rm(rm), d_rv(rv), d_out(garbage(n, 75));
-        gpu->batchnorm_forward_infer(&gpu_ctx, d_out.p, d_in.p, c.affine ? d_g.p : nullptr,
-                                     c.affine ? d_b.p : nullptr, d_rm.p, d_rv.p, c.rows,
-                                     c.channels, 1e-5f);
+        gpu->batchnorm_act_forward_infer(&gpu_ctx, ACT_NONE, d_out.p, d_in.p,
+                                         c.affine ? d_g.p : nullptr, c.affine ? d_b.p : nullptr,
+                                         d_rm.p, d_rv.p, c.rows, c.channels, 1e-5f);
         sync_gpu();
         check("bn infer rows " + std::to_string(c.rows) + " c " + std::to_string(c.channels),
               d_out.get(), out, kElement);
@@ -484,9 +487,9 @@ void bn_act_inputs_away_from_kinks(std::vector<float>& x, const float* gamma, co
     const float kinks[] = {-3.0f, 0.0f, 3.0f, 6.0f};
     std::vector<float> y(x.size()), mean(channels), rstd(channels);
     for (int pass = 0; pass < 20; pass++) {
-        ops_cpu.batchnorm_forward_train(&cpu_ctx, y.data(), x.data(), gamma, beta, mean.data(),
-                                        rstd.data(), nullptr, nullptr, rows, channels, 0.1f,
-                                        1e-5f);
+        ops_cpu.batchnorm_act_forward_train(&cpu_ctx, ACT_NONE, y.data(), x.data(), gamma, beta,
+                                            mean.data(), rstd.data(), nullptr, nullptr, rows,
+                                            channels, 0.1f, 1e-5f);
         bool moved = false;
         for (size_t i = 0; i < x.size(); i++)
             for (float k : kinks)
@@ -708,15 +711,13 @@ TEST(GpuChannel, ConcatSplitShuffleAddMatchCpu) {
         size_t na = (size_t)c.rows * c.ca, nb = (size_t)c.rows * c.cb, n = na + nb;
         auto a = random_floats(na, 110), b = random_floats(nb, 111), dout = random_floats(n, 112);
         std::vector<float> out(n), da(na), db(nb);
-        ops_cpu.channel_concat_forward(&cpu_ctx, out.data(), a.data(), b.data(), c.rows, c.ca,
-                                       c.cb);
-        ops_cpu.channel_concat_backward(&cpu_ctx, da.data(), db.data(), dout.data(), c.rows, c.ca,
-                                        c.cb);
+        ops_cpu.concat_channels(&cpu_ctx, out.data(), a.data(), b.data(), c.rows, c.ca, c.cb);
+        ops_cpu.split_channels(&cpu_ctx, da.data(), db.data(), dout.data(), c.rows, c.ca, c.cb);
         DevF d_a(a), d_b(b), d_dout(dout), d_out(garbage(n, 113));
         DevF d_da(garbage(na, 114)), d_db(garbage(nb, 115)), d_db_only(garbage(nb, 116));
-        gpu->channel_concat_forward(&gpu_ctx, d_out.p, d_a.p, d_b.p, c.rows, c.ca, c.cb);
-        gpu->channel_concat_backward(&gpu_ctx, d_da.p, d_db.p, d_dout.p, c.rows, c.ca, c.cb);
-        gpu->channel_concat_backward(&gpu_ctx, nullptr, d_db_only.p, d_dout.p, c.rows, c.ca, c.cb);
+        gpu->concat_channels(&gpu_ctx, d_out.p, d_a.p, d_b.p, c.rows, c.ca, c.cb);
+        gpu->split_channels(&gpu_ctx, d_da.p, d_db.p, d_dout.p, c.rows, c.ca, c.cb);
+        gpu->split_channels(&gpu_ctx, nullptr, d_db_only.p, d_dout.p, c.rows, c.ca, c.cb);
         sync_gpu();
         check(t + " concat", d_out.get(), out, kExact);
         check(t + " split a", d_da.get(), da, kExact);

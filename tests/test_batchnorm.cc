@@ -51,10 +51,11 @@ TEST(BatchNorm, TrainMatchesTorch) {
         }
         ASSERT_FALSE(in.empty() || dout.empty()) << name;
         std::vector<float> out(n), mean(c), rstd(c), din(n, NAN);
-        ops_cpu.batchnorm_forward_train(&ctx, out.data(), in.data(), affine ? gamma.data() : nullptr,
-                                        affine ? beta.data() : nullptr, mean.data(), rstd.data(),
-                                        running ? rm.data() : nullptr,
-                                        running ? rv.data() : nullptr, rows, c, em[1], em[0]);
+        ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, out.data(), in.data(),
+                                            affine ? gamma.data() : nullptr,
+                                            affine ? beta.data() : nullptr, mean.data(),
+                                            rstd.data(), running ? rm.data() : nullptr,
+                                            running ? rv.data() : nullptr, rows, c, em[1], em[0]);
         expect_close(p + "out", out, ref_floats("batchnorm", p + "out", n), 2e-6f, 2e-6f);
         expect_close(p + "save_mean", mean, ref_floats("batchnorm", p + "save_mean", c), 1e-6f, 1e-6f);
         expect_close(p + "save_rstd", rstd, ref_floats("batchnorm", p + "save_rstd", c), 0, 2e-6f);
@@ -66,10 +67,10 @@ TEST(BatchNorm, TrainMatchesTorch) {
         }
         std::vector<float> dgamma(c, kGradStart), dbeta(c, kGradStart);
         auto scratch = scratch_for(&ctx, c);
-        ops_cpu.batchnorm_backward(&ctx, din.data(), affine ? dgamma.data() : nullptr,
-                                   affine ? dbeta.data() : nullptr, dout.data(), in.data(),
-                                   affine ? gamma.data() : nullptr, mean.data(), rstd.data(), rows,
-                                   c, scratch.data());
+        ops_cpu.batchnorm_act_backward(&ctx, ACT_NONE, din.data(), affine ? dgamma.data() : nullptr,
+                                       affine ? dbeta.data() : nullptr, dout.data(), in.data(),
+                                       affine ? gamma.data() : nullptr, nullptr, mean.data(),
+                                       rstd.data(), rows, c, scratch.data());
         // din is a difference of O(1) terms: atol covers its cancellation.
         expect_close(p + "din", din, ref_floats("batchnorm", p + "din", n), 3e-6f, 1e-5f);
         if (affine) {
@@ -102,9 +103,10 @@ TEST(BatchNorm, InferMatchesTorch) {
         }
         ASSERT_FALSE(in.empty() || rm.empty() || rv.empty()) << name;
         std::vector<float> out(n);
-        ops_cpu.batchnorm_forward_infer(&ctx, out.data(), in.data(), affine ? gamma.data() : nullptr,
-                                        affine ? beta.data() : nullptr, rm.data(), rv.data(), rows,
-                                        c, eps[0]);
+        ops_cpu.batchnorm_act_forward_infer(&ctx, ACT_NONE, out.data(), in.data(),
+                                            affine ? gamma.data() : nullptr,
+                                            affine ? beta.data() : nullptr, rm.data(), rv.data(),
+                                            rows, c, eps[0]);
         expect_close(p + "out", out, ref_floats("batchnorm", p + "out", n), 2e-6f, 2e-6f);
     }
 }
@@ -121,17 +123,17 @@ static void check_backward_fd(int rows, int c, bool affine, uint64_t seed) {
     const float* g = affine ? gamma.data() : nullptr;
     const float* b = affine ? beta.data() : nullptr;
     const float eps = 1e-5f;
-    ops_cpu.batchnorm_forward_train(&ctx, out.data(), x.data(), g, b, mean.data(), rstd.data(),
-                                    nullptr, nullptr, rows, c, 0.1f, eps);
+    ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, out.data(), x.data(), g, b, mean.data(),
+                                        rstd.data(), nullptr, nullptr, rows, c, 0.1f, eps);
     std::vector<float> din(n), dgamma(c, 0.0f), dbeta(c, 0.0f);
     auto scratch = scratch_for(&ctx, c);
-    ops_cpu.batchnorm_backward(&ctx, din.data(), affine ? dgamma.data() : nullptr,
-                               affine ? dbeta.data() : nullptr, probe.data(), x.data(), g,
-                               mean.data(), rstd.data(), rows, c, scratch.data());
+    ops_cpu.batchnorm_act_backward(&ctx, ACT_NONE, din.data(), affine ? dgamma.data() : nullptr,
+                                   affine ? dbeta.data() : nullptr, probe.data(), x.data(), g,
+                                   nullptr, mean.data(), rstd.data(), rows, c, scratch.data());
     auto loss = [&]() {
         std::vector<float> m(c), r(c);
-        ops_cpu.batchnorm_forward_train(&ctx, out.data(), x.data(), g, b, m.data(), r.data(),
-                                        nullptr, nullptr, rows, c, 0.1f, eps);
+        ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, out.data(), x.data(), g, b, m.data(),
+                                            r.data(), nullptr, nullptr, rows, c, 0.1f, eps);
         return dot_double(out.data(), probe.data(), n);
     };
     std::string what = "bn rows " + std::to_string(rows) + " c " + std::to_string(c) +
@@ -164,8 +166,9 @@ TEST(BatchNorm, LargeBatchStatisticsAreAccurate) {
     for (size_t i = 0; i < n; i++) x[i] += 8.0f + (float)(i % c);
     std::vector<float> out(n), mean(c), rstd(c), rm(c, 0.0f), rv(c, 1.0f);
     const float eps = 1e-5f, momentum = 0.1f;
-    ops_cpu.batchnorm_forward_train(&ctx, out.data(), x.data(), nullptr, nullptr, mean.data(),
-                                    rstd.data(), rm.data(), rv.data(), rows, c, momentum, eps);
+    ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, out.data(), x.data(), nullptr, nullptr,
+                                        mean.data(), rstd.data(), rm.data(), rv.data(), rows, c,
+                                        momentum, eps);
     std::vector<double> dmean(c, 0.0), dvar(c, 0.0);
     for (size_t i = 0; i < n; i++) dmean[i % c] += x[i];
     for (int k = 0; k < c; k++) dmean[k] /= rows;
@@ -187,8 +190,9 @@ TEST(BatchNorm, LargeBatchStatisticsAreAccurate) {
     // Backward sums against double.
     std::vector<float> dout = random_floats(n, 22), din(n), dgamma(c, 0.0f), dbeta(c, 0.0f);
     auto scratch = scratch_for(&ctx, c);
-    ops_cpu.batchnorm_backward(&ctx, din.data(), dgamma.data(), dbeta.data(), dout.data(), x.data(),
-                               nullptr, mean.data(), rstd.data(), rows, c, scratch.data());
+    ops_cpu.batchnorm_act_backward(&ctx, ACT_NONE, din.data(), dgamma.data(), dbeta.data(),
+                                   dout.data(), x.data(), nullptr, nullptr, mean.data(),
+                                   rstd.data(), rows, c, scratch.data());
     std::vector<double> sdy(c, 0.0), sdyx(c, 0.0);
     for (size_t i = 0; i < n; i++) {
         sdy[i % c] += dout[i];
@@ -222,14 +226,14 @@ TEST(BatchNorm, DeterministicPerThreadCount) {
         Result r{std::vector<float>(n), std::vector<float>(c), std::vector<float>(c),
                  std::vector<float>(c, 0.1f), std::vector<float>(c, 0.9f), std::vector<float>(n),
                  std::vector<float>(c, 0.0f), std::vector<float>(c, 0.0f)};
-        ops_cpu.batchnorm_forward_train(&ctx, r.out.data(), x.data(), gamma.data(), beta.data(),
-                                        r.mean.data(), r.rstd.data(), r.rm.data(), r.rv.data(),
-                                        rows, c, 0.1f, 1e-5f);
+        ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, r.out.data(), x.data(), gamma.data(),
+                                            beta.data(), r.mean.data(), r.rstd.data(), r.rm.data(),
+                                            r.rv.data(), rows, c, 0.1f, 1e-5f);
         // A float buffer that starts off the 8-byte grid: the op aligns it.
         std::vector<float> scratch(batchnorm_scratch_floats(&ctx, c) + 1);
-        ops_cpu.batchnorm_backward(&ctx, r.din.data(), r.dgamma.data(), r.dbeta.data(),
-                                   dout.data(), x.data(), gamma.data(), r.mean.data(),
-                                   r.rstd.data(), rows, c, scratch.data() + 1);
+        ops_cpu.batchnorm_act_backward(&ctx, ACT_NONE, r.din.data(), r.dgamma.data(),
+                                       r.dbeta.data(), dout.data(), x.data(), gamma.data(), nullptr,
+                                       r.mean.data(), r.rstd.data(), rows, c, scratch.data() + 1);
         return r;
     };
     auto bitwise = [](const std::vector<float>& a, const std::vector<float>& b) {

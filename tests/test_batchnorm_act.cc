@@ -1,8 +1,9 @@
 // Fused BatchNorm + activation (batchnorm_act_*) against a float64 PyTorch
 // reference (tools/ref_cases/batchnorm_act.py), against the separate ops it
-// replaces (plain BatchNorm then activation: bit for bit on the CPU), with
-// ACT_NONE against plain BatchNorm, by finite differences away from the
-// kinks, and bitwise determinism per thread count. Speed is not asserted.
+// replaces (plain BatchNorm, i.e. ACT_NONE, then activation: bit for bit on
+// the CPU), with ACT_NONE against itself without beta and followed by the
+// identity activation, by finite differences away from the kinks, and
+// bitwise determinism per thread count. Speed is not asserted.
 #include <cstring>
 
 #include "kernels/ops.h"
@@ -213,17 +214,18 @@ Results run_separate(const Shape& s, Activation act, const Inputs& in) {
     const float* g = data_or_null(in.gamma, s.affine);
     const float* b = data_or_null(in.beta, s.affine);
     std::vector<float> y(n), dy(n);
-    ops_cpu.batchnorm_forward_train(&ctx, y.data(), in.x.data(), g, b, r.mean.data(),
-                                    r.rstd.data(), data_or_null(r.rm, s.running),
-                                    data_or_null(r.rv, s.running), s.rows, c, 0.1f, 1e-5f);
+    ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, y.data(), in.x.data(), g, b, r.mean.data(),
+                                        r.rstd.data(), data_or_null(r.rm, s.running),
+                                        data_or_null(r.rv, s.running), s.rows, c, 0.1f, 1e-5f);
     ops_cpu.activation_forward(&ctx, act, r.out.data(), y.data(), n);
     ops_cpu.activation_backward(&ctx, act, dy.data(), in.dout.data(), y.data(), n);
     std::vector<float> scratch(batchnorm_scratch_floats(&ctx, c));
-    ops_cpu.batchnorm_backward(&ctx, r.din.data(), data_or_null(r.dgamma, s.affine),
-                               data_or_null(r.dbeta, s.affine), dy.data(), in.x.data(), g,
-                               r.mean.data(), r.rstd.data(), s.rows, c, scratch.data());
-    ops_cpu.batchnorm_forward_infer(&ctx, y.data(), in.x.data(), g, b, in.rm.data(), in.rv.data(),
-                                    s.rows, c, 1e-5f);
+    ops_cpu.batchnorm_act_backward(&ctx, ACT_NONE, r.din.data(), data_or_null(r.dgamma, s.affine),
+                                   data_or_null(r.dbeta, s.affine), dy.data(), in.x.data(), g,
+                                   nullptr, r.mean.data(), r.rstd.data(), s.rows, c,
+                                   scratch.data());
+    ops_cpu.batchnorm_act_forward_infer(&ctx, ACT_NONE, y.data(), in.x.data(), g, b, in.rm.data(),
+                                        in.rv.data(), s.rows, c, 1e-5f);
     ops_cpu.activation_forward(&ctx, act, r.infer.data(), y.data(), n);
     return r;
 }
@@ -241,7 +243,7 @@ void expect_results_identical(const std::string& t, const Results& a, const Resu
     expect_bitwise(t + "infer out", a.infer, b.infer);
 }
 
-// On the CPU the fused op computes y = BN(x) with the plain op's body, then
+// On the CPU the fused op computes y = BN(x) with ACT_NONE's body, then
 // the activation's bodies, and dy = dout * act'(y) from the same y before
 // the same double sums in the same order: the results are bit for bit those
 // of the separate ops (tolerance 0), kinks included. So switching a network
@@ -256,8 +258,9 @@ TEST(BatchNormAct, EqualsPlainBatchNormThenActivation) {
         }
 }
 
-// ACT_NONE: the fused op is plain BatchNorm (the separate sequence with an
-// identity activation, i.e. a copy), also bit for bit.
+// ACT_NONE: the op followed by the identity activation (a copy), its
+// backward given no beta (plain BatchNorm never recomputes y = BN(x)),
+// equals the op itself, bit for bit.
 TEST(BatchNormAct, ActNoneEqualsPlainBatchNorm) {
     for (const Shape& s : kShapes) {
         Inputs in = make_inputs(s, 200);
@@ -320,8 +323,9 @@ void move_away_from_kinks(Activation act, std::vector<float>& x, const float* ga
     OpContext ctx = {1, nullptr};
     std::vector<float> y(x.size()), mean(c), rstd(c);
     for (int pass = 0; pass < 20; pass++) {
-        ops_cpu.batchnorm_forward_train(&ctx, y.data(), x.data(), gamma, beta, mean.data(),
-                                        rstd.data(), nullptr, nullptr, rows, c, 0.1f, 1e-5f);
+        ops_cpu.batchnorm_act_forward_train(&ctx, ACT_NONE, y.data(), x.data(), gamma, beta,
+                                            mean.data(), rstd.data(), nullptr, nullptr, rows, c,
+                                            0.1f, 1e-5f);
         bool moved = false;
         for (size_t i = 0; i < x.size(); i++)
             if (near_kink(act, y[i], 0.05f)) {

@@ -30,15 +30,15 @@ TEST(ChannelConcat, MatchesTorch) {
         auto dout = ref_floats("channel", p + "dout", (size_t)rows * (ca + cb));
         ASSERT_FALSE(a.empty() || b.empty() || dout.empty());
         std::vector<float> out(dout.size()), da(a.size(), NAN), db(b.size(), NAN);
-        ops_cpu.channel_concat_forward(&ctx, out.data(), a.data(), b.data(), rows, ca, cb);
-        ops_cpu.channel_concat_backward(&ctx, da.data(), db.data(), dout.data(), rows, ca, cb);
+        ops_cpu.concat_channels(&ctx, out.data(), a.data(), b.data(), rows, ca, cb);
+        ops_cpu.split_channels(&ctx, da.data(), db.data(), dout.data(), rows, ca, cb);
         expect_bitwise(p + "out", out, ref_floats("channel", p + "out", out.size()));
         expect_bitwise(p + "da", da, ref_floats("channel", p + "da", a.size()));
         expect_bitwise(p + "db", db, ref_floats("channel", p + "db", b.size()));
         // Either half of the split can be skipped.
         std::vector<float> da2(a.size(), NAN), db2(b.size(), NAN);
-        ops_cpu.channel_concat_backward(&ctx, da2.data(), nullptr, dout.data(), rows, ca, cb);
-        ops_cpu.channel_concat_backward(&ctx, nullptr, db2.data(), dout.data(), rows, ca, cb);
+        ops_cpu.split_channels(&ctx, da2.data(), nullptr, dout.data(), rows, ca, cb);
+        ops_cpu.split_channels(&ctx, nullptr, db2.data(), dout.data(), rows, ca, cb);
         EXPECT_TRUE(same(da2, da) && same(db2, db)) << p << " split with a NULL half";
     }
 }
@@ -49,8 +49,8 @@ TEST(ChannelConcat, ThreadedRoundTrip) {
     const int rows = 3001, ca = 7, cb = 13;
     auto a = random_floats((size_t)rows * ca, 1), b = random_floats((size_t)rows * cb, 2);
     std::vector<float> out((size_t)rows * (ca + cb)), a2(a.size()), b2(b.size());
-    ops_cpu.channel_concat_forward(&ctx, out.data(), a.data(), b.data(), rows, ca, cb);
-    ops_cpu.channel_concat_backward(&ctx, a2.data(), b2.data(), out.data(), rows, ca, cb);
+    ops_cpu.concat_channels(&ctx, out.data(), a.data(), b.data(), rows, ca, cb);
+    ops_cpu.split_channels(&ctx, a2.data(), b2.data(), out.data(), rows, ca, cb);
     EXPECT_TRUE(same(a2, a) && same(b2, b));
     EXPECT_EQ(out[(size_t)1234 * (ca + cb) + ca + 5], b[(size_t)1234 * cb + 5]);
 }
@@ -70,7 +70,7 @@ TEST(ChannelConcat, IndexMapMatchesTorch) {
         std::vector<float> out(dout.size()), da(a.size(), NAN), db(b.size(), NAN);
         for (size_t i = 0; i < out.size(); i++) {
             size_t src;
-            int from_b = channel_concat_source(i, ca, cb, &src);
+            int from_b = concat_channels_source(i, ca, cb, &src);
             out[i] = from_b ? b.at(src) : a.at(src);
             (from_b ? db : da).at(src) = dout[i];  // the split
         }
@@ -113,7 +113,7 @@ TEST(ChannelShuffle, SposEvenOddOrder) {
     ASSERT_FALSE(in.empty() || first.empty() || second.empty());
     std::vector<float> shuffled(in.size()), a(first.size()), b(second.size());
     ops_cpu.channel_shuffle(&ctx, shuffled.data(), in.data(), rows, c, c / 2);
-    ops_cpu.channel_concat_backward(&ctx, a.data(), b.data(), shuffled.data(), rows, half, half);
+    ops_cpu.split_channels(&ctx, a.data(), b.data(), shuffled.data(), rows, half, half);
     expect_bitwise("spos first branch (even channels)", a, first);
     expect_bitwise("spos second branch (odd channels)", b, second);
     for (int j = 0; j < half; j++) {  // and directly: even then odd

@@ -56,7 +56,7 @@ __global__ void concat_kernel1(float* out, const float* a, const float* b, size_
                                int cb) {
     GRID_STRIDE_LOOP(i, n) {
         size_t src;
-        int from_b = channel_concat_source(i, ca, cb, &src);
+        int from_b = concat_channels_source(i, ca, cb, &src);
         out[i] = from_b ? b[src] : a[src];
     }
 }
@@ -65,7 +65,7 @@ __global__ void concat_kernel1(float* out, const float* a, const float* b, size_
 __global__ void split_kernel1(float* da, float* db, const float* dout, size_t n, int ca, int cb) {
     GRID_STRIDE_LOOP(i, n) {
         size_t src;
-        float* side = channel_concat_source(i, ca, cb, &src) ? db : da;
+        float* side = concat_channels_source(i, ca, cb, &src) ? db : da;
         if (side) side[src] = dout[i];
     }
 }
@@ -110,7 +110,7 @@ __global__ void concat_kernel2(float* out, const float* a, const float* b, size_
                                int cb) {
     GRID_STRIDE_LOOP(q, n4) {
         size_t src;
-        int from_b = channel_concat_source(4 * q, ca, cb, &src);
+        int from_b = concat_channels_source(4 * q, ca, cb, &src);
         ((float4*)out)[q] = *(const float4*)((from_b ? b : a) + src);
     }
 }
@@ -118,7 +118,7 @@ __global__ void concat_kernel2(float* out, const float* a, const float* b, size_
 __global__ void split_kernel2(float* da, float* db, const float* dout, size_t n4, int ca, int cb) {
     GRID_STRIDE_LOOP(q, n4) {
         size_t src;
-        float* side = channel_concat_source(4 * q, ca, cb, &src) ? db : da;
+        float* side = concat_channels_source(4 * q, ca, cb, &src) ? db : da;
         if (side) *(float4*)(side + src) = ((const float4*)dout)[q];
     }
 }

@@ -1,6 +1,6 @@
 // BatchNorm over rows = N*H*W per channel, NHWC, optionally fused with the
-// activation that follows it: out = act(BN(in)). The plain BatchNorm ops are
-// the fused ones with ACT_NONE (the compiler drops the activation code).
+// activation that follows it: out = act(BN(in)). Plain BatchNorm is
+// act = ACT_NONE (the compiler drops the activation code for it).
 //
 // Determinism: the per-channel reductions walk rows: the rows are split into
 // T contiguous ranges, each range sums its channels (vectorized along the
@@ -326,28 +326,4 @@ void batchnorm_act_backward_cpu(const OpContext* ctx, Activation act, float* din
     if (!din) return;
     input_grad_pass(ranges, act, din, dout, in, gamma, beta, save_mean, save_rstd, mean_dy,
                     mean_dy_xhat, rows, channels);
-}
-
-void batchnorm_forward_train_cpu(const OpContext* ctx, float* out, const float* in,
-                                 const float* gamma, const float* beta, float* save_mean,
-                                 float* save_rstd, float* running_mean, float* running_var,
-                                 int rows, int channels, float momentum, float eps) {
-    batchnorm_act_forward_train_cpu(ctx, ACT_NONE, out, in, gamma, beta, save_mean, save_rstd,
-                                    running_mean, running_var, rows, channels, momentum, eps);
-}
-
-void batchnorm_forward_infer_cpu(const OpContext* ctx, float* out, const float* in,
-                                 const float* gamma, const float* beta, const float* running_mean,
-                                 const float* running_var, int rows, int channels, float eps) {
-    batchnorm_act_forward_infer_cpu(ctx, ACT_NONE, out, in, gamma, beta, running_mean,
-                                    running_var, rows, channels, eps);
-}
-
-// The plain backward needs no beta: with ACT_NONE, y = BN(x) is never recomputed.
-void batchnorm_backward_cpu(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                            const float* dout, const float* in, const float* gamma,
-                            const float* save_mean, const float* save_rstd, int rows,
-                            int channels, float* scratch) {
-    batchnorm_act_backward_cpu(ctx, ACT_NONE, din, dgamma, dbeta, dout, in, gamma, NULL,
-                               save_mean, save_rstd, rows, channels, scratch);
 }

@@ -1,4 +1,4 @@
-// Channel concat/split, ShuffleNet channel shuffle and the residual add, NHWC.
+// Channel concat and split, ShuffleNet channel shuffle and the residual add, NHWC.
 // All are pure data movement (or one add) along the contiguous channel axis.
 #include <stdint.h>
 #include <string.h>
@@ -12,8 +12,9 @@ static int channel_threads(const OpContext* ctx, int64_t elements) {
     return elements < CHANNEL_PARALLEL_MIN || ctx->threads < 1 ? 1 : ctx->threads;
 }
 
-void channel_concat_forward_cpu(const OpContext* ctx, float* out, const float* a, const float* b,
-                                int rows, int ca, int cb) {
+// Its backward is split_channels_cpu.
+void concat_channels_cpu(const OpContext* ctx, float* out, const float* a, const float* b,
+                         int rows, int ca, int cb) {
     int threads = channel_threads(ctx, (int64_t)rows * (ca + cb));
     size_t width = (size_t)ca + cb;
     #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -23,15 +24,16 @@ void channel_concat_forward_cpu(const OpContext* ctx, float* out, const float* a
     }
 }
 
-// The split: da gets the first ca channels, db the last cb; NULL skips one.
-void channel_concat_backward_cpu(const OpContext* ctx, float* da, float* db, const float* dout,
-                                 int rows, int ca, int cb) {
+// a gets the first ca channels, b the last cb; NULL skips one. Its backward
+// is concat_channels_cpu.
+void split_channels_cpu(const OpContext* ctx, float* a, float* b, const float* in, int rows,
+                        int ca, int cb) {
     int threads = channel_threads(ctx, (int64_t)rows * (ca + cb));
     size_t width = (size_t)ca + cb;
     #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int r = 0; r < rows; r++) {
-        if (da) memcpy(da + (size_t)r * ca, dout + r * width, (size_t)ca * sizeof(float));
-        if (db) memcpy(db + (size_t)r * cb, dout + r * width + ca, (size_t)cb * sizeof(float));
+        if (a) memcpy(a + (size_t)r * ca, in + r * width, (size_t)ca * sizeof(float));
+        if (b) memcpy(b + (size_t)r * cb, in + r * width + ca, (size_t)cb * sizeof(float));
     }
 }
 

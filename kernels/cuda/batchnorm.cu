@@ -1,6 +1,6 @@
 // BatchNorm over rows = N*H*W per channel, NHWC, on the GPU, optionally fused
-// with the activation that follows it: out = act(BN(in)). The plain
-// BatchNorm ops are the fused ones with ACT_NONE, as on the CPU.
+// with the activation that follows it: out = act(BN(in)). Plain BatchNorm
+// is act = ACT_NONE, as on the CPU.
 //
 // The per-channel sums go through column_sums (reduce.cuh): double
 // accumulation, warp-shuffle reductions and a second pass over the chunk
@@ -211,29 +211,4 @@ void batchnorm_act_backward_cuda(const OpContext* ctx, Activation act, float* di
     ACTIVATION_DISPATCH(act, LAUNCH);
 #undef LAUNCH
     CUDA_CHECK_LAUNCH(st, "batchnorm_act_input_grad_kernel");
-}
-
-void batchnorm_forward_train_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta, float* save_mean,
-                                  float* save_rstd, float* running_mean, float* running_var,
-                                  int rows, int channels, float momentum, float eps) {
-    batchnorm_act_forward_train_cuda(ctx, ACT_NONE, out, in, gamma, beta, save_mean, save_rstd,
-                                     running_mean, running_var, rows, channels, momentum, eps);
-}
-
-void batchnorm_forward_infer_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta,
-                                  const float* running_mean, const float* running_var, int rows,
-                                  int channels, float eps) {
-    batchnorm_act_forward_infer_cuda(ctx, ACT_NONE, out, in, gamma, beta, running_mean,
-                                     running_var, rows, channels, eps);
-}
-
-// With ACT_NONE the backward never recomputes y = BN(x), so it needs no beta.
-void batchnorm_backward_cuda(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                             const float* dout, const float* in, const float* gamma,
-                             const float* save_mean, const float* save_rstd, int rows,
-                             int channels, float* scratch) {
-    batchnorm_act_backward_cuda(ctx, ACT_NONE, din, dgamma, dbeta, dout, in, gamma, NULL,
-                                save_mean, save_rstd, rows, channels, scratch);
 }

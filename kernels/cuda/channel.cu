@@ -1,4 +1,4 @@
-// Channel concat/split, ShuffleNet channel shuffle and the residual add, with
+// Channel concat and split, ShuffleNet channel shuffle and the residual add, with
 // the index maps the CPU uses (kernels/shared/channel_body.h). One thread per
 // output element, channel innermost, so neighbouring threads touch
 // neighbouring addresses.
@@ -7,23 +7,23 @@
 #include "kernels/cuda/cuda_common.h"
 #include "kernels/shared/channel_body.h"
 
-__global__ void channel_concat_forward_kernel(float* out, const float* a, const float* b,
-                                              size_t n, int ca, int cb) {
+__global__ void concat_channels_kernel(float* out, const float* a, const float* b, size_t n,
+                                       int ca, int cb) {
     CUDA_GRID_STRIDE_LOOP(i, n) {
         size_t src;
-        int from_b = channel_concat_source(i, ca, cb, &src);
+        int from_b = concat_channels_source(i, ca, cb, &src);
         out[i] = from_b ? b[src] : a[src];
     }
 }
 
-// The split: the same map read the other way; a NULL side is skipped.
-__global__ void channel_concat_backward_kernel(float* da, float* db, const float* dout, size_t n,
-                                               int ca, int cb) {
+// The concat's map read the other way; a NULL side is skipped.
+__global__ void split_channels_kernel(float* a, float* b, const float* in, size_t n, int ca,
+                                      int cb) {
     CUDA_GRID_STRIDE_LOOP(i, n) {
-        size_t src;
-        int to_b = channel_concat_source(i, ca, cb, &src);
-        float* side = to_b ? db : da;
-        if (side) side[src] = dout[i];
+        size_t dst;
+        int to_b = concat_channels_source(i, ca, cb, &dst);
+        float* side = to_b ? b : a;
+        if (side) side[dst] = in[i];
     }
 }
 
@@ -41,24 +41,26 @@ __global__ void add_kernel(float* out, const float* a, const float* b, size_t n)
     CUDA_GRID_STRIDE_LOOP(i, n) out[i] = a[i] + b[i];
 }
 
-void channel_concat_forward_cuda(const OpContext* ctx, float* out, const float* a,
-                                 const float* b, int rows, int ca, int cb) {
+// Its backward is split_channels_cuda.
+void concat_channels_cuda(const OpContext* ctx, float* out, const float* a, const float* b,
+                          int rows, int ca, int cb) {
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)rows * (size_t)(ca + cb);
     if (!st || rows <= 0 || n == 0) return;
-    LAUNCH_KERNEL(channel_concat_forward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
-                  out, a, b, n, ca, cb);
-    CUDA_CHECK_LAUNCH(st, "channel_concat_forward_kernel");
+    LAUNCH_KERNEL(concat_channels_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, out,
+                  a, b, n, ca, cb);
+    CUDA_CHECK_LAUNCH(st, "concat_channels_kernel");
 }
 
-void channel_concat_backward_cuda(const OpContext* ctx, float* da, float* db, const float* dout,
-                                  int rows, int ca, int cb) {
+// Its backward is concat_channels_cuda.
+void split_channels_cuda(const OpContext* ctx, float* a, float* b, const float* in, int rows,
+                         int ca, int cb) {
     CudaState* st = cuda_op_state(ctx);
     size_t n = (size_t)rows * (size_t)(ca + cb);
-    if (!st || rows <= 0 || n == 0 || (!da && !db)) return;
-    LAUNCH_KERNEL(channel_concat_backward_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute,
-                  da, db, dout, n, ca, cb);
-    CUDA_CHECK_LAUNCH(st, "channel_concat_backward_kernel");
+    if (!st || rows <= 0 || n == 0 || (!a && !b)) return;
+    LAUNCH_KERNEL(split_channels_kernel, cuda_grid_for(st, n, 256), 256, 0, st->compute, a, b,
+                  in, n, ca, cb);
+    CUDA_CHECK_LAUNCH(st, "split_channels_kernel");
 }
 
 void channel_shuffle_cuda(const OpContext* ctx, float* out, const float* in, int rows,

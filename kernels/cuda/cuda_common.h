@@ -105,106 +105,17 @@ static inline unsigned cuda_grid_for(const CudaState* st, size_t n, int block) {
 // conv2d.cu owns the cuDNN plan cache.
 void conv2d_plans_destroy(CudaState* st);
 
-// ---- entry points of each family, gathered in ops_cuda.cu ----
-// memory.cu
-void* alloc_cuda(const OpContext* ctx, size_t bytes);
-void release_cuda(const OpContext* ctx, void* p);
-void upload_cuda(const OpContext* ctx, void* dst, const void* host_src, size_t bytes);
-void download_cuda(const OpContext* ctx, void* host_dst, const void* src, size_t bytes);
-void copy_cuda(const OpContext* ctx, void* dst, const void* src, size_t bytes);
-void fill_zero_cuda(const OpContext* ctx, void* p, size_t bytes);
-int synchronize_cuda(const OpContext* ctx);
-void* host_alloc_cuda(const OpContext* ctx, size_t bytes);
-void host_free_cuda(const OpContext* ctx, void* p);
-int upload_async_cuda(const OpContext* ctx, int slot, void* dst, const void* host_src, size_t bytes);
-int upload_acquire_cuda(const OpContext* ctx, int slot);
-int upload_release_cuda(const OpContext* ctx, int slot);
-int upload_wait_host_cuda(const OpContext* ctx, int slot);
-// timing.cu
-int timer_begin_cuda(const OpContext* ctx, OpTimer* t);
-double timer_end_ms_cuda(const OpContext* ctx, OpTimer* t);
-int flush_cache_cuda(const OpContext* ctx);
-// conv2d.cu
-void conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out, const float* in,
-                         const float* weight, const float* bias, float* scratch);
-void conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, float* din, float* dweight,
-                          float* dbias, const float* dout, const float* in, const float* weight,
-                          float* scratch);
-// depthwise_conv2d.cu
-void depthwise_conv2d_forward_cuda(const OpContext* ctx, const ConvShape* s, float* out,
-                                   const float* in, const float* weight);
-void depthwise_conv2d_backward_cuda(const OpContext* ctx, const ConvShape* s, float* din,
-                                    float* dweight, const float* dout, const float* in,
-                                    const float* weight, float* scratch);
-// linear.cu
-void linear_forward_cuda(const OpContext* ctx, float* out, const float* in, const float* weight,
-                         const float* bias, int rows, int in_f, int out_f);
-void linear_backward_cuda(const OpContext* ctx, float* din, float* dweight, float* dbias,
-                          const float* dout, const float* in, const float* weight, int rows,
-                          int in_f, int out_f);
-// Shared with conv2d.cu: dbias[c] += sum over rows of dout[r][c].
+// ---- entry points: name_cuda for every op of kernels/op_list.h (documented
+// there), gathered in ops_cuda.cu; each family lives in its own .cu file.
+#define OP(RET, NAME, PARAMS) RET NAME##_cuda PARAMS;
+#include "kernels/op_list.h"
+#undef OP
+
+// linear.cu, shared with conv2d.cu.
+// dbias[c] += sum over rows of dout[r][c].
 void bias_grad_accumulate_cuda(CudaState* st, float* dbias, const float* dout, int rows,
                                int channels);
 // out[r][c] += bias[c].
 void bias_add_cuda(CudaState* st, float* out, const float* bias, int rows, int channels);
-// batchnorm.cu
-void batchnorm_forward_train_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta, float* save_mean,
-                                  float* save_rstd, float* running_mean, float* running_var,
-                                  int rows, int channels, float momentum, float eps);
-void batchnorm_forward_infer_cuda(const OpContext* ctx, float* out, const float* in,
-                                  const float* gamma, const float* beta,
-                                  const float* running_mean, const float* running_var, int rows,
-                                  int channels, float eps);
-void batchnorm_backward_cuda(const OpContext* ctx, float* din, float* dgamma, float* dbeta,
-                             const float* dout, const float* in, const float* gamma,
-                             const float* save_mean, const float* save_rstd, int rows,
-                             int channels, float* scratch);
-void batchnorm_act_forward_train_cuda(const OpContext* ctx, Activation act, float* out,
-                                      const float* in, const float* gamma, const float* beta,
-                                      float* save_mean, float* save_rstd, float* running_mean,
-                                      float* running_var, int rows, int channels,
-                                      float momentum, float eps);
-void batchnorm_act_forward_infer_cuda(const OpContext* ctx, Activation act, float* out,
-                                      const float* in, const float* gamma, const float* beta,
-                                      const float* running_mean, const float* running_var,
-                                      int rows, int channels, float eps);
-void batchnorm_act_backward_cuda(const OpContext* ctx, Activation act, float* din,
-                                 float* dgamma, float* dbeta, const float* dout,
-                                 const float* in, const float* gamma, const float* beta,
-                                 const float* save_mean, const float* save_rstd, int rows,
-                                 int channels, float* scratch);
-// activation.cu
-void activation_forward_cuda(const OpContext* ctx, Activation act, float* out, const float* in,
-                             size_t n);
-void activation_backward_cuda(const OpContext* ctx, Activation act, float* din,
-                              const float* dout, const float* in, size_t n);
-// pool.cu (global average pool, SE channel scale)
-void global_avg_pool_forward_cuda(const OpContext* ctx, float* out, const float* in, int batch,
-                                  int hw, int channels);
-void global_avg_pool_backward_cuda(const OpContext* ctx, float* din, const float* dout,
-                                   int batch, int hw, int channels);
-void channel_scale_forward_cuda(const OpContext* ctx, float* out, const float* in,
-                                const float* scale, int batch, int hw, int channels);
-void channel_scale_backward_cuda(const OpContext* ctx, float* din, float* dscale,
-                                 const float* dout, const float* in, const float* scale,
-                                 int batch, int hw, int channels);
-// channel.cu (concat/split, shuffle, residual add)
-void channel_concat_forward_cuda(const OpContext* ctx, float* out, const float* a,
-                                 const float* b, int rows, int ca, int cb);
-void channel_concat_backward_cuda(const OpContext* ctx, float* da, float* db, const float* dout,
-                                  int rows, int ca, int cb);
-void channel_shuffle_cuda(const OpContext* ctx, float* out, const float* in, int rows,
-                          int channels, int groups);
-void add_cuda(const OpContext* ctx, float* out, const float* a, const float* b, size_t n);
-// loss.cu
-void cross_entropy_forward_backward_cuda(const OpContext* ctx, float* loss, float* dlogits,
-                                         const float* logits, const int* labels, int batch,
-                                         int classes, float smoothing);
-void topk_correct_cuda(const OpContext* ctx, int* correct1, int* correct5, const float* logits,
-                       const int* labels, int batch, int classes);
-// sgd.cu
-void sgd_update_cuda(const OpContext* ctx, float* param, float* momentum_buf, const float* grad,
-                     size_t n, const SgdConfig* cfg, int apply_weight_decay);
 
 #endif

@@ -1,4 +1,4 @@
-// Index maps of the channel ops (shuffle, concat/split), shared by the CPU and
+// Index maps of the channel ops (shuffle, concat and split), shared by the CPU and
 // CUDA backends. Channels are the innermost (NHWC) axis.
 #ifndef HWNAS_CHANNEL_BODY_H
 #define HWNAS_CHANNEL_BODY_H
@@ -19,9 +19,9 @@ HD_INLINE int channel_shuffle_source(int out_c, int channels, int groups) {
 
 // Concat of a [rows][ca] and b [rows][cb] into [rows][ca+cb]: where flat output
 // element `out_index` comes from. Returns 0 for a, 1 for b, and the flat index
-// into that input in *src_index. The split (backward) is the same map read
-// the other way.
-HD_INLINE int channel_concat_source(size_t out_index, int ca, int cb, size_t* src_index) {
+// into that input in *src_index. split_channels, the concat's backward, is
+// the same map read the other way.
+HD_INLINE int concat_channels_source(size_t out_index, int ca, int cb, size_t* src_index) {
     size_t width = (size_t)ca + (size_t)cb;
     size_t row = out_index / width;
     size_t col = out_index - row * width;
