@@ -69,7 +69,7 @@ static Lut* open_target(const Config* cfg, const Space* pool, const char* run_di
     Supernet* sn = supernet_create(pool, dev.ops, &dev.ctx, 1, err);
     Lut* lut = NULL;
     if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0};
+        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0, 0};
         lut = latency_profile(sn, &opt, err);
     }
     supernet_destroy(sn);
@@ -167,8 +167,8 @@ static int measure_arch(Run* r, const int* ops, const char* weights, double* ms,
     int rc = supernet_init_params(net, 1);
     if (rc == 0 && weights) rc = safetensors_read_subnet(net, zeros, weights, err);
     if (rc == 0) {
-        ProfileOptions opt = {5, 50, 1, 1};
-        *ms = latency_measure_path(net, zeros, &opt);
+        ProfileOptions opt = {5, 50, 1, 1, 0};
+        rc = latency_measure_path(net, zeros, &opt, ms, err);
     }
     supernet_destroy(net);
     return rc;
