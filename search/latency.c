@@ -319,15 +319,17 @@ static int close_check_table(SafeFile* f, int rc, HwErr* err) {
 
 // Running sums of a check.
 typedef struct CheckSums {
-    int done, within, groups;
+    SafeFile* table;  // --csv, or NULL
+    int done, within, groups, busy_groups;
     double abs_sum, bias_sum;
-    char why[200];
+    char why[200];    // why the last busy group was busy
 } CheckSums;
 
 // Compares and records subnets paths[0..n) with predictions pred and
 // measurements meas.
 static void check_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas,
-                       SafeFile* table, CheckSums* c) {
+                       CheckSums* c) {
+    SafeFile* table = c->table;
     for (int i = 0; i < n; i++) {
         const int* path = paths + (size_t)i * s->n_layers;
         double rel = (pred[i] - meas[i]) / meas[i];
@@ -344,7 +346,7 @@ static void check_rows(const Space* s, const int* paths, int n, const double* pr
 
 // Subnets i0 .. i0 + n - 1 of the check: predicted, then timed interleaved.
 static int check_group(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int n, const ProfileOptions* opt,
-                       int* paths, SafeFile* table, CheckSums* c, CheckResult* out, HwErr* err) {
+                       int* paths, CheckSums* c, HwErr* err) {
     const Space* s = &sn->space;
     double pred[CHECK_GROUP], meas[CHECK_GROUP];
     for (int i = 0; i < n; i++) {
@@ -354,8 +356,8 @@ static int check_group(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int 
     MeasureResult res;
     if (measure_paths(sn, paths, n, opt, meas, &res, err) < 0) return -1;
     c->groups++;
-    if (res.busy) out->busy_groups++, snprintf(c->why, sizeof c->why, "%s", res.why);
-    check_rows(s, paths, n, pred, meas, table, c);
+    if (res.busy) c->busy_groups++, snprintf(c->why, sizeof c->why, "%s", res.why);
+    check_rows(s, paths, n, pred, meas, c);
     return 0;
 }
 
@@ -365,24 +367,25 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     memset(out, 0, sizeof *out);
     int* paths = calloc((size_t)s->n_layers * CHECK_GROUP, sizeof(int));
     if (!paths) return hw_runtime(err, NULL, 0, "out of memory");
-    SafeFile* table = open_check_table(csv, err);
-    if (csv && !table) return free(paths), -1;
-    fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
     CheckSums c;
     memset(&c, 0, sizeof c);
+    c.table = open_check_table(csv, err);
+    if (csv && !c.table) return free(paths), -1;
+    fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
     int rc = 0;
     for (int i = 0; i < samples && rc == 0; i += CHECK_GROUP) {
         int n = samples - i < CHECK_GROUP ? samples - i : CHECK_GROUP;
-        rc = check_group(sn, lut, seed, i, n, opt, paths, table, &c, out, err);
+        rc = check_group(sn, lut, seed, i, n, opt, paths, &c, err);
         if (rc == 0 && !opt->quiet && isatty(STDERR_FILENO))
             fprintf(stderr, "\rchecking %d/%d  within 10%%: %d   ", c.done, samples, c.within);
     }
     if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    if (rc == 0) warn_busy("latency check", out->busy_groups, c.groups, c.why);
+    if (rc == 0) warn_busy("latency check", c.busy_groups, c.groups, c.why);
     out->samples = samples;
+    out->busy_groups = c.busy_groups;
     out->within10 = samples ? (double)c.within / samples : 0;
     out->mape = samples ? 100 * c.abs_sum / samples : 0;
     out->mean_bias = samples ? 100 * c.bias_sum / samples : 0;
     free(paths);
-    return close_check_table(table, rc, err);
+    return close_check_table(c.table, rc, err);
 }
