@@ -380,12 +380,14 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
             fprintf(stderr, "\rchecking %d/%d  within 10%%: %d   ", c.done, samples, c.within);
     }
     if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    if (rc == 0) warn_busy("latency check", c.busy_groups, c.groups, c.why);
     out->samples = samples;
     out->busy_groups = c.busy_groups;
     out->within10 = samples ? (double)c.within / samples : 0;
     out->mape = samples ? 100 * c.abs_sum / samples : 0;
     out->mean_bias = samples ? 100 * c.bias_sum / samples : 0;
     free(paths);
-    return close_check_table(c.table, rc, err);
+    rc = close_check_table(c.table, rc, err);
+    // After the table: a failing command's stderr stays its one error line.
+    if (rc == 0) warn_busy("latency check", c.busy_groups, c.groups, c.why);
+    return rc;
 }
