@@ -293,7 +293,7 @@ Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
     lut->threads = sn->ctx.threads;
     lut->batch = opt->batch;
     lut->timing = LUT_TIMING_Q20_ROUNDS;
-    lut->pinned = t.pinned;
+    lut->pinned = strcmp(sn->ops->name, "cuda") ? t.pinned : -1;  // host threads do not time GPU kernels
     return lut;
 }
 

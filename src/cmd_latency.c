@@ -154,7 +154,8 @@ static int profile(const LatencyArgs* a) {
                  "each block timed with hwnas's inference path (eval mode), the blocks of a layer interleaved round by "
                  "round: %d warm-up runs, then mean = 20th percentile of %d timed runs in groups of 5, std = their "
                  "standard deviation; threads %s; %s",
-                 a->warmup, a->runs, lut->pinned == 1 ? "pinned to CPUs" : "not pinned (the OS refused or cannot)",
+                 a->warmup, a->runs,
+                 lut->pinned < 0 ? "not pinned (GPU)" : lut->pinned ? "pinned to CPUs" : "not pinned (the OS refused or cannot)",
                  latency_timing_note(sn));
         if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
         else
