@@ -29,21 +29,28 @@ int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, 
 // Predicted ms of one layer's operator (for ranking), or of the stem/head.
 int latency_of_layer_op(const Lut* lut, const Space* s, int layer, int op, double* ms, HwErr* err);
 
+// Every timing goes through search/measure.h: groups of 5 runs, the items
+// compared interleaved round by round, the 20th percentile, the OpenMP team
+// pinned, and a machine too busy to measure refused (or, with force, measured
+// with a warning on stderr).
 typedef struct ProfileOptions {
-    int warmup;       // untimed runs first
-    int runs;         // timed runs (>= 30)
+    int warmup;       // untimed runs of each item first
+    int runs;         // timed runs of each item (>= 30), rounded up to groups of 5
     int batch;        // 1 by default
-    int quiet;
+    int quiet;        // no progress line
+    int force;        // measure on a busy machine anyway (warn instead of refusing)
 } ProfileOptions;
 
 // Times the stem, every (layer, operator) block and the head of sn's space
-// with the supernet's own inference path (eval mode) into a new measured LUT
-// (entry mean = median of the runs, std = standard deviation).
+// with the supernet's own inference path (eval mode) into a new measured LUT:
+// the blocks of one layer interleaved, entry mean = 20th percentile of the
+// runs, std = their standard deviation; threads, batch, timing and pinned set.
 Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err);
 
-// Median ms of the whole network of `path` (end to end, eval mode); -1 when
-// out of memory or the backend failed.
-double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* opt);
+// ms of the whole network of `path` (end to end, eval mode; 20th percentile
+// of opt->runs runs). Errors: out of memory, backend failure, machine too
+// busy (unless opt->force). 0 or -1.
+int latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* opt, double* ms, HwErr* err);
 
 // How runs are timed on sn's backend, for a target's notes: CUDA events with
 // the L2 cache flushed before every timed run; CPU wall time, warm caches.
@@ -54,9 +61,14 @@ typedef struct CheckResult {
     double within10;  // share of subnets with |pred - meas| <= 10% of meas
     double mape;      // mean absolute percentage error
     double mean_bias; // mean (pred - meas) / meas
+    int busy_groups;  // groups of subnets measured on a busy machine (force only)
 } CheckResult;
 
-// Measures `samples` random subnets end to end and compares with the target.
+// Subnets measured together (interleaved) in a check.
+enum { CHECK_GROUP = 10 };
+
+// Measures `samples` random subnets end to end, CHECK_GROUP at a time
+// interleaved, and compares with the target.
 // csv (may be NULL) receives "ops,predicted_ms,measured_ms,error_pct" rows.
 int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
                   const char* csv, CheckResult* out, HwErr* err);

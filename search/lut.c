@@ -19,6 +19,12 @@ const char* lut_method_name(LutMethod m) {
     return (m >= LUT_MEASURED && m <= LUT_ANALYTIC) ? kMethodNames[m] : "unknown";
 }
 
+static const char* const kTimingNames[] = {"", "median", "q20-rounds"};
+
+const char* lut_timing_name(LutTiming t) {
+    return (t >= LUT_TIMING_UNSTATED && t <= LUT_TIMING_Q20_ROUNDS) ? kTimingNames[t] : "";
+}
+
 // ---------------------------------------------------------------- keys
 
 static int valid_op_name(const char* op) {
@@ -114,7 +120,7 @@ int lut_parse_key(const char* key, LutKey* out) {
 
 Lut* lut_new(void) {
     Lut* lut = calloc(1, sizeof *lut);
-    if (lut) lut->method = LUT_MEASURED, lut->scale = 1.0;
+    if (lut) lut->method = LUT_MEASURED, lut->scale = 1.0, lut->pinned = -1;
     return lut;
 }
 
@@ -217,7 +223,8 @@ double lut_analytic_ms(const Lut* lut, double flops, double bytes) {
 static const char* const kTopKeys[] = {"device",  "unit",        "method",        "source",
                                        "date",    "hwnas_version", "threads",     "batch",
                                        "notes",   "entries",     "peak_gflops",   "bandwidth_gbs",
-                                       "overhead_ms", "scale",       "offset_ms",     NULL};
+                                       "overhead_ms", "scale",       "offset_ms",     "timing",
+                                       "pinned",  NULL};
 static const char* const kEntryKeys[] = {"mean", "std", "n", NULL};
 
 static int read_required_string(const YamlDoc* d, const char* key, char* out, size_t cap,
@@ -257,6 +264,23 @@ static int read_method(const YamlDoc* d, Lut* lut, HwErr* err) {
         }
     return hw_bad_input(err, d->path, yaml_get(d->root, "method")->line,
                         "method: found '%.60s', expected measured, imported or analytic", method);
+}
+
+// How the entries were timed; both keys are optional (older tables and
+// imported ones do not say).
+static int read_timing(const YamlDoc* d, Lut* lut, HwErr* err) {
+    const YamlNode* n = yaml_get(d->root, "timing");
+    if (n) {
+        char word[32];
+        if (yaml_string(d, n, "timing", word, sizeof word, err)) return -1;
+        int t = LUT_TIMING_MEDIAN;
+        while (t <= LUT_TIMING_Q20_ROUNDS && strcmp(word, kTimingNames[t])) t++;
+        if (t > LUT_TIMING_Q20_ROUNDS)
+            return hw_bad_input(err, d->path, n->line, "timing: found '%.40s', expected median or q20-rounds", word);
+        lut->timing = (LutTiming)t;
+    }
+    n = yaml_get(d->root, "pinned");
+    return n ? yaml_bool(d, n, "pinned", &lut->pinned, err) : 0;
 }
 
 // peak_gflops and bandwidth_gbs are required for analytic targets and
@@ -340,7 +364,7 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     // config's limits, so a file cannot ask for 100,000 threads.
     if (read_optional_int(d, "threads", CONFIG_MAX_THREADS, &lut->threads, err)) return -1;
     if (read_optional_int(d, "batch", CONFIG_MAX_BATCH, &lut->batch, err)) return -1;
-    if (read_analytic(d, lut, err)) return -1;
+    if (read_timing(d, lut, err) || read_analytic(d, lut, err)) return -1;
     const YamlNode* cal = yaml_get(d->root, "scale");
     if (cal && yaml_float(d, cal, "scale", 1e-3, 1e3, &lut->scale, err)) return -1;
     cal = yaml_get(d->root, "offset_ms");
@@ -392,6 +416,8 @@ static void write_lut(FILE* fp, const Lut* lut) {
     write_text(fp, "hwnas_version", lut->hwnas_version);
     if (lut->threads > 0) fprintf(fp, "threads: %d\n", lut->threads);
     if (lut->batch > 0) fprintf(fp, "batch: %d\n", lut->batch);
+    if (lut->timing != LUT_TIMING_UNSTATED) fprintf(fp, "timing: %s\n", lut_timing_name(lut->timing));
+    if (lut->pinned >= 0) fprintf(fp, "pinned: %s\n", lut->pinned ? "true" : "false");
     write_text(fp, "notes", lut->notes);
     if (lut->method == LUT_ANALYTIC) {
         write_number(fp, "peak_gflops", lut->peak_gflops);

@@ -11,6 +11,8 @@
 //   hwnas_version: "0.1"              # optional
 //   threads: 2                        # optional, 0 = not stated
 //   batch: 1                          # optional, 0 = not stated
+//   timing: q20-rounds                # optional: how entries were timed (below)
+//   pinned: true                      # optional: threads pinned to CPUs while timed
 //   notes: free text                  # optional
 //   peak_gflops: 50                   # analytic only (required there)
 //   bandwidth_gbs: 20                 # analytic only (required there)
@@ -22,6 +24,12 @@
 //
 // Entry values: `mean` (ms, required, finite, >= 0), `std` (ms, default 0),
 // `n` (sample count, default 0 = not stated).
+//
+// `timing`: `median` = the median of runs timed one item after another (the
+// tables of hwnas before `timing` existed); `q20-rounds` = the 20th percentile
+// of runs in groups of 5, the items of a layer interleaved round by round
+// (search/measure.h). Absent: not stated (imported tables, older files). A
+// check compares like with like only when both sides time the same way.
 //
 // Key grammar (every key is exactly what the builders below produce):
 //
@@ -48,6 +56,7 @@ extern "C" {
 #define LUT_OP_MAX 32    // longest operator name, NUL included
 
 typedef enum LutMethod { LUT_MEASURED, LUT_IMPORTED, LUT_ANALYTIC } LutMethod;
+typedef enum LutTiming { LUT_TIMING_UNSTATED, LUT_TIMING_MEDIAN, LUT_TIMING_Q20_ROUNDS } LutTiming;
 
 typedef struct LutEntry {
     char* key;
@@ -65,6 +74,8 @@ typedef struct Lut {
     char hwnas_version[64];
     int threads;
     int batch;
+    LutTiming timing;
+    int pinned;               // 1 / 0, -1 = not stated
     char notes[2048];
     double peak_gflops;       // analytic model (method analytic)
     double bandwidth_gbs;
@@ -85,6 +96,8 @@ typedef struct Lut {
 Lut* lut_new(void);
 void lut_free(Lut* lut);
 const char* lut_method_name(LutMethod m);
+// "median", "q20-rounds", or "" for LUT_TIMING_UNSTATED.
+const char* lut_timing_name(LutTiming t);
 
 // Reads a target file. Errors name the file and line (err->code 2): unknown or
 // missing top-level keys, unit other than ms, unknown method, an entry that is

@@ -19,8 +19,8 @@ int winner_measure(const Space* s, const int* ops, const char* weights, const Op
     if (rc < 0) hw_runtime(err, NULL, 0, "out of memory initializing the network to time");
     if (rc == 0 && weights) rc = safetensors_read_subnet(net, zeros, weights, err);
     if (rc == 0) {
-        ProfileOptions opt = {5, 50, 1, 1};
-        *ms = latency_measure_path(net, zeros, &opt);
+        ProfileOptions opt = {5, 50, 1, 1, 0};
+        rc = latency_measure_path(net, zeros, &opt, ms, err);
     }
     supernet_destroy(net);
     return rc;

@@ -23,18 +23,24 @@
 
 static const char* kUsage =
     "usage: hwnas latency profile --space SPACE.yaml -o TARGET.yaml [--device cpu|cuda] [--batch 1]\n"
-    "                             [--runs 30] [--warmup 5] [--threads N]\n"
-    "       hwnas latency predict --target TARGET --arch ARCH.yaml|RUN_DIR [--space SPACE.yaml]\n"
+    "                             [--runs 30] [--warmup 5] [--threads N] [--force]\n"
+    "       hwnas latency predict --target TARGET --arch ARCH.yaml|RUN_DIR [--space SPACE.yaml] [--threads N] [--strict]\n"
     "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
+    "                             [--force] [--strict]\n"
     "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
     "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
     "table has an entry for it. --arch RUN_DIR means RUN_DIR/best.yaml. SPACE\n"
     "defaults to the file the architecture names (`space_file:`, beside it), else\n"
-    "to configs/spaces/NAME.yaml for its `space: NAME`.\n";
+    "to configs/spaces/NAME.yaml for its `space: NAME`.\n"
+    "Timings are the 20th percentile of runs in groups of 5, the networks or blocks\n"
+    "compared interleaved, threads pinned where the OS allows. A machine too busy to\n"
+    "measure is refused after 3 tries (exit 1); --force measures anyway with a warning.\n"
+    "--threads other than the table's is a warning; --strict makes it an error.\n";
 
 typedef struct LatencyArgs {
     const char *space, *out, *device, *target, *arch, *format, *csv, *file;
     int batch, runs, warmup, threads, samples;
+    int force, strict;
     uint64_t seed;
 } LatencyArgs;
 
@@ -47,6 +53,7 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         {"runs", required_argument, 0, 'r'},   {"warmup", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'}, {"samples", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
+        {"force", no_argument, 0, 'F'},        {"strict", no_argument, 0, 'X'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->device = "cpu", a->runs = 30, a->warmup = 5, a->samples = 100;
@@ -72,6 +79,8 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         case 't': bad = config_override_flag(&flags, "--threads", "train.threads", optarg, &err); break;
         case 'n': bad = flag_int("--samples", optarg, 1, 1000000, &a->samples, &err); break;
         case 'S': bad = config_override_flag(&flags, "--seed", "train.seed", optarg, &err); break;
+        case 'F': a->force = 1; break;
+        case 'X': a->strict = 1; break;
         case 'h': fputs(kUsage, stdout); return 1;
         default: fputs(kUsage, stderr); return 2;
         }
@@ -124,7 +133,7 @@ static int profile(const LatencyArgs* a) {
     Device dev;
     Supernet* sn = NULL;
     if (open_supernet(a->space, a->device, a->threads, a->batch, &space, &dev, &sn, &err) < 0) return cli_fail(&err);
-    ProfileOptions opt = {a->warmup, a->runs, a->batch, 0};
+    ProfileOptions opt = {a->warmup, a->runs, a->batch, 0, a->force};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     Lut* lut = latency_profile(sn, &opt, &err);
@@ -142,12 +151,13 @@ static int profile(const LatencyArgs* a) {
         time_t now = time(NULL);
         strftime(lut->date, sizeof lut->date, "%Y-%m-%d", gmtime(&now));
         snprintf(lut->hwnas_version, sizeof lut->hwnas_version, "%s", HWNAS_VERSION);
-        lut->threads = dev.ctx.threads;
-        lut->batch = a->batch;
         snprintf(lut->notes, sizeof lut->notes,
-                 "each block timed alone with hwnas's inference path (eval mode): %d warm-up runs, then mean = median "
-                 "of %d timed runs, std = their standard deviation; %s",
-                 a->warmup, a->runs, latency_timing_note(sn));
+                 "each block timed with hwnas's inference path (eval mode), the blocks of a layer interleaved round by "
+                 "round: %d warm-up runs, then mean = 20th percentile of %d timed runs in groups of 5, std = their "
+                 "standard deviation; threads %s; %s",
+                 a->warmup, a->runs,
+                 lut->pinned < 0 ? "not pinned (GPU)" : lut->pinned ? "pinned to CPUs" : "not pinned (the OS refused or cannot)",
+                 latency_timing_note(sn));
         if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
         else
             fprintf(stderr, "hwnas latency profile: %d entries in %.1f s -> %s\n", sn->n_blocks,
@@ -157,6 +167,30 @@ static int profile(const LatencyArgs* a) {
     supernet_destroy(sn);
     device_close(&dev);
     return rc;
+}
+
+// A table measured with T threads predicts for T threads: figures of another
+// thread count do not compare (--threads 1 against a 2-thread table once gave
+// 0% within 10% without a word). A warning, or with --strict an error (2).
+static int thread_mismatch(const Lut* lut, const LatencyArgs* a) {
+    if (lut->threads <= 0 || a->threads <= 0 || a->threads == lut->threads) return 0;
+    if (a->strict) {
+        HwErr err = {0};
+        hw_bad_input(&err, a->target, 0, "threads: measured with %d, found --threads %d (--strict refuses a mismatch)",
+                     lut->threads, a->threads);
+        return cli_fail(&err);
+    }
+    fprintf(stderr, "hwnas: warning: %s: measured with %d threads, not %d; figures of other thread counts do not "
+                    "compare (pass --threads %d)\n", a->target, lut->threads, a->threads, lut->threads);
+    return 0;
+}
+
+// A check of a table timed another way compares unlike statistics: the
+// median of runs is a few % above their 20th percentile.
+static void timing_mismatch(const Lut* lut, const char* target) {
+    if (lut->method != LUT_MEASURED || lut->timing == LUT_TIMING_Q20_ROUNDS) return;
+    fprintf(stderr, "hwnas: warning: %s: timing %s, this check measures q20-rounds; re-profile to compare like with "
+                    "like\n", target, lut->timing == LUT_TIMING_UNSTATED ? "not stated" : lut_timing_name(lut->timing));
 }
 
 static int predict(const LatencyArgs* a) {
@@ -170,6 +204,8 @@ static int predict(const LatencyArgs* a) {
         return cli_fail(&err);
     Lut* lut = lut_load(a->target, &err);
     if (!lut) return cli_fail(&err);
+    int mismatch = thread_mismatch(lut, a);
+    if (mismatch) return lut_free(lut), mismatch;
     double ms;
     int rc = latency_predict(lut, &space, arch.ops, &ms, &err);
     lut_free(lut);
@@ -186,12 +222,15 @@ static int check(const LatencyArgs* a) {
     Supernet* sn = NULL;
     Lut* lut = lut_load(a->target, &err);
     if (!lut) return cli_fail(&err);
+    int mismatch = thread_mismatch(lut, a);
+    if (mismatch) return lut_free(lut), mismatch;
+    timing_mismatch(lut, a->target);
     int batch = lut->batch > 0 ? lut->batch : a->batch;
     if (open_supernet(a->space, a->device, a->threads ? a->threads : lut->threads, batch, &space, &dev, &sn, &err) < 0) {
         lut_free(lut);
         return cli_fail(&err);
     }
-    ProfileOptions opt = {a->warmup, a->runs, batch, 0};
+    ProfileOptions opt = {a->warmup, a->runs, batch, 0, a->force};
     CheckResult res;
     int rc = latency_check(sn, lut, a->samples, a->seed, &opt, a->csv, &res, &err);
     if (rc < 0) rc = cli_fail(&err);

@@ -74,7 +74,7 @@ static Lut* open_target(const char* target, const Space* space, const Config* cf
     Supernet* sn = supernet_create(space, dev.ops, &dev.ctx, 1, err);
     Lut* lut = NULL;
     if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {5, 30, 1, 0};
+        ProfileOptions opt = {5, 30, 1, 0, 0};
         lut = latency_profile(sn, &opt, err);
     }
     supernet_destroy(sn);

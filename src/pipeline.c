@@ -72,7 +72,7 @@ static Lut* open_target(const Config* cfg, const Space* pool, const char* run_di
     Supernet* sn = supernet_create(pool, dev.ops, &dev.ctx, 1, err);
     Lut* lut = NULL;
     if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0};
+        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0, 0};
         lut = latency_profile(sn, &opt, err);
     }
     supernet_destroy(sn);

@@ -1141,10 +1141,11 @@ TEST(GpuOps, TimerAndCacheFlushAroundAForward) {
     EXPECT_GT(ms, 0.0);
     EXPECT_LT(ms, 10000.0);
     expect_bitwise_equal("logits after flush_cache", fetch(sn, sn->logits, n_logits), warm);
-    ProfileOptions opt = {2, 30, 6, 1};
-    double median = latency_measure_path(sn, path, &opt);
-    EXPECT_TRUE(std::isfinite(median));
-    EXPECT_GT(median, 0.0);
+    ProfileOptions opt = {2, 30, 6, 1, 1};  // force: the emulator's host may be busy
+    double figure = -1;
+    ASSERT_EQ(latency_measure_path(sn, path, &opt, &figure, &err), 0) << err.msg;
+    EXPECT_TRUE(std::isfinite(figure));
+    EXPECT_GT(figure, 0.0);
     EXPECT_NE(std::string(latency_timing_note(sn)).find("L2"), std::string::npos);
     supernet_destroy(sn);
     sync_gpu();

@@ -166,6 +166,8 @@ TEST(Lut, WriteThenLoadRoundTrips) {
     snprintf(a->notes, sizeof a->notes, "line one\nline two");
     a->threads = 2;
     a->batch = 1;
+    a->timing = LUT_TIMING_Q20_ROUNDS;
+    a->pinned = 1;
     HwErr err = {{0}, 0};
     char k[LUT_KEY_MAX];
     for (int i = 0; i < 2000; i++) {
@@ -186,6 +188,8 @@ TEST(Lut, WriteThenLoadRoundTrips) {
     EXPECT_STREQ(b->notes, a->notes);
     EXPECT_EQ(b->threads, 2);
     EXPECT_EQ(b->batch, 1);
+    EXPECT_EQ(b->timing, LUT_TIMING_Q20_ROUNDS);
+    EXPECT_EQ(b->pinned, 1);
     ASSERT_EQ(b->count, a->count);
     for (int i = 0; i < a->count; i++) {  // same order, bit-exact values
         EXPECT_STREQ(b->entries[i].key, a->entries[i].key);
@@ -208,6 +212,46 @@ TEST(Lut, WriteThenLoadRoundTrips) {
     EXPECT_EQ(lut_lookup(c, "skip-in:1x1x1-out:1x1x1-s:1", &ms, &err), -1);
     EXPECT_TRUE(contains(err.msg, f + ": no entry for 'skip-in:1x1x1-out:1x1x1-s:1'")) << err.msg;
     lut_free(c);
+}
+
+// How a table was timed: each value read back; a table from before the
+// fields (or imported) still loads, saying nothing; an unstated field is not
+// written back.
+TEST(Lut, TimingFieldsOptional) {
+    TempDir tmp("lut");
+    HwErr err = {{0}, 0};
+    std::string old = tmp.write("old.yaml", std::string(kHeader) + "  skip-in:8x8x8-out:8x8x8-s:1: {mean: 0.5}\n");
+    Lut* a = lut_load(old.c_str(), &err);
+    ASSERT_NE(a, nullptr) << err.msg;
+    EXPECT_EQ(a->timing, LUT_TIMING_UNSTATED);
+    EXPECT_EQ(a->pinned, -1);
+    EXPECT_EQ(a->threads, 0);
+    std::string again = tmp.file("again.yaml");
+    ASSERT_EQ(lut_write(a, again.c_str(), &err), 0) << err.msg;
+    std::ifstream in(again);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_FALSE(contains(ss.str(), "timing:")) << ss.str();
+    EXPECT_FALSE(contains(ss.str(), "pinned:")) << ss.str();
+    lut_free(a);
+    const struct {
+        const char* lines;
+        LutTiming timing;
+        int pinned;
+    } cases[] = {{"timing: median\npinned: false\n", LUT_TIMING_MEDIAN, 0},
+                 {"timing: q20-rounds\npinned: true\n", LUT_TIMING_Q20_ROUNDS, 1},
+                 {"timing: q20-rounds\n", LUT_TIMING_Q20_ROUNDS, -1}};
+    for (const auto& c : cases) {
+        std::string f = tmp.write("t.yaml", std::string("device: d\nunit: ms\nmethod: measured\nsource: s\nthreads: 2\n") +
+                                                c.lines + "entries: {}\n");
+        Lut* b = lut_load(f.c_str(), &err);
+        ASSERT_NE(b, nullptr) << err.msg;
+        EXPECT_EQ(b->timing, c.timing) << c.lines;
+        EXPECT_EQ(b->pinned, c.pinned) << c.lines;
+        EXPECT_EQ(b->threads, 2);
+        EXPECT_STREQ(lut_timing_name(b->timing), c.timing == LUT_TIMING_MEDIAN ? "median" : "q20-rounds");
+        lut_free(b);
+    }
 }
 
 TEST(Lut, LoadErrorsNameFileAndLine) {
@@ -242,6 +286,13 @@ TEST(Lut, LoadErrorsNameFileAndLine) {
         {"device: d\nunit: ms\nmethod: analytic\nsource: s\nbandwidth_gbs: 5\n", 1, "missing key 'peak_gflops'"},
         {"device: d\nunit: ms\nmethod: analytic\nsource: s\npeak_gflops: 0\nbandwidth_gbs: 5\n", 5, "peak_gflops: found '0'"},
         {"device: d\nunit: ms\nmethod: measured\nsource: s\nthreads: -2\nentries: {}\n", 5, "threads: found '-2'"},
+        {"device: d\nunit: ms\nmethod: measured\nsource: s\nthreads: 1025\nentries: {}\n", 5, "threads: found '1025'"},
+        {"device: d\nunit: ms\nmethod: measured\nsource: s\ntiming: fastest\nentries: {}\n", 5,
+         "timing: found 'fastest', expected median or q20-rounds"},
+        {"device: d\nunit: ms\nmethod: measured\nsource: s\ntiming: [median]\nentries: {}\n", 5, "timing"},
+        {"device: d\nunit: ms\nmethod: measured\nsource: s\ntiming: " + std::string(100, 'q') + "\nentries: {}\n", 5,
+         "timing"},
+        {"device: d\nunit: ms\nmethod: measured\nsource: s\npinned: maybe\nentries: {}\n", 5, "pinned"},
         {"device: d\nunit: ms\nmethod: measured\nsource: s\nentries: [1, 2]\n", 5, "entries: found a sequence"},
         {"- 1\n", 1, "expected a latency target"},
     };
