@@ -103,6 +103,12 @@ int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, 
     return 0;
 }
 
+int latency_model_predict(const void* model, const int* path, double* ms) {
+    const LatencyModel* m = model;
+    HwErr ignore = {0};
+    return latency_predict(m->lut, m->space, path, ms, &ignore);
+}
+
 static int compare_doubles(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;
     return (x > y) - (x < y);

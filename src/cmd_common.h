@@ -6,6 +6,9 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "search/lut.h"
+#include "supernet/evaluate.h"
+#include "supernet/space.h"
 
 // Prints `hwnas: error: MSG` and returns the exit status (err->code or 1).
 int cli_fail(const HwErr* err);
@@ -36,6 +39,20 @@ int flag_int(const char* flag, const char* value, long lo, long hi, int* out, Hw
 // returns 0 (start afresh). Returns 1 when the checkpoint is there or cannot
 // be looked at, so that loading it reports what is wrong.
 int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name);
+
+// A config key the command does not use is never silently ignored: prints
+// one line, "hwnas COMMAND: warning: CONFIG sets keys COMMAND does not use:
+// a.b, c.d", for those of `keys` (NULL-terminated; "section." = the whole
+// section) whose values differ from the defaults. Nothing when none does.
+void warn_unused_keys(const char* command, const Config* cfg, const char* const* keys);
+
+// The evaluator options of a config: its data, search.bn_mode, search.seed.
+EvalOptions eval_options(const Config* cfg, DataSplit split, int recal_images, int val_images);
+
+// The latency table of a target: its file, or for `cpu` this machine's CPU
+// measured now over every operator of every layer of `space` (30 timed runs
+// after 5 warm-up runs, 2 when `quick`), its device and source filled in.
+Lut* target_open(const Target* target, const Space* space, int threads, int quick, HwErr* err);
 
 // Installs the SIGINT/SIGTERM handler; returns the flag it sets.
 volatile sig_atomic_t* install_interrupt_handler(void);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/safe_file.h"
 #include "common/yaml_tree.h"
 #include "search/latency.h"
@@ -106,7 +107,10 @@ static void cpu_model(char* out, size_t cap) {
 
 static int open_supernet(const char* space_path, const char* device, int threads, int batch, Space* space,
                          Device* dev, Supernet** sn, HwErr* err) {
-    if (space_load(space, space_path, err) < 0 || device_open(dev, device, threads, err) < 0) return -1;
+    DeviceKind kind;
+    if (device_parse(device, &kind, err) < 0 || space_load(space, space_path, err) < 0 ||
+        device_open(dev, kind, threads, err) < 0)
+        return -1;
     *sn = supernet_create(space, dev->ops, &dev->ctx, batch, err);
     if (!*sn) return -1;
     return supernet_init_params(*sn, 1);
@@ -124,10 +128,9 @@ static int profile(const LatencyArgs* a) {
     Supernet* sn = NULL;
     if (open_supernet(a->space, a->device, a->threads, a->batch, &space, &dev, &sn, &err) < 0) return cli_fail(&err);
     ProfileOptions opt = {a->warmup, a->runs, a->batch, 0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_seconds();
     Lut* lut = latency_profile(sn, &opt, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = clock_seconds() - t0;
     int rc = 0;
     if (!lut) {
         rc = cli_fail(&err);
@@ -150,7 +153,7 @@ static int profile(const LatencyArgs* a) {
         if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
         else
             fprintf(stderr, "hwnas latency profile: %d entries in %.1f s -> %s\n", sn->n_blocks,
-                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), a->out);
+                    seconds, a->out);
         lut_free(lut);
     }
     supernet_destroy(sn);

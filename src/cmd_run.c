@@ -21,6 +21,22 @@ static const char* kUsage =
     "A run stopped by Ctrl-C continues where it stopped when started again.\n"
     "A RUN_DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 
+// --method: 0, or -1 after printing the error.
+static int parse_method(const char* method, PipelineMode* mode) {
+    if (!strcmp(method, "two-stage")) *mode = PIPE_TWO_STAGE;
+    else if (!strcmp(method, "spos-hw")) *mode = PIPE_SPOS_HW;
+    else if (!strcmp(method, "spos")) *mode = PIPE_SPOS_POOL;
+    else {
+        fprintf(stderr, "hwnas: error: --method: found '%s', expected two-stage, spos-hw or spos\n", method);
+        return -1;
+    }
+    return 0;
+}
+
+// What only the two-stage method reads.
+static const char* const kTwoStageKeys[] = {"stages.split", "stages.stage1_epochs", "stages.stage2_epochs",
+                                            "stages.fill", NULL};
+
 int cmd_run(int argc, char** argv) {
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
@@ -29,7 +45,7 @@ int cmd_run(int argc, char** argv) {
         {"no-random-baseline", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
         {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
-    const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = "two-stage", *latency = NULL;
+    const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = NULL, *latency = NULL;
     int quick = 0, random = 1, opt;
     ConfigOverrides sets = {0};
     optind = 1;
@@ -51,21 +67,20 @@ int cmd_run(int argc, char** argv) {
     }
     if (optind != argc) return fputs(kUsage, stderr), 2;
     PipelineOptions po = {PIPE_TWO_STAGE, quick, random, 1, 1};
-    if (!strcmp(method, "spos-hw")) po.mode = PIPE_SPOS_HW;
-    else if (!strcmp(method, "spos")) po.mode = PIPE_SPOS_POOL;
-    else if (strcmp(method, "two-stage") != 0) {
-        fprintf(stderr, "hwnas: error: --method: found '%s', expected two-stage, spos-hw or spos\n", method);
-        return 2;
-    }
+    if (method && parse_method(method, &po.mode) < 0) return 2;
     HwErr err = {0};
     Config cfg;
     config_defaults(&cfg);
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
-    if (target && safe_path(cfg.target, sizeof cfg.target, &err, "%s", target) < 0) return cli_fail(&err);
-    if ((latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
+    if ((target && config_override_flag(&cfg, "--target", "target", target, &err) < 0) ||
+        (latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
         overrides_apply(&sets, &cfg, &err) < 0)
         return cli_fail(&err);
+    // Without --method, stages.enabled chooses: two-stage, or SPOS over the
+    // same hardware-specific space.
+    if (!method && !cfg.stages.enabled) po.mode = PIPE_SPOS_HW;
+    if (po.mode != PIPE_TWO_STAGE) warn_unused_keys("run", &cfg, kTwoStageKeys);
     if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);
@@ -153,13 +168,19 @@ static int copy_file(const char* from, const char* to, HwErr* err) {
     FILE* in = fopen(from, "rb");
     if (!in) return hw_runtime(err, from, 0, "cannot read: %s", strerror(errno));
     SafeFile o;
-    if (safe_file_begin(&o, to, err) < 0) return fclose(in), -1;
+    if (safe_file_begin(&o, to, err) < 0) {
+        fclose(in);
+        return -1;
+    }
     char buf[65536];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) safe_file_write(&o, buf, n);
     int bad = ferror(in);
     fclose(in);
-    if (bad) return safe_file_abort(&o), hw_runtime(err, from, 0, "read error while copying it to %s", to);
+    if (bad) {
+        safe_file_abort(&o);
+        return hw_runtime(err, from, 0, "read error while copying it to %s", to);
+    }
     return safe_file_commit(&o, err);
 }
 
@@ -188,20 +209,25 @@ int bench_pipeline_main(int argc, char** argv) {
         else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) config = argv[++i];
         else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--short") && i + 1 < argc) short_epochs = argv[++i];
-        else return fputs(kBenchUsage, strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? stderr : stdout),
-                    strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
+        else {
+            int help = !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+            fputs(kBenchUsage, help ? stdout : stderr);
+            return help ? 0 : 2;
+        }
     }
     HwErr err = {0};
     int short1 = 0, short2 = 0;
-    if (short_epochs && parse_short(short_epochs, &short1, &short2) < 0)
-        return hw_bad_input(&err, NULL, 0, "--short: found '%s', expected two epoch counts E1,E2 (1..10000)",
-                            short_epochs),
-               cli_fail(&err);
+    if (short_epochs && parse_short(short_epochs, &short1, &short2) < 0) {
+        hw_bad_input(&err, NULL, 0, "--short: found '%s', expected two epoch counts E1,E2 (1..10000)", short_epochs);
+        return cli_fail(&err);
+    }
     Config cfg;
     config_defaults(&cfg);
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
     if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
+    static const char* const kMethodChoice[] = {"stages.enabled", NULL};  // every method runs
+    warn_unused_keys("bench pipeline", &cfg, kMethodChoice);
     int s1 = cfg.stages.stage1_epochs, s2 = cfg.stages.stage2_epochs;
     int h1 = short_epochs ? short1 : s1 / 2 > 0 ? s1 / 2 : 1, h2 = short_epochs ? short2 : s2 / 2 > 0 ? s2 / 2 : 1;
     // SPOS first: it measures the target table and sets the limit the others use.
@@ -219,7 +245,7 @@ int bench_pipeline_main(int argc, char** argv) {
             return cli_fail(&err);
         // Every method uses the table measured for the first one: the
         // pipeline reuses RUN_DIR/target-cpu.yaml when it is there.
-        if (i > 0 && !strcmp(cfg.target, "cpu")) {
+        if (i > 0 && cfg.target.kind == TARGET_CPU) {
             char from[SAFE_PATH_MAX], to[SAFE_PATH_MAX];
             if (safe_path(from, sizeof from, &err, "%s/%s/target-cpu.yaml", out, m[0].name) < 0 ||
                 safe_path(to, sizeof to, &err, "%s/target-cpu.yaml", dir) < 0 || copy_file(from, to, &err) < 0)

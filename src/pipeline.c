@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "common/safe_file.h"
 #include "search/latency.h"
@@ -26,12 +26,6 @@
 // A file of the run directory: an error (exit 2) rather than a cut-off name.
 static int run_file(char* out, size_t cap, const char* dir, const char* name, HwErr* err) {
     return safe_path(out, cap, err, "%s/%s", dir, name);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void say(const char* fmt, const char* a, double b) {
@@ -60,24 +54,17 @@ void pipeline_quick_config(Config* cfg) {
 // The latency target: a file, or "cpu" = this machine, measured once per run
 // directory (target-cpu.yaml is reused when present).
 static Lut* open_target(const Config* cfg, const Space* pool, const char* run_dir, int quick, HwErr* err) {
-    if (strcmp(cfg->target, "cpu") != 0) return lut_load(cfg->target, err);
+    if (cfg->target.kind == TARGET_FILE) return target_open(&cfg->target, pool, cfg->train.threads, quick, err);
     char path[SAFE_PATH_MAX];
     if (run_file(path, sizeof path, run_dir, "target-cpu.yaml", err) < 0) return NULL;
     if (access(path, F_OK) == 0) return lut_load(path, err);
-    Device dev;
-    if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
-    Supernet* sn = supernet_create(pool, dev.ops, &dev.ctx, 1, err);
-    Lut* lut = NULL;
-    if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0};
-        lut = latency_profile(sn, &opt, err);
-    }
-    supernet_destroy(sn);
-    device_close(&dev);
+    Lut* lut = target_open(&cfg->target, pool, cfg->train.threads, quick, err);
     if (lut) {
-        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", dev.ctx.threads);
         snprintf(lut->source, sizeof lut->source, "hwnas run (latency profile of %s)", pool->name);
-        if (lut_write(lut, path, err) < 0) return lut_free(lut), NULL;
+        if (lut_write(lut, path, err) < 0) {
+            lut_free(lut);
+            return NULL;
+        }
     }
     return lut;
 }
@@ -114,6 +101,8 @@ typedef struct Run {
     Supernet* sn;
     Evaluator* ev;
     const Lut* lut;
+    LatencyModel model;   // lut over the searched space, for train.sampling latency
+    PathFilter filter;    // train.sampling (supernet/path_filter.h)
     volatile sig_atomic_t* interrupted;
 } Run;
 
@@ -122,7 +111,10 @@ static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, co
     char path[SAFE_PATH_MAX];
     if (run_file(path, sizeof path, r->dir, ckpt, err) < 0) return -1;
     TrainJob job = {0};
-    job.cfg = r->cfg;
+    job.train = &r->cfg->train;
+    job.data = &r->cfg->data;
+    job.config_path = r->cfg->path;
+    job.filter = &r->filter;
     job.run_dir = r->dir;
     job.checkpoint_name = ckpt;
     job.csv_name = csv;
@@ -147,10 +139,10 @@ static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, co
 
 static int search_stage(Run* r, const char* prefix, const int* pinned, double limit, int random_baseline,
                         SearchOutcome* out, double* seconds, HwErr* err) {
-    SearchJob job = {r->cfg, r->sn, r->ev, r->lut, limit, pinned, r->dir, prefix, random_baseline, 0};
-    double t0 = now_s();
+    SearchJob job = {&r->cfg->search, r->sn, r->ev, r->lut, limit, pinned, r->dir, prefix, random_baseline, 0};
+    double t0 = clock_seconds();
     int rc = search_run(&job, out, err);
-    *seconds += now_s() - t0;
+    *seconds += clock_seconds() - t0;
     return rc;
 }
 
@@ -178,7 +170,7 @@ static int measure_arch(Run* r, const int* ops, const char* weights, double* ms,
 // not this CPU).
 static int measure_winner(Run* r, const Candidate* best, const char* weights, PipelineResult* res, HwErr* err) {
     res->measured_ms = -1;
-    if (strcmp(r->cfg->target, "cpu") != 0) return 0;
+    if (r->cfg->target.kind != TARGET_CPU) return 0;
     return measure_arch(r, best->ops, weights, &res->measured_ms, err);
 }
 
@@ -192,7 +184,8 @@ static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, Hw
         safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
         return -1;
     int recal = r->cfg->search.bn_images > 2000 ? r->cfg->search.bn_images : 2000;
-    Evaluator* test = evaluator_create(r->sn, r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test, err);
+    EvalOptions eo = eval_options(r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test);
+    Evaluator* test = evaluator_create(r->sn, &eo, err);
     if (!test) return -1;
     int rc = evaluator_score(test, best->ops, &res->test_top1, &res->test_top5, err);
     evaluator_destroy(test);
@@ -202,17 +195,7 @@ static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, Hw
 
 // Every candidate of a search.csv of space s.
 static int read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err) {
-    static const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
-    static const char* const* row_ptrs[SPACE_MAX_LAYERS];
-    static int n_ops[SPACE_MAX_LAYERS];
-    for (int l = 0; l < s->n_layers; l++) {
-        for (int o = 0; o < s->layers[l].n_ops; o++) rows[l][o] = s->layers[l].names[o];
-        row_ptrs[l] = rows[l];
-        n_ops[l] = s->layers[l].n_ops;
-    }
-    SearchNames names = {s->n_layers, n_ops, row_ptrs};
-    *c = NULL, *count = 0;
-    return search_csv_read(path, s->n_layers, search_names_resolve, &names, c, count, err);
+    return search_read_candidates(path, s, c, count, err);
 }
 
 static int by_top1_then_latency(const void* a, const void* b) {
@@ -229,7 +212,7 @@ static int by_top1_then_latency(const void* a, const void* b) {
 // close to the limit.
 static int check_winner_latency(Run* r, const char* csv, SearchOutcome* so, PipelineResult* res, HwErr* err) {
     res->n_checks = 0;
-    if (strcmp(r->cfg->target, "cpu") != 0 || res->limit_ms <= 0) return 0;
+    if (r->cfg->target.kind != TARGET_CPU || res->limit_ms <= 0) return 0;
     const Space* s = &r->sn->space;
     Candidate* c = NULL;
     int n = 0, legal = 0;
@@ -270,7 +253,9 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     if (!sub || supernet_init_params(sub, cfg->train.seed) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
         return supernet_destroy(sub), -1;
     TrainJob job = {0};
-    job.cfg = &ft;
+    job.train = &ft.train;
+    job.data = &ft.data;
+    job.config_path = ft.path;
     job.run_dir = r->dir;
     job.checkpoint_name = "finetune.ckpt";
     job.csv_name = "finetune.csv";
@@ -279,13 +264,14 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     job.fixed_path = zeros;
     job.interrupted = r->interrupted;
     TrainResult tr;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     int rc = train_run(sub, &job, &tr, err);
-    res->seconds_finetune = now_s() - t0;
+    res->seconds_finetune = clock_seconds() - t0;
     Evaluator* test = NULL;
     if (rc == 0 && tr.interrupted) rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning");
     if (rc == 0 && safetensors_write_subnet(sub, zeros, final_path, err) < 0) rc = -1;
-    if (rc == 0 && !(test = evaluator_create(sub, &ft, SPLIT_TEST, 0, cfg->data.limit_test, err))) rc = -1;
+    EvalOptions eo = eval_options(&ft, SPLIT_TEST, 0, cfg->data.limit_test);
+    if (rc == 0 && !(test = evaluator_create(sub, &eo, err))) rc = -1;
     if (rc == 0 && evaluator_accuracy(test, zeros, &res->test_top1, &res->test_top5, NULL, err) < 0) rc = -1;
     evaluator_destroy(test);
     supernet_destroy(sub);
@@ -440,7 +426,7 @@ static int write_report(const Run* r, const PipelineOptions* opt, const Pipeline
     arch_string(s, res->best.ops, arch, sizeof arch);
     safe_file_printf(md, "# hwnas run report\n\n");
     safe_file_printf(md, "Method: %s. Space: `%s` (10^%.1f architectures). Target: %s (%s).\n\n",
-                     mode_name(opt->mode), s->name, space_log10_size(s), r->lut->device, r->cfg->target);
+                     mode_name(opt->mode), s->name, space_log10_size(s), r->lut->device, config_target_name(&r->cfg->target));
     safe_file_printf(md, "## Winner\n\n| | |\n|---|---|\n");
     safe_file_printf(md, "| architecture | `%s` |\n", arch);
     safe_file_printf(md, "| latency limit | %.3f ms |\n| predicted latency | %.3f ms |\n", res->limit_ms,
@@ -490,22 +476,22 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (run_file(path, sizeof path, run_dir, "config.yaml", err) < 0 || space_load(&pool, cfg.space, err) < 0 ||
         batch_feed_check_data(&cfg, &pool, err) < 0 || make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0)
         return -1;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     if (!(lut = open_target(&cfg, &pool, run_dir, opt->quick, err))) return -1;
     r.lut = lut;
-    res->seconds_profile = now_s() - t0;
+    res->seconds_profile = clock_seconds() - t0;
     // The search space.
-    t0 = now_s();
+    t0 = clock_seconds();
     space = pool;
     if (opt->mode != PIPE_SPOS_POOL) {
         tables = calloc((size_t)pool.n_layers, sizeof(RankTable));
         if (!tables || run_file(path, sizeof path, run_dir, "space.yaml", err) < 0 ||
-            space_generate(&pool, lut, &cfg.space_gen, strcmp(cfg.target, "cpu") ? "target" : "cpu", &space, tables,
+            space_generate(&pool, lut, &cfg.space_gen, cfg.target.kind == TARGET_CPU ? "cpu" : "target", &space, tables,
                            err) < 0 ||
-            space_write_ranked(&space, tables, cfg.target, path, err) < 0)
+            space_write_ranked(&space, tables, config_target_name(&cfg.target), path, err) < 0)
             goto done;
     }
-    res->seconds_space = now_s() - t0;
+    res->seconds_space = clock_seconds() - t0;
     if (opt->mode != PIPE_SPOS_POOL) {
         // The run's config points at the generated space, so `hwnas eval/extract
         // -c RUN_DIR/config.yaml` work on the run's files.
@@ -520,10 +506,12 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     say("latency limit %s%.3f ms", cfg.latency_ms > 0 ? "" : "(automatic: 40th percentile of random architectures of the space) ",
         res->limit_ms);
     if (device_open(&r.dev, cfg.train.device, cfg.train.threads, err) < 0) goto done;
+    EvalOptions valid = eval_options(&cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images);
     if (!(r.sn = supernet_create(&space, r.dev.ops, &r.dev.ctx, cfg.train.batch, err)) ||
-        supernet_init_params(r.sn, cfg.train.seed) < 0 ||
-        !(r.ev = evaluator_create(r.sn, &cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, err)))
+        supernet_init_params(r.sn, cfg.train.seed) < 0 || !(r.ev = evaluator_create(r.sn, &valid, err)))
         goto done;
+    r.model = (LatencyModel){lut, &space};
+    if (path_filter_init(&r.filter, &cfg.train, r.sn, latency_model_predict, &r.model, cfg.path, err) < 0) goto done;
     int n = space.n_layers;
     int pinned[SPACE_MAX_LAYERS];
     SearchOutcome so;
@@ -531,7 +519,7 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
         int t = cfg.stages.split > 0 && cfg.stages.split < n ? cfg.stages.split : n / 2;
         // Stage 1: layers t+1..n searchable; layers 1..t fixed to their top-ranked operator
         // (fill "first") or sampled uniformly during training (fill "uniform").
-        int uniform_fill = !strcmp(cfg.stages.fill, "uniform");
+        int uniform_fill = cfg.stages.fill == FILL_UNIFORM;
         // Layers 1..t are fixed to their fastest operator on the target, so
         // stage 1 has the most latency room for the layers it searches.
         int fastest[SPACE_MAX_LAYERS];
@@ -571,7 +559,7 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (opt->random_baseline) {
         // Random search over the whole space on the final supernet, with as
         // many evaluations as the method used.
-        SearchJob rj = {&cfg, r.sn, r.ev, lut, res->limit_ms, NULL, run_dir, "", 0, 1};
+        SearchJob rj = {&cfg.search, r.sn, r.ev, lut, res->limit_ms, NULL, run_dir, "", 0, 1};
         SearchOutcome ro;
         memset(&ro, 0, sizeof ro);
         if (search_random(&rj, res->evaluated, &ro, err) < 0) goto done;

@@ -212,6 +212,17 @@ static void init_param(const ParamDesc* p, float* host, Rng* rng) {
     for (size_t i = 0; i < p->numel; i++) host[i] = stdv * rng_normal(rng);
 }
 
+// The BatchNorm statistics of a block before any batch: every mean 0,
+// every variance 1 (r: the block's running_floats).
+static void fresh_running_stats(const Block* blk, float* r) {
+    for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++) {
+        for (int c = 0; c < blk->running_channels[i]; c++) {
+            r[off + c] = 0.0f;
+            r[off + blk->running_channels[i] + c] = 1.0f;
+        }
+    }
+}
+
 int supernet_init_params(Supernet* sn, uint64_t seed) {
     float* host = malloc((sn->param_floats > sn->running_floats ? sn->param_floats : sn->running_floats) *
                              sizeof(float) + sizeof(float));
@@ -228,10 +239,7 @@ int supernet_init_params(Supernet* sn, uint64_t seed) {
     sn->ops->fill_zero(&sn->ctx, sn->grads, sn->param_floats * sizeof(float));
     sn->ops->fill_zero(&sn->ctx, sn->momentum, sn->param_floats * sizeof(float));
     for (int b = 0; b < sn->n_blocks; b++) {
-        const Block* blk = &sn->blocks[b];
-        float* r = host + sn->running_offset[b];
-        for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++)
-            for (int c = 0; c < blk->running_channels[i]; c++) r[off + c] = 0.0f, r[off + blk->running_channels[i] + c] = 1.0f;
+        fresh_running_stats(&sn->blocks[b], host + sn->running_offset[b]);
         sn->bn_batches[b] = 0;
     }
     sn->ops->upload(&sn->ctx, sn->running, host, sn->running_floats * sizeof(float));
@@ -539,9 +547,7 @@ void supernet_reset_path_bn(Supernet* sn, const int* path) {
     for (int p = 0; p < supernet_positions(sn); p++) {
         int b = supernet_block_at(sn, path, p);
         const Block* blk = &sn->blocks[b];
-        for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++)
-            for (int c = 0; c < blk->running_channels[i]; c++)
-                host[off + c] = 0.0f, host[off + blk->running_channels[i] + c] = 1.0f;
+        fresh_running_stats(blk, host);
         sn->ops->upload(&sn->ctx, sn->running + sn->running_offset[b], host, blk->running_floats * sizeof(float));
         sn->bn_batches[b] = 0;
     }

@@ -244,7 +244,9 @@ TEST(HostileData, BatchFeedRefusesSamplesOfAnotherShape) {
     ASSERT_NE(sn, nullptr);
     TempDir run{"hostile_feed"};
     TrainJob job = {};
-    job.cfg = &s.cfg;
+    job.train = &s.cfg.train;
+    job.data = &s.cfg.data;
+    job.config_path = s.cfg.path;
     job.run_dir = run.path.c_str();
     job.checkpoint_name = "supernet.ckpt";
     job.csv_name = "train.csv";
@@ -259,7 +261,8 @@ TEST(HostileData, BatchFeedRefusesSamplesOfAnotherShape) {
     EXPECT_NE(std::string(err.msg).find("[28, 28, 1]"), std::string::npos) << err.msg;
 
     err = {};
-    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 64, 64, &err);
+    EvalOptions valid = {&s.cfg.data, SPLIT_VALID, 64, 64, s.cfg.search.bn_mode, s.cfg.search.seed};
+    Evaluator* ev = evaluator_create(sn, &valid, &err);
     ASSERT_NE(ev, nullptr) << err.msg;
     std::vector<int> path((size_t)sn->space.n_layers, 0);
     EXPECT_EQ(evaluator_recalibrate(ev, path.data(), &err), -1) << "recalibrated on 32x32 samples";
