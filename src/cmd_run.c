@@ -17,7 +17,8 @@ static const char* kUsage =
     "Profiles the target (or reuses RUN_DIR/target-cpu.yaml), generates the\n"
     "hardware-specific space, trains and searches the supernet in two stages,\n"
     "fine-tunes and tests the winner and writes RUN_DIR/report.md.\n"
-    "Defaults: -c configs/fmnist.yaml, -o runs/fmnist (runs/fmnist-quick with --quick).\n"
+    "Defaults: -c configs/fmnist.yaml, -o runs/fmnist (runs/fmnist-quick with --quick),\n"
+    "--method two-stage (spos-hw when the config sets stages.enabled: false).\n"
     "A run stopped by Ctrl-C continues where it stopped when started again.\n"
     "A RUN_DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 

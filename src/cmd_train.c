@@ -23,7 +23,8 @@ static void train_usage(FILE* fp) {
     fprintf(fp,
             "usage: hwnas train -c CONFIG -o RUN_DIR [options]\n"
             "Trains the supernet of the config's search space with single-path uniform\n"
-            "sampling: each step one random operator per layer, only that path updated.\n"
+            "sampling: each step one random operator per layer, only that path updated\n"
+            "(train.sampling flops|latency: only paths inside train.window, as SPOS).\n"
             "\n"
             "  -c, --config FILE     run configuration (YAML)\n"
             "  -o, --out DIR         run directory (created); checkpoints, train.csv. A DIR that\n"
@@ -202,10 +203,13 @@ int cmd_train(int argc, char** argv) {
     Comm comm;
     int rc = comm_init(&comm, "auto", dev.ops, &dev.ctx, &err);
     int root = rc == 0 && comm_is_root(&comm);
-    if (root) warn_train_unused(&cfg);
     Supernet* sn = rc == 0 ? prepare_supernet(&cfg, &space, &dev, a.out, resume, root, &err) : NULL;
     TrainResult res = {0};
-    if (sn && root) say_training(&cfg, &space, sn, &dev, &comm);
+    if (sn && root) {
+        // Once the inputs are known good, so that an error stays one line.
+        warn_train_unused(&cfg);
+        say_training(&cfg, &space, sn, &dev, &comm);
+    }
     rc = sn ? train_supernet(&cfg, sn, lut, a.out, resume, &comm, &res, &err) : -1;
     if (rc == 0 && root)
         fprintf(stderr, "hwnas train: %lld steps in %.1f s (%.1f images/s), final loss %.4f%s\n", (long long)res.steps,

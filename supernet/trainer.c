@@ -337,7 +337,7 @@ static void warn_unfiltered(const Loop* L) {
     const TrainResult* r = L->result;
     const PathFilter* f = L->job->filter;
     if (L->quiet || !f || r->unfiltered == 0) return;
-    fprintf(stderr, "%swarning: train.window [%g, %g] (train.sampling %s): %lld of %lld steps found no path inside "
+    fprintf(stderr, "%shwnas: warning: train.window [%g, %g] (train.sampling %s): %lld of %lld steps found no path inside "
                     "it in 500 draws and trained the last draw\n",
             isatty(STDERR_FILENO) ? "\n" : "", f->lo, f->hi, f->sampling == SAMPLING_FLOPS ? "flops" : "latency",
             (long long)r->unfiltered, (long long)r->steps);
