@@ -357,4 +357,3 @@ size_t block_scratch_floats(const Block* b, const OpContext* ctx, int batch) {
     return m;
 }
 
-double block_params_count(const Block* b) { return (double)b->param_floats; }

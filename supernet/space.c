@@ -225,10 +225,6 @@ int space_write_with(const Space* s, const char* path, const char* comment,
     return yaml_file_commit(fp, tmp, path, err);
 }
 
-int space_write(const Space* s, const char* path, HwErr* err) {
-    return space_write_with(s, path, NULL, NULL, NULL, err);
-}
-
 void space_restrict(const Space* s, const int* ops, Space* out) {
     *out = *s;
     for (int l = 0; l < s->n_layers; l++) {
