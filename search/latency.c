@@ -67,8 +67,14 @@ static int block_for(const Space* s, int position, int op, Block* b) {
 
 static int lookup(const Lut* lut, const Space* s, int position, int op, const char* key, double* ms, HwErr* err) {
     const LutEntry* e = lut_find(lut, key);
-    if (e) return *ms = e->mean, 0;
-    if (position >= 0 && position < s->n_layers && s->layers[position].ops[op].family == OPF_SKIP) return *ms = 0, 0;
+    if (e) {
+        *ms = e->mean;
+        return 0;
+    }
+    if (position >= 0 && position < s->n_layers && s->layers[position].ops[op].family == OPF_SKIP) {
+        *ms = 0;
+        return 0;
+    }
     if (lut->method == LUT_ANALYTIC) {
         Block* b = malloc(sizeof(Block));
         if (!b || block_for(s, position, op, b) < 0) {
@@ -250,7 +256,10 @@ Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
     if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     sn->ops->release(&sn->ctx, input);
     free(samples);
-    if (calibrate(sn, lut, opt, err) < 0) return lut_free(lut), NULL;
+    if (calibrate(sn, lut, opt, err) < 0) {
+        lut_free(lut);
+        return NULL;
+    }
     return lut;
 fail:
     if (input) sn->ops->release(&sn->ctx, input);
@@ -273,8 +282,14 @@ double latency_measure_path(Supernet* sn, const int* path, const ProfileOptions*
 static SafeFile* open_check_table(const char* csv, HwErr* err) {
     if (!csv) return NULL;
     SafeFile* f = malloc(sizeof *f);
-    if (!f) return hw_runtime(err, csv, 0, "out of memory"), NULL;
-    if (safe_file_begin(f, csv, err) < 0) return free(f), NULL;
+    if (!f) {
+        hw_runtime(err, csv, 0, "out of memory");
+        return NULL;
+    }
+    if (safe_file_begin(f, csv, err) < 0) {
+        free(f);
+        return NULL;
+    }
     safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct\n");
     return f;
 }
@@ -295,7 +310,10 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     int* path = calloc((size_t)s->n_layers, sizeof(int));
     if (!path) return hw_runtime(err, NULL, 0, "out of memory");
     SafeFile* table = open_check_table(csv, err);
-    if (csv && !table) return free(path), -1;
+    if (csv && !table) {
+        free(path);
+        return -1;
+    }
     fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
     int within = 0, rc = 0;
     double abs_sum = 0, bias_sum = 0;

@@ -117,7 +117,10 @@ static int open_supernet(const char* space_path, const char* device, int threads
 }
 
 static int profile(const LatencyArgs* a) {
-    if (!a->space || !a->out) return fputs(kUsage, stderr), 2;
+    if (!a->space || !a->out) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     if (a->runs < 30) {
         fprintf(stderr, "hwnas: error: --runs: found %d, expected at least 30 timed runs\n", a->runs);
         return 2;
@@ -194,7 +197,10 @@ static int space_for_arch(const char* space_path, const char* arch_path, Space* 
 }
 
 static int predict(const LatencyArgs* a) {
-    if (!a->target || !a->arch) return fputs(kUsage, stderr), 2;
+    if (!a->target || !a->arch) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Space space;
     Arch arch;
@@ -211,7 +217,10 @@ static int predict(const LatencyArgs* a) {
 }
 
 static int check(const LatencyArgs* a) {
-    if (!a->target || !a->space) return fputs(kUsage, stderr), 2;
+    if (!a->target || !a->space) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Space space;
     Device dev;
@@ -236,7 +245,10 @@ static int check(const LatencyArgs* a) {
 }
 
 static int import(const LatencyArgs* a) {
-    if (!a->format || !a->file || !a->out) return fputs(kUsage, stderr), 2;
+    if (!a->format || !a->file || !a->out) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Lut* lut = NULL;
     LutImportReport rep;

@@ -66,7 +66,10 @@ int cmd_run(int argc, char** argv) {
         default: fputs(kUsage, stderr); return 2;
         }
     }
-    if (optind != argc) return fputs(kUsage, stderr), 2;
+    if (optind != argc) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     PipelineOptions po = {PIPE_TWO_STAGE, quick, random, 1, 1};
     if (method && parse_method(method, &po.mode) < 0) return 2;
     HwErr err = {0};
@@ -148,8 +151,10 @@ static int write_bench(const char* out, const BenchMethod* m, const PipelineResu
     char path[SAFE_PATH_MAX];
     SafeFile csv, md;
     if (safe_path(path, sizeof path, err, "%s/bench.csv", out) < 0 || safe_file_begin(&csv, path, err) < 0) return -1;
-    if (safe_path(path, sizeof path, err, "%s/bench.md", out) < 0 || safe_file_begin(&md, path, err) < 0)
-        return safe_file_abort(&csv), -1;
+    if (safe_path(path, sizeof path, err, "%s/bench.md", out) < 0 || safe_file_begin(&md, path, err) < 0) {
+        safe_file_abort(&csv);
+        return -1;
+    }
     safe_file_printf(&csv, "method,epochs,train_seconds,search_seconds,evaluated,val_top1,test_top1,predicted_ms,"
                            "measured_ms,limit_ms,train_saving_vs_spos\n");
     safe_file_printf(&md, "# Training time: SPOS vs the two-stage method\n\nSame data, target and latency limit "
@@ -160,7 +165,10 @@ static int write_bench(const char* out, const BenchMethod* m, const PipelineResu
                           "|---|---|---|---|---|---|---|---|---|\n");
     write_bench_rows(&csv, &md, m, res, n);
     safe_file_printf(&md, "\n\nHURRICANE reports 30.4%% less training time than SPOS at equal or better top-1.\n");
-    if (safe_file_commit(&csv, err) < 0) return safe_file_abort(&md), -1;
+    if (safe_file_commit(&csv, err) < 0) {
+        safe_file_abort(&md);
+        return -1;
+    }
     return safe_file_commit(&md, err);
 }
 

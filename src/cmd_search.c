@@ -53,7 +53,10 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind != argc) return fputs(usage, stderr), 2;
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
     return 0;
 }
 
@@ -80,7 +83,10 @@ int cmd_space(int argc, char** argv) {
     SearchArgs a;
     int p = parse(argc, argv, &a, kSpaceUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.target || !a.out) return fputs(kSpaceUsage, stderr), 2;
+    if (!a.target || !a.out) {
+        fputs(kSpaceUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     Space pool, out;
@@ -115,7 +121,10 @@ int cmd_search(int argc, char** argv) {
     SearchArgs a;
     int p = parse(argc, argv, &a, kSearchUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.supernet || !a.target || !a.out) return fputs(kSearchUsage, stderr), 2;
+    if (!a.supernet || !a.target || !a.out) {
+        fputs(kSearchUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     if (load_config(&a, &cfg, &err) < 0) return cli_fail(&err);

@@ -156,7 +156,10 @@ int cmd_eval(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kEvalUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.weights) return fputs(kEvalUsage, stderr), 2;
+    if (!a.arch || !a.weights) {
+        fputs(kEvalUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     Subnet s;
@@ -182,7 +185,10 @@ int cmd_extract(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kExtractUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.supernet || !a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
+    if (!a.supernet || !a.arch || !a.out) {
+        fputs(kExtractUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     char config_path[SAFE_PATH_MAX];
     if (a.config) {
@@ -231,7 +237,10 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kFinetuneUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.out || (!from_scratch && !a.init)) return fputs(kFinetuneUsage, stderr), 2;
+    if (!a.arch || !a.out || (!from_scratch && !a.init)) {
+        fputs(kFinetuneUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     Subnet s;

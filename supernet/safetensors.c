@@ -94,7 +94,10 @@ static Tensor* subnet_tensors(const Supernet* sn, const int* path, int* count) {
             t.block = b, t.param = i, t.kind = 0;
             t.offset = offset;
             offset += t.numel * 4;
-            if (add_tensor(&list, count, &cap, t) < 0) return free(list), NULL;
+            if (add_tensor(&list, count, &cap, t) < 0) {
+                free(list);
+                return NULL;
+            }
         }
         for (int i = 0; i < blk->running_count; i++) {
             static const char* const suffix[] = {"", ".running_mean", ".running_var", ".num_batches_tracked"};
@@ -110,7 +113,10 @@ static Tensor* subnet_tensors(const Supernet* sn, const int* path, int* count) {
                 t.block = b, t.param = -1, t.running = i, t.kind = k;
                 t.offset = offset;
                 offset += t.numel * (t.is_int64 ? 8 : 4);
-                if (add_tensor(&list, count, &cap, t) < 0) return free(list), NULL;
+                if (add_tensor(&list, count, &cap, t) < 0) {
+                    free(list);
+                    return NULL;
+                }
             }
         }
     }
@@ -242,7 +248,10 @@ static int json_int_list(Json* j, int64_t* out, int cap, int* count) {
     *count = 0;
     if (expect(j, '[') < 0) return -1;
     ws(j);
-    if (j->i < j->n && j->s[j->i] == ']') return j->i++, 0;
+    if (j->i < j->n && j->s[j->i] == ']') {
+        j->i++;
+        return 0;
+    }
     for (;;) {
         if (*count >= cap || json_int(j, &out[(*count)++]) < 0) return -1;
         ws(j);
@@ -259,7 +268,10 @@ static int json_skip_metadata(Json* j) {
     char buf[4096];
     if (expect(j, '{') < 0) return -1;
     ws(j);
-    if (j->i < j->n && j->s[j->i] == '}') return j->i++, 0;
+    if (j->i < j->n && j->s[j->i] == '}') {
+        j->i++;
+        return 0;
+    }
     for (;;) {
         if (json_string(j, buf, sizeof buf) < 0 || expect(j, ':') < 0 || json_string(j, buf, sizeof buf) < 0) return -1;
         ws(j);

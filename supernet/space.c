@@ -15,7 +15,10 @@ const char* activation_name(Activation a) {
 
 int activation_parse(const char* name, Activation* a) {
     for (int i = 0; i <= ACT_HSIGMOID; i++)
-        if (!strcmp(name, kActNames[i])) return *a = (Activation)i, 0;
+        if (!strcmp(name, kActNames[i])) {
+            *a = (Activation)i;
+            return 0;
+        }
     return -1;
 }
 

@@ -140,7 +140,10 @@ static int allocate(Supernet* sn, HwErr* err) {
 Supernet* supernet_create(const Space* space, const Ops* ops, const OpContext* ctx, int max_batch,
                           HwErr* err) {
     Supernet* sn = calloc(1, sizeof(Supernet));
-    if (!sn) return hw_runtime(err, NULL, 0, "out of memory"), NULL;
+    if (!sn) {
+        hw_runtime(err, NULL, 0, "out of memory");
+        return NULL;
+    }
     sn->space = *space;
     sn->ops = ops;
     sn->ctx = *ctx;
