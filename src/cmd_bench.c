@@ -90,7 +90,11 @@ static int bench_train(int argc, char** argv) {
         if (paths_out) safe_file_abort(&paths);
         return cli_fail(&err);
     }
-    supernet_init_params(sn, seed);
+    if (supernet_init_params(sn, seed, &err) < 0) {
+        if (paths_out) safe_file_abort(&paths);
+        supernet_destroy(sn);
+        return cli_fail(&err);
+    }
     size_t floats = (size_t)batch * space.in_h * space.in_w * space.in_c;
     float* images = malloc(floats * sizeof(float));
     int* labels = malloc((size_t)batch * sizeof(int));

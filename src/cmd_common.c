@@ -74,7 +74,7 @@ Lut* target_open(const Target* target, const Space* space, int threads, int quic
     if (device_open(&dev, DEVICE_CPU, threads, err) < 0) return NULL;
     Supernet* sn = supernet_create(space, dev.ops, &dev.ctx, 1, err);
     Lut* lut = NULL;
-    if (sn && supernet_init_params(sn, 1) == 0) {
+    if (sn && supernet_init_params(sn, 1, err) == 0) {
         ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0};
         lut = latency_profile(sn, &opt, err);
     }

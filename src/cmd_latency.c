@@ -113,7 +113,7 @@ static int open_supernet(const char* space_path, const char* device, int threads
         return -1;
     *sn = supernet_create(space, dev->ops, &dev->ctx, batch, err);
     if (!*sn) return -1;
-    return supernet_init_params(*sn, 1);
+    return supernet_init_params(*sn, 1, err);
 }
 
 static int profile(const LatencyArgs* a) {

@@ -102,8 +102,8 @@ static int subnet_open(Subnet* s, const Config* cfg, const char* arch_path, HwEr
     s->sn = supernet_create(&s->one, s->dev.ops, &s->dev.ctx, cfg->train.batch, err);
     if (!s->sn) return -1;
     s->path = calloc(SPACE_MAX_LAYERS, sizeof(int));
-    if (!s->path || supernet_init_params(s->sn, cfg->train.seed) < 0) return hw_runtime(err, NULL, 0, "out of memory");
-    return 0;
+    if (!s->path) return hw_runtime(err, NULL, 0, "out of memory");
+    return supernet_init_params(s->sn, cfg->train.seed, err);
 }
 
 static void subnet_close(Subnet* s) {

@@ -134,7 +134,7 @@ static Supernet* prepare_supernet(const Config* cfg, const Space* space, Device*
     char path[SAFE_PATH_MAX];
     TrainState st;
     if (!sn) return NULL;
-    int rc = supernet_init_params(sn, cfg->train.seed) < 0 ? hw_runtime(err, NULL, 0, "out of memory") : 0;
+    int rc = supernet_init_params(sn, cfg->train.seed, err);
     if (rc == 0) rc = safe_path(path, sizeof path, err, "%s/supernet.ckpt", out);
     if (rc == 0 && resume &&
         (checkpoint_load(path, sn, &st, NULL, err) < 0 || checkpoint_check_state(path, &st, cfg->train.epochs, 0, err) < 0))

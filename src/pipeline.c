@@ -156,7 +156,7 @@ static int measure_arch(Run* r, const int* ops, const char* weights, double* ms,
     int zeros[SPACE_MAX_LAYERS] = {0};
     Supernet* net = supernet_create(&one, &ops_cpu, &r->dev.ctx, 1, err);
     if (!net) return -1;
-    int rc = supernet_init_params(net, 1);
+    int rc = supernet_init_params(net, 1, err);
     if (rc == 0 && weights) rc = safetensors_read_subnet(net, zeros, weights, err);
     if (rc == 0) {
         ProfileOptions opt = {5, 50, 1, 1};
@@ -250,7 +250,7 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     space_restrict(&r->sn->space, best->ops, &one);
     int zeros[SPACE_MAX_LAYERS] = {0};
     Supernet* sub = supernet_create(&one, r->dev.ops, &r->dev.ctx, cfg->train.batch, err);
-    if (!sub || supernet_init_params(sub, cfg->train.seed) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
+    if (!sub || supernet_init_params(sub, cfg->train.seed, err) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
         return supernet_destroy(sub), -1;
     TrainJob job = {0};
     job.train = &ft.train;
@@ -508,7 +508,7 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (device_open(&r.dev, cfg.train.device, cfg.train.threads, err) < 0) goto done;
     EvalOptions valid = eval_options(&cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images);
     if (!(r.sn = supernet_create(&space, r.dev.ops, &r.dev.ctx, cfg.train.batch, err)) ||
-        supernet_init_params(r.sn, cfg.train.seed) < 0 || !(r.ev = evaluator_create(r.sn, &valid, err)))
+        supernet_init_params(r.sn, cfg.train.seed, err) < 0 || !(r.ev = evaluator_create(r.sn, &valid, err)))
         goto done;
     r.model = (LatencyModel){lut, &space};
     if (path_filter_init(&r.filter, &cfg.train, r.sn, latency_model_predict, &r.model, cfg.path, err) < 0) goto done;

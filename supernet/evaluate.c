@@ -62,7 +62,7 @@ static int next_batch(Evaluator* ev, int slot, DataLoader* l, int limit, HwErr* 
 int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err) {
     if (ev->recal_images <= 0) return 0;
     Supernet* sn = ev->sn;
-    supernet_reset_path_bn(sn, path);
+    if (supernet_reset_path_bn(sn, path, err) < 0) return -1;
     loader_start_epoch(ev->recal, 0, 0);  // the same images for every candidate
     int done = 0, k = 0, slot = 0;
     int n = next_batch(ev, slot, ev->recal, ev->recal_images, err);

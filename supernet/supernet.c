@@ -226,10 +226,10 @@ static void fresh_running_stats(const Block* blk, float* r) {
     }
 }
 
-int supernet_init_params(Supernet* sn, uint64_t seed) {
+int supernet_init_params(Supernet* sn, uint64_t seed, HwErr* err) {
     float* host = malloc((sn->param_floats > sn->running_floats ? sn->param_floats : sn->running_floats) *
                              sizeof(float) + sizeof(float));
-    if (!host) return -1;
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the initial weights");
     for (int b = 0; b < sn->n_blocks; b++) {
         const Block* blk = &sn->blocks[b];
         for (int i = 0; i < blk->param_count; i++) {
@@ -541,12 +541,12 @@ void supernet_sgd_path(Supernet* sn, const int* path, const SgdConfig* cfg) {
     }
 }
 
-void supernet_reset_path_bn(Supernet* sn, const int* path) {
+int supernet_reset_path_bn(Supernet* sn, const int* path, HwErr* err) {
     size_t most = 0;
     for (int b = 0; b < sn->n_blocks; b++)
         if (sn->blocks[b].running_floats > most) most = sn->blocks[b].running_floats;
     float* host = malloc(most * sizeof(float) + sizeof(float));
-    if (!host) return;
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the BatchNorm statistics");
     for (int p = 0; p < supernet_positions(sn); p++) {
         int b = supernet_block_at(sn, path, p);
         const Block* blk = &sn->blocks[b];
@@ -555,4 +555,5 @@ void supernet_reset_path_bn(Supernet* sn, const int* path) {
         sn->bn_batches[b] = 0;
     }
     free(host);
+    return 0;
 }

@@ -28,7 +28,7 @@ void make_net(Net* net, int threads) {
     net->sn = supernet_create(&net->space, &ops_cpu, &ctx, 6, &err);
     ASSERT_NE(net->sn, nullptr) << err.msg;
     Supernet* sn = net->sn;
-    ASSERT_EQ(supernet_init_params(sn, 1), 0);
+    ASSERT_EQ(supernet_init_params(sn, 1, nullptr), 0);
     for (int b = 0; b < sn->n_blocks; b++) {
         const Block* blk = &sn->blocks[b];
         for (int i = 0; i < blk->param_count; i++) {

@@ -55,7 +55,7 @@ void make_run(TrainRun* r, const Config& cfg) {
     OpContext ctx = {cfg.train.threads, nullptr};
     r->sn = supernet_create(&r->space, &ops_cpu, &ctx, cfg.train.batch, &err);
     ASSERT_NE(r->sn, nullptr) << err.msg;
-    ASSERT_EQ(supernet_init_params(r->sn, cfg.train.seed), 0);
+    ASSERT_EQ(supernet_init_params(r->sn, cfg.train.seed, &err), 0);
 }
 
 int train(Supernet* sn, const Config& cfg, const std::string& dir, int epochs, int resume, TrainResult* res,

@@ -118,7 +118,7 @@ static void reference_recalibrate(Supernet* sn, const Config& cfg, int recal_ima
     std::vector<float> images((size_t)sn->max_batch * floats_per_image(sn));
     std::vector<int> labels((size_t)sn->max_batch);
     int exact = cfg.search.bn_mode == BN_EXACT;
-    supernet_reset_path_bn(sn, path);
+    ASSERT_EQ(supernet_reset_path_bn(sn, path, nullptr), 0);
     loader_start_epoch(loader, 0, 0);
     for (int done = 0, k = 0, n; loader && done < recal_images; done += n, k++) {
         n = loader_next(loader, images.data(), labels.data(), &err);
@@ -196,7 +196,7 @@ Supernet* FeedSetup::net() {
     Supernet* sn = supernet_create(&space, ops, &ctx, cfg.train.batch, &err);
     EXPECT_NE(sn, nullptr) << err.msg;
     if (sn) {
-        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
+        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed, nullptr), 0);
     }
     return sn;
 }
