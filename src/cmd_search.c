@@ -130,7 +130,7 @@ int cmd_search(int argc, char** argv) {
     if (load_config(&a, &cfg, &err) < 0) return cli_fail(&err);
     double limit = cfg.latency_ms;
     Space space;
-    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || batch_feed_check_data(&cfg, &space, &err) < 0 ||
+    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || batch_feed_check_data(&cfg.data, cfg.path, &space, &err) < 0 ||
         make_dirs(a.out, &err) < 0)
         return cli_fail(&err);
     Lut* lut = target_open(&cfg.target, &space, cfg.train.threads, 0, &err);

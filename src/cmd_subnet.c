@@ -94,7 +94,7 @@ typedef struct Subnet {
 
 static int subnet_open(Subnet* s, const Config* cfg, const char* arch_path, HwErr* err) {
     memset(s, 0, sizeof *s);
-    if (space_load(&s->full, cfg->space, err) < 0 || batch_feed_check_data(cfg, &s->full, err) < 0 ||
+    if (space_load(&s->full, cfg->space, err) < 0 || batch_feed_check_data(&cfg->data, cfg->path, &s->full, err) < 0 ||
         arch_load(&s->arch, arch_path, &s->full, err) < 0)
         return -1;
     space_restrict(&s->full, s->arch.ops, &s->one);

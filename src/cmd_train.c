@@ -113,7 +113,7 @@ static void warn_train_unused(const Config* cfg) {
 // Everything is checked (space, data, target of latency sampling) before
 // anything is written.
 static int check_train_inputs(const Config* cfg, Space* space, Lut** lut, HwErr* err) {
-    if (space_load(space, cfg->space, err) < 0 || batch_feed_check_data(cfg, space, err) < 0) return -1;
+    if (space_load(space, cfg->space, err) < 0 || batch_feed_check_data(&cfg->data, cfg->path, space, err) < 0) return -1;
     Dataset* check = dataset_open(&cfg->data, SPLIT_TRAIN, err);
     if (!check) return -1;
     dataset_close(check);

@@ -474,7 +474,7 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     char path[SAFE_PATH_MAX];
     // The space and the data's shape are checked before the run directory is touched.
     if (run_file(path, sizeof path, run_dir, "config.yaml", err) < 0 || space_load(&pool, cfg.space, err) < 0 ||
-        batch_feed_check_data(&cfg, &pool, err) < 0 || make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0)
+        batch_feed_check_data(&cfg.data, cfg.path, &pool, err) < 0 || make_dirs(run_dir, err) < 0 || config_write(&cfg, path, err) < 0)
         return -1;
     double t0 = clock_seconds();
     if (!(lut = open_target(&cfg, &pool, run_dir, opt->quick, err))) return -1;
