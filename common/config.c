@@ -706,13 +706,14 @@ static int field_changed(const Field* f, const void* base, const void* default_b
     return memcmp((const char*)base + f->offset, (const char*)default_base + f->offset, f->size) != 0;
 }
 
-int config_changed_keys(const Config* cfg, const char* const* keys, char* out, size_t cap) {
+int config_changed_keys(const Config* cfg, const Config* base, const char* const* keys, char* out, size_t cap) {
     Config* def = malloc(sizeof *def);
     int count = 0;
     size_t len = 0;
     if (cap) out[0] = '\0';
     if (!def) return 0;
-    config_defaults(def);
+    if (base) memcpy(def, base, sizeof *def);
+    else config_defaults(def);
     for (const Section* s = kSections; s->name; s++) {
         const char* section = s->fields ? s->name : NULL;
         const Field* fields = s->fields ? s->fields : &s->scalar;

@@ -152,10 +152,11 @@ const char* config_target_name(const Target* t);
 // The word of a device as the config writes it: "cpu" or "cuda".
 const char* config_device_name(DeviceKind d);
 
-// The keys among `keys` whose value differs from the default, as "a.b, c.d"
-// in table order (a key ending in '.' stands for its whole section, e.g.
-// "search."). Returns how many; the list is cut to fit `cap`.
-int config_changed_keys(const Config* cfg, const char* const* keys, char* out, size_t cap);
+// The keys among `keys` (NULL-terminated) whose value in cfg differs from
+// base (NULL: the defaults), as "a.b, c.d" in table order; a key ending in
+// '.' stands for its whole section, e.g. "search.". Returns how many; the
+// list is cut to fit `cap`.
+int config_changed_keys(const Config* cfg, const Config* base, const char* const* keys, char* out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -52,9 +52,9 @@ int resume_has_checkpoint(const char* command, const char* run_dir, const char* 
     return 0;
 }
 
-void warn_unused_keys(const char* command, const Config* cfg, const char* const* keys) {
+void warn_unused_keys(const char* command, const Config* cfg, const Config* base, const char* const* keys) {
     char list[1024];
-    if (config_changed_keys(cfg, keys, list, sizeof list) == 0) return;
+    if (config_changed_keys(cfg, base, keys, list, sizeof list) == 0) return;
     // Under mpirun every rank reads the same config; one says it.
     int size, rank, local_rank;
     comm_launch_layout(&size, &rank, &local_rank);

@@ -43,8 +43,9 @@ int resume_has_checkpoint(const char* command, const char* run_dir, const char* 
 // A config key the command does not use is never silently ignored: prints
 // one line, "hwnas COMMAND: warning: CONFIG sets keys COMMAND does not use:
 // a.b, c.d", for those of `keys` (NULL-terminated; "section." = the whole
-// section) whose values differ from the defaults. Nothing when none does.
-void warn_unused_keys(const char* command, const Config* cfg, const char* const* keys);
+// section) whose values differ from base's (NULL: the defaults; --quick
+// passes its own settings). Nothing when none does.
+void warn_unused_keys(const char* command, const Config* cfg, const Config* base, const char* const* keys);
 
 // The evaluator options of a config: its data, search.bn_mode, search.seed.
 EvalOptions eval_options(const Config* cfg, DataSplit split, int recal_images, int val_images);

@@ -84,7 +84,12 @@ int cmd_run(int argc, char** argv) {
     // Without --method, stages.enabled chooses: two-stage, or SPOS over the
     // same hardware-specific space.
     if (!method && !cfg.stages.enabled) po.mode = PIPE_SPOS_HW;
-    if (po.mode != PIPE_TWO_STAGE) warn_unused_keys("run", &cfg, kTwoStageKeys);
+    if (po.mode != PIPE_TWO_STAGE) {
+        Config base;  // what the command would use unless told otherwise
+        config_defaults(&base);
+        if (quick) pipeline_quick_config(&base);
+        warn_unused_keys("run", &cfg, &base, kTwoStageKeys);
+    }
     if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);
@@ -236,7 +241,7 @@ int bench_pipeline_main(int argc, char** argv) {
     if (quick) pipeline_quick_config(&cfg);
     if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
     static const char* const kMethodChoice[] = {"stages.enabled", NULL};  // every method runs
-    warn_unused_keys("bench pipeline", &cfg, kMethodChoice);
+    warn_unused_keys("bench pipeline", &cfg, NULL, kMethodChoice);
     int s1 = cfg.stages.stage1_epochs, s2 = cfg.stages.stage2_epochs;
     int h1 = short_epochs ? short1 : s1 / 2 > 0 ? s1 / 2 : 1, h2 = short_epochs ? short2 : s2 / 2 > 0 ? s2 / 2 : 1;
     // SPOS first: it measures the target table and sets the limit the others use.

@@ -107,7 +107,7 @@ static void warn_train_unused(const Config* cfg) {
     for (int i = 0; i < 3; i++)
         for (const char* const* k = lists[i]; k && *k; k++) keys[n++] = *k;
     keys[n] = NULL;
-    warn_unused_keys("train", cfg, keys);
+    warn_unused_keys("train", cfg, NULL, keys);
 }
 
 // Everything is checked (space, data, target of latency sampling) before

@@ -426,15 +426,20 @@ TEST(Config, ChangedKeysListsTheNonDefaultValues) {
     config_defaults(&c);
     char list[256];
     const char* const keys[] = {"search.", "stages.fill", "target", "latency_ms", NULL};
-    EXPECT_EQ(config_changed_keys(&c, keys, list, sizeof list), 0);
+    EXPECT_EQ(config_changed_keys(&c, nullptr, keys, list, sizeof list), 0);
     EXPECT_STREQ(list, "");
     c.search.population = 7, c.search.parents = 7;
     c.stages.fill = FILL_FIRST;
     c.stages.split = 3;  // not asked about
     c.target.kind = TARGET_FILE;
     c.train.epochs = 1;  // not asked about
-    EXPECT_EQ(config_changed_keys(&c, keys, list, sizeof list), 4);
+    EXPECT_EQ(config_changed_keys(&c, nullptr, keys, list, sizeof list), 4);
     EXPECT_STREQ(list, "search.population, search.parents, stages.fill, target");
+    // Against another baseline (hwnas run --quick's settings).
+    Config base = c;
+    base.search.parents = 10;
+    EXPECT_EQ(config_changed_keys(&c, &base, keys, list, sizeof list), 1);
+    EXPECT_STREQ(list, "search.parents");
 }
 
 TEST(Config, WriteFailsCleanlyOnBadPath) {
