@@ -250,8 +250,10 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     space_restrict(&r->sn->space, best->ops, &one);
     int zeros[SPACE_MAX_LAYERS] = {0};
     Supernet* sub = supernet_create(&one, r->dev.ops, &r->dev.ctx, cfg->train.batch, err);
-    if (!sub || supernet_init_params(sub, cfg->train.seed, err) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
-        return supernet_destroy(sub), -1;
+    if (!sub || supernet_init_params(sub, cfg->train.seed, err) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0) {
+        supernet_destroy(sub);
+        return -1;
+    }
     TrainJob job = {0};
     job.train = &ft.train;
     job.data = &ft.data;
