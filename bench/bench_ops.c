@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "kernels/cpu/cpu_ops.h"
 
 typedef enum { OP_DEPTHWISE, OP_POINTWISE, OP_CONV2D, OP_BATCHNORM, OP_RELU6 } OpKind;
@@ -182,11 +182,7 @@ static void run_backward(const OpContext* ctx, const BenchCase* c, Buffers* b) {
 
 // ---- timing ------------------------------------------------------------------
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+static double now_ms(void) { return 1e3 * clock_seconds(); }
 
 static int compare_double(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;

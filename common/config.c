@@ -28,7 +28,7 @@ static void set3(float* v, float a, float b, float c) { v[0] = a, v[1] = b, v[2]
 void config_defaults(Config* cfg) {
     memset(cfg, 0, sizeof *cfg);  // zero padding and string tails: configs compare byte-wise
     DataSection* d = &cfg->data;
-    SET_STR(d->kind, "idx");
+    d->kind = DATA_IDX;
     SET_STR(d->root, "/usr/share/datasets/fashion-mnist");
     SET_STR(d->train_images, "train-images-idx3-ubyte.gz");
     SET_STR(d->train_labels, "train-labels-idx1-ubyte.gz");
@@ -52,15 +52,15 @@ void config_defaults(Config* cfg) {
     t->epochs = 10;
     t->batch = 128;
     t->lr = 0.1f;
-    SET_STR(t->lr_schedule, "cosine");
+    t->lr_schedule = LR_COSINE;
     t->warmup_epochs = 0.5f;
     t->momentum = 0.9f;
     t->nesterov = 1;
     t->weight_decay = 4e-5f;
     t->label_smoothing = 0.1f;
     t->seed = 1;
-    SET_STR(t->sampling, "uniform");
-    SET_STR(t->device, "cpu");
+    t->sampling = SAMPLING_UNIFORM;
+    t->device = DEVICE_CPU;
     t->checkpoint_every_minutes = 10.0f;
 
     SearchSection* s = &cfg->search;
@@ -71,26 +71,26 @@ void config_defaults(Config* cfg) {
     s->mutations = 25;
     s->crossovers = 25;
     s->bn_images = 2000;
-    SET_STR(s->bn_mode, "exact");
+    s->bn_mode = BN_EXACT;
     s->val_images = 10000;
     s->seed = 1;
 
     cfg->space_gen.top_k = 4;
-    SET_STR(cfg->space_gen.capacity, "flops");
-    SET_STR(cfg->space_gen.score, "capacity_per_latency");
+    cfg->space_gen.capacity = CAPACITY_FLOPS;
+    cfg->space_gen.score = SCORE_CAPACITY_PER_LATENCY;
 
     StagesSection* st = &cfg->stages;
     st->enabled = 1;
     st->stage1_epochs = 6;
     st->stage2_epochs = 4;
-    SET_STR(st->fill, "uniform");
+    st->fill = FILL_UNIFORM;
 
     cfg->finetune.epochs = 10;
     cfg->finetune.lr = 0.02f;
     cfg->finetune.retrain_epochs = 30;
     cfg->finetune.retrain_lr = 0.1f;
 
-    SET_STR(cfg->target, "cpu");
+    cfg->target.kind = TARGET_CPU;
     cfg->latency_ms = 0.0f;
 }
 
@@ -102,7 +102,8 @@ typedef enum FieldType {
     F_FLOAT,   // float in [lo, hi], ends excluded by `open`
     F_BOOL,    // int 0/1
     F_STR,     // char[size], any text (paths, file names)
-    F_WORD,    // char[size], one of `words` ("a|b|c")
+    F_WORD,    // an enum: the index of its word in `words` ("a|b|c")
+    F_TARGET,  // Target: the word `cpu` or a file
     F_PAIR,    // float[2] in [lo, hi], first <= second
     F_TRIPLE,  // float[3], 1 value (repeated) or 3 values, in the interval
 } FieldType;
@@ -225,7 +226,7 @@ static const Section kSections[] = {
     {"space_gen", kSpaceGenFields, offsetof(Config, space_gen), END},
     {"stages", kStagesFields, offsetof(Config, stages), END},
     {"finetune", kFinetuneFields, offsetof(Config, finetune), END},
-    {"target", NULL, 0, STR(Config, target)},
+    {"target", NULL, 0, F(Config, target, F_TARGET, 0, 0, 0, NULL)},
     {"latency_ms", NULL, 0, FLT(Config, latency_ms, 0.0, 1e9)},
     {NULL, NULL, 0, END},
 };
@@ -284,18 +285,31 @@ static int read_float(const YamlDoc* d, const YamlNode* n, const char* what, con
                         expected);
 }
 
-static int read_word(const YamlDoc* d, const YamlNode* n, const char* what, const Field* f,
-                     char* out, HwErr* err) {
+// Word `index` of a "a|b|c" list, its length in *len; NULL past the end.
+static const char* nth_word(const char* words, int index, size_t* len) {
+    const char* w = words;
+    for (int i = 0; w && i < index; i++) {
+        w = strchr(w, '|');
+        if (w) w++;
+    }
+    if (!w || index < 0) return NULL;
+    const char* bar = strchr(w, '|');
+    *len = bar ? (size_t)(bar - w) : strlen(w);
+    return w;
+}
+
+// An enum key: the index of the word found among the field's words.
+static int read_word(const YamlDoc* d, const YamlNode* n, const char* what, const Field* f, int* out,
+                     HwErr* err) {
     char word[64];
     if (yaml_string(d, n, what, word, sizeof word, err)) return -1;
-    const char* w = f->words;
-    size_t len = strlen(word);
-    while (w) {
-        const char* bar = strchr(w, '|');
-        size_t wl = bar ? (size_t)(bar - w) : strlen(w);
-        if (wl == len && len > 0 && !strncmp(w, word, len)) return yaml_string(d, n, what, out, f->size, err);
-        w = bar ? bar + 1 : NULL;
-    }
+    size_t len = strlen(word), wl;
+    const char* w;
+    for (int i = 0; len > 0 && (w = nth_word(f->words, i, &wl)) != NULL; i++)
+        if (wl == len && !strncmp(w, word, len)) {
+            *out = i;
+            return 0;
+        }
     char words[160];
     size_t len_words = 0;
     for (const char* p = f->words; *p && len_words + 3 < sizeof words; p++) {
@@ -309,6 +323,17 @@ static int read_word(const YamlDoc* d, const YamlNode* n, const char* what, cons
     words[len_words] = '\0';
     return hw_bad_input(err, d->path, n->line, "%s: found '%.60s', expected one of: %s", what,
                         word, words);
+}
+
+// `target`: the word cpu, or the path of a latency target file.
+static int read_target(const YamlDoc* d, const YamlNode* n, const char* what, Target* out, HwErr* err) {
+    Target t;
+    memset(&t, 0, sizeof t);  // zero tails: configs compare byte-wise
+    if (yaml_string(d, n, what, t.file, sizeof t.file, err)) return -1;
+    t.kind = strcmp(t.file, "cpu") == 0 ? TARGET_CPU : TARGET_FILE;
+    if (t.kind == TARGET_CPU) memset(t.file, 0, sizeof t.file);
+    *out = t;
+    return 0;
 }
 
 // A sequence of `lo_count`..`hi_count` floats; returns how many were read.
@@ -350,7 +375,8 @@ static int read_field(const YamlDoc* d, const YamlNode* n, const char* what, con
         case F_FLOAT: return read_float(d, n, what, f, (float*)p, err);
         case F_BOOL: return yaml_bool(d, n, what, (int*)p, err);
         case F_STR: return yaml_string(d, n, what, (char*)p, f->size, err);
-        case F_WORD: return read_word(d, n, what, f, (char*)p, err);
+        case F_WORD: return read_word(d, n, what, f, (int*)p, err);
+        case F_TARGET: return read_target(d, n, what, (Target*)p, err);
         case F_PAIR: {
             float pair[2];
             if (read_floats(d, n, what, f, 2, 2, pair, err) < 0) return -1;
@@ -436,7 +462,7 @@ static int check_relations(const char* path, int with_lines, const RelationKeys*
 
 // imagefolder data without explicit normalization gets the ImageNet values.
 static void apply_kind_defaults(const YamlNode* root, Config* c) {
-    if (strcmp(c->data.kind, "imagefolder") != 0) return;
+    if (c->data.kind != DATA_IMAGEFOLDER) return;
     const YamlNode* data = yaml_get(root, "data");
     if (!yaml_get(data, "kind")) return;  // only where the document sets the kind
     if (!yaml_get(data, "mean")) set3(c->data.mean, 0.485f, 0.456f, 0.406f);
@@ -604,6 +630,12 @@ static void write_floats(FILE* fp, const float* v, int n) {
     fputc(']', fp);
 }
 
+static void write_word(FILE* fp, const char* words, int index) {
+    size_t len = 0;
+    const char* w = nth_word(words, index, &len);
+    if (w) fprintf(fp, "%.*s", (int)len, w);
+}
+
 static void write_field(FILE* fp, const Field* f, const void* base) {
     const void* p = (const char*)base + f->offset;
     switch (f->type) {
@@ -611,8 +643,9 @@ static void write_field(FILE* fp, const Field* f, const void* base) {
         case F_U64: fprintf(fp, "%llu", (unsigned long long)*(const uint64_t*)p); break;
         case F_FLOAT: yaml_write_float(fp, *(const float*)p); break;
         case F_BOOL: fputs(*(const int*)p ? "true" : "false", fp); break;
-        case F_STR:
-        case F_WORD: yaml_write_string(fp, (const char*)p); break;
+        case F_STR: yaml_write_string(fp, (const char*)p); break;
+        case F_WORD: write_word(fp, f->words, *(const int*)p); break;
+        case F_TARGET: yaml_write_string(fp, config_target_name((const Target*)p)); break;
         case F_PAIR: write_floats(fp, (const float*)p, 2); break;
         case F_TRIPLE: {
             const float* v = (const float*)p;
@@ -647,4 +680,59 @@ int config_write(const Config* cfg, const char* path, HwErr* err) {
     if (!fp) return -1;
     write_config(fp, cfg);
     return yaml_file_commit(fp, tmp, path, err);
+}
+
+// ---------------------------------------------------------------- naming
+
+const char* config_target_name(const Target* t) { return t->kind == TARGET_CPU ? "cpu" : t->file; }
+
+const char* config_device_name(DeviceKind d) { return d == DEVICE_CUDA ? "cuda" : "cpu"; }
+
+// Whether `key` ("train.epochs", or "search." for the section) covers the
+// field `name` of section `section` (NULL for a top-level key).
+static int key_covers(const char* key, const char* section, const char* name) {
+    size_t len = strlen(key);
+    if (!section) return strcmp(key, name) == 0;
+    size_t sl = strlen(section);
+    if (len <= sl || strncmp(key, section, sl) != 0 || key[sl] != '.') return 0;
+    return key[sl + 1] == '\0' || strcmp(key + sl + 1, name) == 0;
+}
+
+static void append_key(char* out, size_t cap, size_t* len, const char* section, const char* name) {
+    char what[96];
+    key_name(what, sizeof what, section, name);
+    int n = snprintf(out + *len, cap - *len, "%s%s", *len ? ", " : "", what);
+    if (n > 0 && *len + (size_t)n < cap) *len += (size_t)n;
+}
+
+static int field_changed(const Field* f, const void* base, const void* default_base) {
+    return memcmp((const char*)base + f->offset, (const char*)default_base + f->offset, f->size) != 0;
+}
+
+int config_changed_keys(const Config* cfg, const Config* base, const char* const* keys, char* out, size_t cap) {
+    Config* def = malloc(sizeof *def);
+    int count = 0;
+    size_t len = 0;
+    if (cap) out[0] = '\0';
+    if (!def) return 0;
+    if (base) memcpy(def, base, sizeof *def);
+    else config_defaults(def);
+    for (const Section* s = kSections; s->name; s++) {
+        const char* section = s->fields ? s->name : NULL;
+        const Field* fields = s->fields ? s->fields : &s->scalar;
+        const void* base = (const char*)cfg + s->offset;
+        const void* default_base = (const char*)def + s->offset;
+        for (const Field* f = fields; f->name; f++) {
+            const char* name = s->fields ? f->name : s->name;
+            for (const char* const* k = keys; *k; k++)
+                if (key_covers(*k, section, name) && field_changed(f, base, default_base)) {
+                    append_key(out, cap, &len, section, name);
+                    count++;
+                    break;
+                }
+            if (!s->fields) break;
+        }
+    }
+    free(def);
+    return count;
 }

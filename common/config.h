@@ -19,8 +19,28 @@ extern "C" {
 // The largest batch (train.batch, --batch, a latency target's `batch`).
 #define CONFIG_MAX_BATCH 65536
 
+// Every word value of the file is one of these from the moment it is read;
+// config_write writes the word back. The order of each enum is the order of
+// its words in the key table (common/config.c).
+typedef enum DataKind { DATA_IDX, DATA_IMAGEFOLDER } DataKind;
+typedef enum LrSchedule { LR_COSINE, LR_LINEAR, LR_CONSTANT } LrSchedule;
+// SPOS-style constrained sampling: paths outside train.window are redrawn.
+typedef enum Sampling { SAMPLING_UNIFORM, SAMPLING_LATENCY, SAMPLING_FLOPS } Sampling;
+typedef enum DeviceKind { DEVICE_CPU, DEVICE_CUDA } DeviceKind;
+typedef enum BnMode { BN_EXACT, BN_EMA } BnMode;
+typedef enum Capacity { CAPACITY_FLOPS, CAPACITY_PARAMS } Capacity;
+typedef enum RankScore { SCORE_CAPACITY_PER_LATENCY, SCORE_LATENCY } RankScore;
+typedef enum StageFill { FILL_UNIFORM, FILL_FIRST } StageFill;
+
+// The latency target: the word `cpu` (measure this machine) or a file.
+typedef enum TargetKind { TARGET_CPU, TARGET_FILE } TargetKind;
+typedef struct Target {
+    TargetKind kind;
+    char file[CFG_PATH_MAX];    // TARGET_FILE only; "" for TARGET_CPU
+} Target;
+
 typedef struct DataSection {
-    char kind[16];              // "idx" | "imagefolder"                      default "idx"
+    DataKind kind;              // idx | imagefolder                          default idx
     char root[CFG_PATH_MAX];    // directory                                  default "/usr/share/datasets/fashion-mnist"
     char train_images[128];     // idx file names inside root                 default "train-images-idx3-ubyte.gz"
     char train_labels[128];     //                                            default "train-labels-idx1-ubyte.gz"
@@ -46,7 +66,7 @@ typedef struct TrainSection {
     int epochs;                 // default 10
     int batch;                  // default 128
     float lr;                   // peak learning rate, default 0.1
-    char lr_schedule[16];       // "cosine" | "linear" | "constant", default "cosine"
+    LrSchedule lr_schedule;     // cosine | linear | constant, default cosine
     float warmup_epochs;        // linear warm-up from 0, default 0.5
     float momentum;             // default 0.9
     int nesterov;               // default 1
@@ -54,9 +74,9 @@ typedef struct TrainSection {
     float label_smoothing;      // default 0.1
     uint64_t seed;              // default 1
     int threads;                // 0 = all cores (at most CONFIG_MAX_THREADS), default 0
-    char sampling[16];          // "uniform" | "latency" | "flops" (SPOS window rejection), default "uniform"
+    Sampling sampling;          // uniform | latency | flops (SPOS window rejection), default uniform
     float window[2];            // accepted [min, max] of the sampling metric (ms or MFLOPs), default 0 0
-    char device[8];             // "cpu" | "cuda", default "cpu"
+    DeviceKind device;          // cpu | cuda, default cpu
     int checkpoint_every_steps; // also a checkpoint every N optimizer steps (0 = off), default 0
     float checkpoint_every_minutes; // and whenever M minutes passed since the last one (0 = off), default 10
 } TrainSection;
@@ -69,23 +89,24 @@ typedef struct SearchSection {
     int mutations;              // default 25
     int crossovers;             // default 25
     int bn_images;              // BN recalibration images, default 2000
-    char bn_mode[8];            // "exact" | "ema", default "exact"
+    BnMode bn_mode;             // exact | ema, default exact
     int val_images;             // validation images per candidate, default 10000
     uint64_t seed;              // default 1
 } SearchSection;
 
 typedef struct SpaceGenSection {
     int top_k;                  // operators kept per layer, default 4
-    char capacity[8];           // "flops" | "params", default "flops"
-    char score[24];             // "capacity_per_latency" | "latency", default "capacity_per_latency"
+    Capacity capacity;          // flops | params, default flops
+    RankScore score;            // capacity_per_latency | latency, default capacity_per_latency
 } SpaceGenSection;
 
 typedef struct StagesSection {
-    int enabled;                // two-stage search, default 1
+    int enabled;                // `hwnas run`: two-stage search (1) or SPOS over the
+                                // hardware-specific space (0, as --method spos-hw), default 1
     int split;                  // t: stage 1 searches layers t+1..n, default n/2 when 0
     int stage1_epochs;          // default 6
     int stage2_epochs;          // default 4
-    char fill[16];              // stage 1 policy for layers 1..t: "uniform" | "first", default "uniform"
+    StageFill fill;             // stage 1 policy for layers 1..t: uniform | first, default uniform
 } StagesSection;
 
 typedef struct FinetuneSection {
@@ -104,7 +125,7 @@ typedef struct Config {
     SpaceGenSection space_gen;
     StagesSection stages;
     FinetuneSection finetune;
-    char target[CFG_PATH_MAX];  // latency target file, or "cpu" = measure this machine, default "cpu"
+    Target target;              // `cpu` = measure this machine, or a latency target file, default cpu
     float latency_ms;           // latency limit for the search, default 0 = none
 } Config;
 
@@ -127,6 +148,17 @@ int config_override(Config* cfg, const char* const* settings, int n, HwErr* err)
 int config_override_flag(Config* cfg, const char* flag, const char* key, const char* value, HwErr* err);
 // Writes the resolved configuration (every key) as YAML; returns 0 or -1.
 int config_write(const Config* cfg, const char* path, HwErr* err);
+
+// The word of a target as the config writes it: "cpu" or the file.
+const char* config_target_name(const Target* t);
+// The word of a device as the config writes it: "cpu" or "cuda".
+const char* config_device_name(DeviceKind d);
+
+// The keys among `keys` (NULL-terminated) whose value in cfg differs from
+// base (NULL: the defaults), as "a.b, c.d" in table order; a key ending in
+// '.' stands for its whole section, e.g. "search.". Returns how many; the
+// list is cut to fit `cap`.
+int config_changed_keys(const Config* cfg, const Config* base, const char* const* keys, char* out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -44,10 +44,14 @@ static FILE* open_special(const char* path, char* tmp, HwErr* err) {
     tmp[0] = 0;
     int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (fd < 0) return hw_runtime(err, path, 0, "cannot open for writing: %s", strerror(errno)), NULL;
+    if (fd < 0) {
+        hw_runtime(err, path, 0, "cannot open for writing: %s", strerror(errno));
+        return NULL;
+    }
     if (fstat(fd, &st) != 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
         close(fd);
-        return hw_runtime(err, path, 0, "changed while being opened, expected a character device or pipe"), NULL;
+        hw_runtime(err, path, 0, "changed while being opened, expected a character device or pipe");
+        return NULL;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     FILE* fp = fdopen(fd, "w");

@@ -147,9 +147,10 @@ static int open_folder(Dataset* ds, const char* cache_dir, HwErr* err) {
 }
 
 Dataset* dataset_open_cached(const DataSection* cfg, DataSplit split, const char* cache_dir, HwErr* err) {
-    int is_idx = !strcmp(cfg->kind, "idx");
-    if (!is_idx && strcmp(cfg->kind, "imagefolder")) {
-        hw_bad_input(err, NULL, 0, "data.kind '%s', expected idx or imagefolder", cfg->kind);
+    int is_idx = cfg->kind == DATA_IDX;
+    if (!is_idx && cfg->kind != DATA_IMAGEFOLDER) {
+        hw_bad_input(err, NULL, 0, "data.kind %d, expected idx (%d) or imagefolder (%d)", (int)cfg->kind, DATA_IDX,
+                     DATA_IMAGEFOLDER);
         return NULL;
     }
     if (split != SPLIT_TRAIN && split != SPLIT_VALID && split != SPLIT_TEST) {

@@ -141,18 +141,6 @@ int image_open_file(ImageDecoder* d, const char* path) {
     return read_header(d);
 }
 
-int image_open_memory(ImageDecoder* d, const void* data, size_t len) {
-    d->width = d->height = 0;
-    d->file_len = 0;
-    if (len == 0) return fail(d, "empty buffer");
-    if (len > IMAGE_MAX_FILE_BYTES)
-        return fail(d, "buffer of %zu bytes, expected at most %d (IMAGE_MAX_FILE_BYTES)", len, IMAGE_MAX_FILE_BYTES);
-    if (reserve(&d->file, &d->file_cap, len)) return fail(d, "out of memory for %zu bytes", len);
-    memcpy(d->file, data, len);
-    d->file_len = len;
-    return read_header(d);
-}
-
 // The largest of 1/8, 1/4, 1/2 (or 1) whose inverse is <= shrink.
 static tjscalingfactor pick_scale(const ImageDecoder* d, double shrink) {
     tjscalingfactor best = {1, 1};

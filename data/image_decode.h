@@ -67,12 +67,11 @@ typedef struct DecodedImage {
 int image_decoder_init(ImageDecoder* d, HwErr* err);
 void image_decoder_free(ImageDecoder* d);
 
-// Reads a file (or takes a copy of a buffer) and its header: d->width and
+// Reads a file and its header: d->width and
 // d->height. Returns 0, or -1 when it is not a readable image (d->why says
 // why): also for sizes beyond the limits above and for 16-bit PNM, which
 // Debian's stb_image 2.27 converts past the end of its buffer.
 int image_open_file(ImageDecoder* d, const char* path);
-int image_open_memory(ImageDecoder* d, const void* data, size_t len);
 
 // Decodes the current image with 1 or 3 channels. `shrink` is how many source
 // pixels the caller maps to one output pixel (>= 1 allows DCT scaling by the

@@ -68,8 +68,14 @@ static int block_for(const Space* s, int position, int op, Block* b) {
 
 static int lookup(const Lut* lut, const Space* s, int position, int op, const char* key, double* ms, HwErr* err) {
     const LutEntry* e = lut_find(lut, key);
-    if (e) return *ms = e->mean, 0;
-    if (position >= 0 && position < s->n_layers && s->layers[position].ops[op].family == OPF_SKIP) return *ms = 0, 0;
+    if (e) {
+        *ms = e->mean;
+        return 0;
+    }
+    if (position >= 0 && position < s->n_layers && s->layers[position].ops[op].family == OPF_SKIP) {
+        *ms = 0;
+        return 0;
+    }
     if (lut->method == LUT_ANALYTIC) {
         Block* b = malloc(sizeof(Block));
         if (!b || block_for(s, position, op, b) < 0) {
@@ -102,6 +108,12 @@ int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, 
     if (latency_of_layer_op(lut, s, s->n_layers, 0, &part, err) < 0) return -1;
     *ms = lut->scale * (total + part) + lut->offset_ms;
     return 0;
+}
+
+int latency_model_predict(const void* model, const int* path, double* ms) {
+    const LatencyModel* m = model;
+    HwErr ignore = {0};
+    return latency_predict(m->lut, m->space, path, ms, &ignore);
 }
 
 const char* latency_timing_note(const Supernet* sn) {
@@ -302,8 +314,14 @@ Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
 static SafeFile* open_check_table(const char* csv, HwErr* err) {
     if (!csv) return NULL;
     SafeFile* f = malloc(sizeof *f);
-    if (!f) return hw_runtime(err, csv, 0, "out of memory"), NULL;
-    if (safe_file_begin(f, csv, err) < 0) return free(f), NULL;
+    if (!f) {
+        hw_runtime(err, csv, 0, "out of memory");
+        return NULL;
+    }
+    if (safe_file_begin(f, csv, err) < 0) {
+        free(f);
+        return NULL;
+    }
     safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct\n");
     return f;
 }

@@ -26,6 +26,14 @@ int latency_head_key(const Space* s, char* out, size_t cap);
 // Predicted ms of an architecture (ops = index per layer). A missing entry is
 // an error naming the key and the target file.
 int latency_predict(const Lut* lut, const Space* s, const int* ops, double* ms, HwErr* err);
+// A table and the space its paths index: the latency predictor of
+// train.sampling latency (a PathLatencyFn of supernet/path_filter.h, with
+// the LatencyModel as `model`). A missing entry rejects the path.
+typedef struct LatencyModel {
+    const Lut* lut;
+    const Space* space;
+} LatencyModel;
+int latency_model_predict(const void* model, const int* path, double* ms);
 // Predicted ms of one layer's operator (for ranking), or of the stem/head.
 int latency_of_layer_op(const Lut* lut, const Space* s, int layer, int op, double* ms, HwErr* err);
 

@@ -1,7 +1,7 @@
 // Latency targets: a lookup table (LUT) of measured or imported operator
 // latencies keyed by operator and shape, or an analytic roofline model.
 //
-// File format (YAML, see ../shared/CONTRACT.md):
+// File format (YAML):
 //
 //   device: "Intel Xeon, 2 threads"   # free text
 //   unit: ms                          # only ms

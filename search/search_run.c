@@ -4,19 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/progress.h"
+#include "common/clock.h"
 #include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
 
 typedef struct Ctx {
     const SearchJob* job;
-    SearchNames names;
-    const char* const* name_rows[SPACE_MAX_LAYERS];
-    int n_ops[SPACE_MAX_LAYERS];
+    SpaceNames names;
     char csv[SAFE_PATH_MAX];
     HwErr latency_err;
     int latency_failed;
@@ -46,7 +44,7 @@ static int evaluate(void* user, const int* ops, double* top1, double* top5, HwEr
 static int append(void* user, const Candidate* cand, HwErr* err) {
     Ctx* c = user;
     if (!c->job->quiet) progress_update(&c->progress, ++c->evaluated);
-    return search_csv_append(c->csv, cand, &c->names, err);
+    return search_csv_append(c->csv, cand, &c->names.names, err);
 }
 
 static void progress(void* user, int generation, const Candidate* best, int evaluated) {
@@ -55,12 +53,6 @@ static void progress(void* user, int generation, const Candidate* best, int eval
     fprintf(stderr, "%ssearch generation %d: best top1 %.4f at %.3f ms, %d candidates evaluated%s",
             isatty(STDERR_FILENO) ? "\r" : "", generation + 1, best ? best->top1 : 0, best ? best->latency_ms : 0,
             evaluated, isatty(STDERR_FILENO) ? "   " : "\n");
-}
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int search_write_arch(const Supernet* sn, const Candidate* c, const char* path, HwErr* err) {
@@ -79,27 +71,43 @@ static int path_in(char* out, size_t cap, const SearchJob* job, const char* name
     return safe_path(out, cap, err, "%s/%s%s", job->out_dir, job->prefix ? job->prefix : "", name);
 }
 
-static void ctx_init(Ctx* c, const SearchJob* job, const char* const (*rows)[OP_POOL_SIZE]) {
-    const Space* s = &job->sn->space;
-    memset(c, 0, sizeof *c);
-    c->job = job;
+void search_names_of(const Space* s, SpaceNames* out) {
+    memset(out, 0, sizeof *out);
     for (int l = 0; l < s->n_layers; l++) {
-        c->name_rows[l] = rows[l];
-        c->n_ops[l] = s->layers[l].n_ops;
+        for (int o = 0; o < s->layers[l].n_ops; o++) out->rows[l][o] = s->layers[l].names[o];
+        out->row_ptrs[l] = out->rows[l];
+        out->n_ops[l] = s->layers[l].n_ops;
     }
-    c->names = (SearchNames){s->n_layers, c->n_ops, c->name_rows};
+    out->names = (SearchNames){s->n_layers, out->n_ops, out->row_ptrs};
 }
 
-static void fill_rows(const Space* s, const char* rows[][OP_POOL_SIZE]) {
-    for (int l = 0; l < s->n_layers; l++)
-        for (int o = 0; o < s->layers[l].n_ops; o++) rows[l][o] = s->layers[l].names[o];
+int search_read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err) {
+    SpaceNames* names = malloc(sizeof *names);
+    *c = NULL, *count = 0;
+    if (!names) return hw_runtime(err, path, 0, "out of memory");
+    search_names_of(s, names);
+    int rc = search_csv_read(path, s->n_layers, search_names_resolve, &names->names, c, count, err);
+    free(names);
+    return rc;
+}
+
+static void ctx_init(Ctx* c, const SearchJob* job) {
+    memset(c, 0, sizeof *c);
+    c->job = job;
+    search_names_of(&job->sn->space, &c->names);
+}
+
+// A failed search: the latency model's error when it was the cause.
+static int search_failed(const Ctx* c, HwErr* err) {
+    if (c->latency_failed) *err = c->latency_err;
+    return -1;
 }
 
 static SearchProblem problem_of(Ctx* c) {
     const SearchJob* job = c->job;
     SearchProblem p = {0};
     p.n_layers = job->sn->space.n_layers;
-    p.n_ops = c->n_ops;
+    p.n_ops = c->names.n_ops;
     p.pinned = job->pinned;
     p.latency_limit_ms = job->limit_ms;
     p.latency = predict;
@@ -110,23 +118,21 @@ static SearchProblem problem_of(Ctx* c) {
 }
 
 int search_random(const SearchJob* job, int budget, SearchOutcome* out, HwErr* err) {
-    const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
-    fill_rows(&job->sn->space, rows);
     Ctx c;
-    ctx_init(&c, job, (const char* const(*)[OP_POOL_SIZE])rows);
+    ctx_init(&c, job);
     if (path_in(c.csv, sizeof c.csv, job, "random.csv", err) < 0) return -1;
     unlink(c.csv);  // the baseline always starts afresh
     SearchProblem p = problem_of(&c);
     SearchResult rr = {0};
-    double t1 = seconds_now();
+    double t1 = clock_seconds();
     progress_begin(&c.progress, "hwnas", "random search, candidates", budget);
-    int rc = random_search(&p, budget, job->cfg->search.seed + 1, &rr, err);
+    int rc = random_search(&p, budget, job->search->seed + 1, &rr, err);
     progress_end(&c.progress);
     if (rc < 0) {
         search_result_free(&rr);
-        return c.latency_failed ? (*err = c.latency_err, -1) : -1;
+        return search_failed(&c, err);
     }
-    out->random_seconds = seconds_now() - t1;
+    out->random_seconds = clock_seconds() - t1;
     out->has_random = 1;
     out->random_best = rr.evaluated[rr.best];
     out->random_evaluated = rr.count;
@@ -136,31 +142,29 @@ int search_random(const SearchJob* job, int budget, SearchOutcome* out, HwErr* e
 
 int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     const Space* s = &job->sn->space;
-    const Config* cfg = job->cfg;
+    const SearchSection* cfg = job->search;
     memset(out, 0, sizeof *out);
-    const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
-    fill_rows(s, rows);
     Ctx c;
-    ctx_init(&c, job, (const char* const(*)[OP_POOL_SIZE])rows);
+    ctx_init(&c, job);
     if (path_in(c.csv, sizeof c.csv, job, "search.csv", err) < 0) return -1;
     Candidate* prior = NULL;
     int prior_count = 0;
     if (access(c.csv, F_OK) == 0 &&
-        search_csv_read(c.csv, s->n_layers, search_names_resolve, &c.names, &prior, &prior_count, err) < 0)
+        search_csv_read(c.csv, s->n_layers, search_names_resolve, &c.names.names, &prior, &prior_count, err) < 0)
         return -1;
     SearchProblem p = problem_of(&c);
     p.prior = prior;
     p.prior_count = prior_count;
     p.on_generation = progress;
-    EvolutionConfig ec = evolution_default_config(cfg->search.seed);
-    ec.population = cfg->search.population;
-    ec.parents = cfg->search.parents;
-    ec.iterations = cfg->search.iterations;
-    ec.mutations = cfg->search.mutations;
-    ec.crossovers = cfg->search.crossovers;
-    ec.mutation_prob = cfg->search.mutation_prob;
+    EvolutionConfig ec = evolution_default_config(cfg->seed);
+    ec.population = cfg->population;
+    ec.parents = cfg->parents;
+    ec.iterations = cfg->iterations;
+    ec.mutations = cfg->mutations;
+    ec.crossovers = cfg->crossovers;
+    ec.mutation_prob = cfg->mutation_prob;
     SearchResult r = {0};
-    double t0 = seconds_now();
+    double t0 = clock_seconds();
     // The expected number of evaluations (fewer when the limit or duplicates
     // leave too few legal candidates).
     progress_begin(&c.progress, "hwnas", "search, candidates", ec.population * (ec.iterations + 1) - prior_count);
@@ -168,14 +172,14 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     progress_end(&c.progress);
     free(prior);
     if (!job->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    if (rc < 0) return c.latency_failed ? (*err = c.latency_err, -1) : -1;
-    out->seconds = seconds_now() - t0;
+    if (rc < 0) return search_failed(&c, err);
+    out->seconds = clock_seconds() - t0;
     out->best = r.evaluated[r.best];
     out->evaluated = r.count;
     out->rejected = r.rejected;
     char path[SAFE_PATH_MAX];
     if (path_in(path, sizeof path, job, "pareto.csv", err) < 0 ||
-        pareto_csv_write(path, r.evaluated, r.count, &c.names, err) < 0)
+        pareto_csv_write(path, r.evaluated, r.count, &c.names.names, err) < 0)
         goto fail;
     if (path_in(path, sizeof path, job, "best.yaml", err) < 0) goto fail;
     if (search_write_arch(job->sn, &out->best, path, err) < 0) goto fail;

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "search/evolution.h"
 #include "search/lut.h"
+#include "search/search_csv.h"
 #include "supernet/arch.h"
 #include "supernet/evaluate.h"
 #include "supernet/supernet.h"
@@ -18,7 +19,7 @@ extern "C" {
 #endif
 
 typedef struct SearchJob {
-    const Config* cfg;
+    const SearchSection* search;  // evolution settings and seed
     Supernet* sn;
     Evaluator* ev;          // validation split, BN recalibration per candidate
     const Lut* lut;
@@ -45,6 +46,20 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err);
 // job's space (pins respected), written to PREFIXrandom.csv; fills the
 // random_* fields of out.
 int search_random(const SearchJob* job, int budget, SearchOutcome* out, HwErr* err);
+
+// The operator names of a space as search_csv.h wants them. It points into
+// itself and into the space: fill it in place (search_names_of), never copy
+// it, and keep the space alive while it is used.
+typedef struct SpaceNames {
+    SearchNames names;
+    int n_ops[SPACE_MAX_LAYERS];
+    const char* const* row_ptrs[SPACE_MAX_LAYERS];
+    const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
+} SpaceNames;
+void search_names_of(const Space* s, SpaceNames* out);
+// Every candidate of a search.csv (or random.csv) of space s: a malloc'd
+// array in *c (free() it), *count rows. Errors as search_csv_read.
+int search_read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err);
 
 // Writes an architecture file for a candidate (latency, top1, flops, params).
 int search_write_arch(const Supernet* sn, const Candidate* c, const char* path, HwErr* err);

@@ -17,7 +17,7 @@ static int compare_rows(const void* a, const void* b) {
 
 static void rank_layer(const Space* pool, const Lut* lut, const SpaceGenSection* cfg, int l, RankTable* t) {
     const SpaceLayer* L = &pool->layers[l];
-    int by_params = !strcmp(cfg->capacity, "params"), latency_only = !strcmp(cfg->score, "latency");
+    int by_params = cfg->capacity == CAPACITY_PARAMS, latency_only = cfg->score == SCORE_LATENCY;
     t->layer = l;
     t->count = L->n_ops;
     for (int o = 0; o < L->n_ops; o++) {

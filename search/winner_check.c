@@ -5,6 +5,7 @@
 
 #include "search/latency.h"
 #include "search/search_csv.h"
+#include "search/search_run.h"
 #include "supernet/safetensors.h"
 #include "supernet/supernet.h"
 
@@ -15,8 +16,7 @@ int winner_measure(const Space* s, const int* ops, const char* weights, const Op
     int zeros[SPACE_MAX_LAYERS] = {0};
     Supernet* net = supernet_create(&one, &ops_cpu, ctx, 1, err);
     if (!net) return -1;
-    int rc = supernet_init_params(net, 1);
-    if (rc < 0) hw_runtime(err, NULL, 0, "out of memory initializing the network to time");
+    int rc = supernet_init_params(net, 1, err);
     if (rc == 0 && weights) rc = safetensors_read_subnet(net, zeros, weights, err);
     if (rc == 0) {
         ProfileOptions opt = {5, 50, 1, 1, 0};
@@ -24,21 +24,6 @@ int winner_measure(const Space* s, const int* ops, const char* weights, const Op
     }
     supernet_destroy(net);
     return rc;
-}
-
-int search_read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err) {
-    const char* rows[SPACE_MAX_LAYERS][OP_POOL_SIZE];
-    const char* const* row_ptrs[SPACE_MAX_LAYERS];
-    int n_ops[SPACE_MAX_LAYERS];
-    for (int l = 0; l < s->n_layers; l++) {
-        for (int o = 0; o < s->layers[l].n_ops; o++) rows[l][o] = s->layers[l].names[o];
-        row_ptrs[l] = rows[l];
-        n_ops[l] = s->layers[l].n_ops;
-    }
-    SearchNames names = {s->n_layers, n_ops, row_ptrs};
-    *c = NULL;
-    *count = 0;
-    return search_csv_read(path, s->n_layers, search_names_resolve, &names, c, count, err);
 }
 
 static int by_top1_then_latency(const void* a, const void* b) {

@@ -41,9 +41,6 @@ int winner_measure(const Space* s, const int* ops, const char* weights, const Op
 int winner_check_latency(const Space* s, const OpContext* ctx, const char* csv, double limit_ms, Candidate* best,
                          WinnerCheck* out, HwErr* err);
 
-// Every candidate of a search.csv of space s (malloc'd *c; free() it).
-int search_read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err);
-
 #ifdef __cplusplus
 }
 #endif

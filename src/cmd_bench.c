@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "common/safe_file.h"
 #include "src/cmd_common.h"
@@ -17,12 +17,6 @@
 #include "supernet/trainer.h"
 
 int bench_data_main(int argc, char** argv);
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int compare_doubles(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;
@@ -83,7 +77,10 @@ static int bench_train(int argc, char** argv) {
     HwErr err = {0};
     Space space;
     Device dev;
-    if (space_load(&space, space_path, &err) < 0 || device_open(&dev, device, threads, &err) < 0) return cli_fail(&err);
+    DeviceKind kind;
+    if (device_parse(device, &kind, &err) < 0 || space_load(&space, space_path, &err) < 0 ||
+        device_open(&dev, kind, threads, &err) < 0)
+        return cli_fail(&err);
     // --paths-out is written like every output (common/safe_file.h): never
     // through a planted link, and a write error is an error.
     SafeFile paths;
@@ -93,7 +90,11 @@ static int bench_train(int argc, char** argv) {
         if (paths_out) safe_file_abort(&paths);
         return cli_fail(&err);
     }
-    supernet_init_params(sn, seed);
+    if (supernet_init_params(sn, seed, &err) < 0) {
+        if (paths_out) safe_file_abort(&paths);
+        supernet_destroy(sn);
+        return cli_fail(&err);
+    }
     size_t floats = (size_t)batch * space.in_h * space.in_w * space.in_c;
     float* images = malloc(floats * sizeof(float));
     int* labels = malloc((size_t)batch * sizeof(int));
@@ -114,7 +115,7 @@ static int bench_train(int argc, char** argv) {
                 safe_file_printf(&paths, "%s%s", l ? " " : "", space.layers[l].names[path[l]]);
             safe_file_printf(&paths, "\n");
         }
-        double t0 = seconds_now();
+        double t0 = clock_seconds();
         supernet_forward(sn, path, batch, MODE_TRAIN, 0.1f);
         dev.ops->cross_entropy_forward_backward(&dev.ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, batch,
                                                 space.classes, 0.1f);
@@ -122,7 +123,7 @@ static int bench_train(int argc, char** argv) {
         supernet_backward(sn);
         supernet_sgd_path(sn, path, &sgd);
         dev.ops->synchronize(&dev.ctx);
-        double dt = seconds_now() - t0;
+        double dt = clock_seconds() - t0;
         if (s >= warmup) step_ms[s - warmup] = dt * 1e3, total += dt;
     }
     int rc = paths_out && safe_file_commit(&paths, &err) < 0 ? cli_fail(&err) : 0;

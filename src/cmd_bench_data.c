@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "data/loader.h"
 #include "src/cmd_common.h"
@@ -22,12 +22,6 @@ static void bench_data_usage(FILE* fp) {
             "  --warmup N      untimed batches first (default 1)\n"
             "  --seed N        shuffle/augmentation seed (default 1)\n"
             "  --val           the validation pipeline (ROOT/val, resize 256 + centre crop)\n");
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 // The options of bench data: the numeric ones read as the config keys they
@@ -84,7 +78,7 @@ static int parse_bench_data(int argc, char** argv, BenchDataArgs* a) {
 
 static void imagenet_section(DataSection* d, const char* root, int size) {
     memset(d, 0, sizeof *d);
-    snprintf(d->kind, sizeof d->kind, "imagefolder");
+    d->kind = DATA_IMAGEFOLDER;
     snprintf(d->root, sizeof d->root, "%s", root);
     d->input_size = size;
     d->channels = 3;
@@ -144,9 +138,9 @@ int bench_data_main(int argc, char** argv) {
         int epoch = 0;
         loader_start_epoch(l, epoch, 0);
         if (read_batches(l, warmup, &epoch, images, labels) == 0) {
-            double t0 = now_seconds();
+            double t0 = clock_seconds();
             if (read_batches(l, batches, &epoch, images, labels) == 0) {
-                double dt = now_seconds() - t0;
+                double dt = clock_seconds() - t0;
                 printf("bench data: root %s split %s workers %d batch %d size %d batches %d images %d "
                        "seconds %.3f images_per_s %.1f skipped %d\n",
                        root, val ? "val" : "train", workers, batch, size, batches, batches * batch, dt,

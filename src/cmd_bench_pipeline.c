@@ -68,8 +68,10 @@ static int write_bench(const char* out, const BenchMethod* m, const PipelineResu
     char path[SAFE_PATH_MAX];
     SafeFile csv, md;
     if (safe_path(path, sizeof path, err, "%s/bench.csv", out) < 0 || safe_file_begin(&csv, path, err) < 0) return -1;
-    if (safe_path(path, sizeof path, err, "%s/bench.md", out) < 0 || safe_file_begin(&md, path, err) < 0)
-        return safe_file_abort(&csv), -1;
+    if (safe_path(path, sizeof path, err, "%s/bench.md", out) < 0 || safe_file_begin(&md, path, err) < 0) {
+        safe_file_abort(&csv);
+        return -1;
+    }
     safe_file_printf(&csv, "method,epochs,train_seconds,search_seconds,evaluated,val_top1,test_top1,predicted_ms,"
                            "measured_ms,limit_ms,train_saving_vs_spos\n");
     safe_file_printf(&md, "# Training time: SPOS vs the two-stage method\n\nSame data, target and latency limit "
@@ -80,7 +82,10 @@ static int write_bench(const char* out, const BenchMethod* m, const PipelineResu
                           "|---|---|---|---|---|---|---|---|---|\n");
     write_bench_rows(&csv, &md, m, res, n);
     safe_file_printf(&md, "\n\nHURRICANE reports 30.4%% less training time than SPOS at equal or better top-1.\n");
-    if (safe_file_commit(&csv, err) < 0) return safe_file_abort(&md), -1;
+    if (safe_file_commit(&csv, err) < 0) {
+        safe_file_abort(&md);
+        return -1;
+    }
     return safe_file_commit(&md, err);
 }
 
@@ -89,13 +94,19 @@ static int copy_file(const char* from, const char* to, HwErr* err) {
     FILE* in = fopen(from, "rb");
     if (!in) return hw_runtime(err, from, 0, "cannot read: %s", strerror(errno));
     SafeFile o;
-    if (safe_file_begin(&o, to, err) < 0) return fclose(in), -1;
+    if (safe_file_begin(&o, to, err) < 0) {
+        fclose(in);
+        return -1;
+    }
     char buf[65536];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) safe_file_write(&o, buf, n);
     int bad = ferror(in);
     fclose(in);
-    if (bad) return safe_file_abort(&o), hw_runtime(err, from, 0, "read error while copying it to %s", to);
+    if (bad) {
+        safe_file_abort(&o);
+        return hw_runtime(err, from, 0, "read error while copying it to %s", to);
+    }
     return safe_file_commit(&o, err);
 }
 
@@ -124,20 +135,25 @@ int bench_pipeline_main(int argc, char** argv) {
         else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) config = argv[++i];
         else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--short") && i + 1 < argc) short_epochs = argv[++i];
-        else return fputs(kBenchUsage, strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? stderr : stdout),
-                    strcmp(argv[i], "-h") && strcmp(argv[i], "--help") ? 2 : 0;
+        else {
+            int help = !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+            fputs(kBenchUsage, help ? stdout : stderr);
+            return help ? 0 : 2;
+        }
     }
     HwErr err = {0};
     int short1 = 0, short2 = 0;
-    if (short_epochs && parse_short(short_epochs, &short1, &short2) < 0)
-        return hw_bad_input(&err, NULL, 0, "--short: found '%s', expected two epoch counts E1,E2 (1..10000)",
-                            short_epochs),
-               cli_fail(&err);
+    if (short_epochs && parse_short(short_epochs, &short1, &short2) < 0) {
+        hw_bad_input(&err, NULL, 0, "--short: found '%s', expected two epoch counts E1,E2 (1..10000)", short_epochs);
+        return cli_fail(&err);
+    }
     Config cfg;
     config_defaults(&cfg);
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
     if (overrides_apply(&sets, &cfg, &err) < 0) return cli_fail(&err);
+    static const char* const kMethodChoice[] = {"stages.enabled", NULL};  // every method runs
+    warn_unused_keys("bench pipeline", &cfg, NULL, kMethodChoice);
     int s1 = cfg.stages.stage1_epochs, s2 = cfg.stages.stage2_epochs;
     int h1 = short_epochs ? short1 : s1 / 2 > 0 ? s1 / 2 : 1, h2 = short_epochs ? short2 : s2 / 2 > 0 ? s2 / 2 : 1;
     // SPOS first: it measures the target table and sets the limit the others use.
@@ -155,7 +171,7 @@ int bench_pipeline_main(int argc, char** argv) {
             return cli_fail(&err);
         // Every method uses the table measured for the first one: the
         // pipeline reuses RUN_DIR/target-cpu.yaml when it is there.
-        if (i > 0 && !strcmp(cfg.target, "cpu")) {
+        if (i > 0 && cfg.target.kind == TARGET_CPU) {
             char from[SAFE_PATH_MAX], to[SAFE_PATH_MAX];
             if (safe_path(from, sizeof from, &err, "%s/%s/%s", out, m[0].name, RUN_TARGET_CPU) < 0 ||
                 run_dir_file(to, sizeof to, dir, RUN_TARGET_CPU, &err) < 0 || copy_file(from, to, &err) < 0)

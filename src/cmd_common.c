@@ -10,6 +10,8 @@
 #include "common/yaml_tree.h"
 #include "supernet/arch.h"
 #include "dist/comm.h"
+#include "search/latency.h"
+#include "src/device.h"
 
 int cli_fail(const HwErr* err) {
     fprintf(stderr, "hwnas: error: %s\n", err->msg[0] ? err->msg : "unknown error");
@@ -50,6 +52,41 @@ int resume_has_checkpoint(const char* command, const char* run_dir, const char* 
     comm_launch_layout(&size, &rank, &local_rank);
     if (rank == 0) fprintf(stderr, "hwnas %s: no checkpoint in %s yet: starting from the beginning\n", command, run_dir);
     return 0;
+}
+
+void warn_unused_keys(const char* command, const Config* cfg, const Config* base, const char* const* keys) {
+    char list[1024];
+    if (config_changed_keys(cfg, base, keys, list, sizeof list) == 0) return;
+    // Under mpirun every rank reads the same config; one says it.
+    int size, rank, local_rank;
+    comm_launch_layout(&size, &rank, &local_rank);
+    if (rank == 0)
+        fprintf(stderr, "hwnas %s: warning: %s sets keys %s does not use: %s\n", command,
+                cfg->path[0] ? cfg->path : "--set", command, list);
+}
+
+EvalOptions eval_options(const Config* cfg, DataSplit split, int recal_images, int val_images) {
+    EvalOptions o = {&cfg->data, split, recal_images, val_images, cfg->search.bn_mode, cfg->search.seed};
+    return o;
+}
+
+Lut* target_open(const Target* target, const Space* space, int threads, int quick, HwErr* err) {
+    if (target->kind == TARGET_FILE) return lut_load(target->file, err);
+    Device dev;
+    if (device_open(&dev, DEVICE_CPU, threads, err) < 0) return NULL;
+    Supernet* sn = supernet_create(space, dev.ops, &dev.ctx, 1, err);
+    Lut* lut = NULL;
+    if (sn && supernet_init_params(sn, 1, err) == 0) {
+        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0, 0};
+        lut = latency_profile(sn, &opt, err);
+    }
+    supernet_destroy(sn);
+    device_close(&dev);
+    if (lut) {
+        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", dev.ctx.threads);
+        snprintf(lut->source, sizeof lut->source, "hwnas (latency profile of %s)", space->name);
+    }
+    return lut;
 }
 
 // The one piece of global state: a signal handler can only reach a global.

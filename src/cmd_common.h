@@ -6,6 +6,8 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "search/lut.h"
+#include "supernet/evaluate.h"
 #include "supernet/space.h"
 
 // Prints `hwnas: error: MSG` and returns the exit status (err->code or 1).
@@ -41,6 +43,21 @@ int resume_has_checkpoint(const char* command, const char* run_dir, const char* 
 // The space of an architecture file: SPACE_PATH when not NULL, else
 // configs/spaces/NAME.yaml for the file's `space: NAME` (a plain name only).
 int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err);
+
+// A config key the command does not use is never silently ignored: prints
+// one line, "hwnas COMMAND: warning: CONFIG sets keys COMMAND does not use:
+// a.b, c.d", for those of `keys` (NULL-terminated; "section." = the whole
+// section) whose values differ from base's (NULL: the defaults; --quick
+// passes its own settings). Nothing when none does.
+void warn_unused_keys(const char* command, const Config* cfg, const Config* base, const char* const* keys);
+
+// The evaluator options of a config: its data, search.bn_mode, search.seed.
+EvalOptions eval_options(const Config* cfg, DataSplit split, int recal_images, int val_images);
+
+// The latency table of a target: its file, or for `cpu` this machine's CPU
+// measured now over every operator of every layer of `space` (30 timed runs
+// after 5 warm-up runs, 2 when `quick`), its device and source filled in.
+Lut* target_open(const Target* target, const Space* space, int threads, int quick, HwErr* err);
 
 // Installs the SIGINT/SIGTERM handler; returns the flag it sets.
 volatile sig_atomic_t* install_interrupt_handler(void);

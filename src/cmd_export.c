@@ -80,10 +80,10 @@ static int export_model(const ExportArgs* a, const OnnxOptions* opt, HwErr* err)
     Device dev;
     if (resolve_space(a, &full, err) < 0 || arch_load(&arch, a->arch, &full, err) < 0) return -1;
     space_restrict(&full, arch.ops, &one);
-    if (device_open(&dev, "cpu", 1, err) < 0) return -1;
+    if (device_open(&dev, DEVICE_CPU, 1, err) < 0) return -1;
     int path[SPACE_MAX_LAYERS] = {0}, rc = -1;
     Supernet* sn = supernet_create(&one, dev.ops, &dev.ctx, 1, err);
-    if (sn && supernet_init_params(sn, 0) == 0 && safetensors_read_subnet(sn, path, a->weights, err) == 0 &&
+    if (sn && supernet_init_params(sn, 0, err) == 0 && safetensors_read_subnet(sn, path, a->weights, err) == 0 &&
         onnx_export_subnet(sn, path, opt, a->out, err) == 0)
         rc = 0;
     else if (sn && !err->msg[0])

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/safe_file.h"
 #include "common/yaml_tree.h"
 #include "search/latency.h"
@@ -116,14 +117,20 @@ static void cpu_model(char* out, size_t cap) {
 
 static int open_supernet(const char* space_path, const char* device, int threads, int batch, Space* space,
                          Device* dev, Supernet** sn, HwErr* err) {
-    if (space_load(space, space_path, err) < 0 || device_open(dev, device, threads, err) < 0) return -1;
+    DeviceKind kind;
+    if (device_parse(device, &kind, err) < 0 || space_load(space, space_path, err) < 0 ||
+        device_open(dev, kind, threads, err) < 0)
+        return -1;
     *sn = supernet_create(space, dev->ops, &dev->ctx, batch, err);
     if (!*sn) return -1;
-    return supernet_init_params(*sn, 1);
+    return supernet_init_params(*sn, 1, err);
 }
 
 static int profile(const LatencyArgs* a) {
-    if (!a->space || !a->out) return fputs(kUsage, stderr), 2;
+    if (!a->space || !a->out) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     if (a->runs < 30) {
         fprintf(stderr, "hwnas: error: --runs: found %d, expected at least 30 timed runs\n", a->runs);
         return 2;
@@ -134,10 +141,9 @@ static int profile(const LatencyArgs* a) {
     Supernet* sn = NULL;
     if (open_supernet(a->space, a->device, a->threads, a->batch, &space, &dev, &sn, &err) < 0) return cli_fail(&err);
     ProfileOptions opt = {a->warmup, a->runs, a->batch, 0, a->force};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_seconds();
     Lut* lut = latency_profile(sn, &opt, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = clock_seconds() - t0;
     int rc = 0;
     if (!lut) {
         rc = cli_fail(&err);
@@ -161,7 +167,7 @@ static int profile(const LatencyArgs* a) {
         if (lut_write(lut, a->out, &err) < 0) rc = cli_fail(&err);
         else
             fprintf(stderr, "hwnas latency profile: %d entries in %.1f s -> %s\n", sn->n_blocks,
-                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), a->out);
+                    seconds, a->out);
         lut_free(lut);
     }
     supernet_destroy(sn);
@@ -194,7 +200,10 @@ static void timing_mismatch(const Lut* lut, const char* target) {
 }
 
 static int predict(const LatencyArgs* a) {
-    if (!a->target || !a->arch) return fputs(kUsage, stderr), 2;
+    if (!a->target || !a->arch) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Space space;
     Arch arch;
@@ -215,7 +224,10 @@ static int predict(const LatencyArgs* a) {
 }
 
 static int check(const LatencyArgs* a) {
-    if (!a->target || !a->space) return fputs(kUsage, stderr), 2;
+    if (!a->target || !a->space) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Space space;
     Device dev;
@@ -243,7 +255,10 @@ static int check(const LatencyArgs* a) {
 }
 
 static int import(const LatencyArgs* a) {
-    if (!a->format || !a->file || !a->out) return fputs(kUsage, stderr), 2;
+    if (!a->format || !a->file || !a->out) {
+        fputs(kUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Lut* lut = NULL;
     LutImportReport rep;

@@ -17,9 +17,26 @@ static const char* kUsage =
     "Profiles the target (or reuses RUN_DIR/target-cpu.yaml), generates the\n"
     "hardware-specific space, trains and searches the supernet in two stages,\n"
     "fine-tunes and tests the winner and writes RUN_DIR/report.md.\n"
-    "Defaults: -c configs/fmnist.yaml, -o runs/fmnist (runs/fmnist-quick with --quick).\n"
+    "Defaults: -c configs/fmnist.yaml, -o runs/fmnist (runs/fmnist-quick with --quick),\n"
+    "--method two-stage (spos-hw when the config sets stages.enabled: false).\n"
     "A run stopped by Ctrl-C continues where it stopped when started again.\n"
     "A RUN_DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
+
+// --method: 0, or -1 after printing the error.
+static int parse_method(const char* method, PipelineMode* mode) {
+    if (!strcmp(method, "two-stage")) *mode = PIPE_TWO_STAGE;
+    else if (!strcmp(method, "spos-hw")) *mode = PIPE_SPOS_HW;
+    else if (!strcmp(method, "spos")) *mode = PIPE_SPOS_POOL;
+    else {
+        fprintf(stderr, "hwnas: error: --method: found '%s', expected two-stage, spos-hw or spos\n", method);
+        return -1;
+    }
+    return 0;
+}
+
+// What only the two-stage method reads.
+static const char* const kTwoStageKeys[] = {"stages.split", "stages.stage1_epochs", "stages.stage2_epochs",
+                                            "stages.fill", NULL};
 
 int cmd_run(int argc, char** argv) {
     static const struct option longopts[] = {
@@ -29,7 +46,7 @@ int cmd_run(int argc, char** argv) {
         {"no-random-baseline", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
         {"set", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
-    const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = "two-stage", *latency = NULL;
+    const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = NULL, *latency = NULL;
     int quick = 0, random = 1, opt;
     ConfigOverrides sets = {0};
     optind = 1;
@@ -49,23 +66,30 @@ int cmd_run(int argc, char** argv) {
         default: fputs(kUsage, stderr); return 2;
         }
     }
-    if (optind != argc) return fputs(kUsage, stderr), 2;
-    PipelineOptions po = {PIPE_TWO_STAGE, quick, random, 1, 1};
-    if (!strcmp(method, "spos-hw")) po.mode = PIPE_SPOS_HW;
-    else if (!strcmp(method, "spos")) po.mode = PIPE_SPOS_POOL;
-    else if (strcmp(method, "two-stage") != 0) {
-        fprintf(stderr, "hwnas: error: --method: found '%s', expected two-stage, spos-hw or spos\n", method);
+    if (optind != argc) {
+        fputs(kUsage, stderr);
         return 2;
     }
+    PipelineOptions po = {PIPE_TWO_STAGE, quick, random, 1, 1};
+    if (method && parse_method(method, &po.mode) < 0) return 2;
     HwErr err = {0};
     Config cfg;
     config_defaults(&cfg);
     if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
     if (quick) pipeline_quick_config(&cfg);
-    if (target && safe_path(cfg.target, sizeof cfg.target, &err, "%s", target) < 0) return cli_fail(&err);
-    if ((latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
+    if ((target && config_override_flag(&cfg, "--target", "target", target, &err) < 0) ||
+        (latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
         overrides_apply(&sets, &cfg, &err) < 0)
         return cli_fail(&err);
+    // Without --method, stages.enabled chooses: two-stage, or SPOS over the
+    // same hardware-specific space.
+    if (!method && !cfg.stages.enabled) po.mode = PIPE_SPOS_HW;
+    if (po.mode != PIPE_TWO_STAGE) {
+        Config base;  // what the command would use unless told otherwise
+        config_defaults(&base);
+        if (quick) pipeline_quick_config(&base);
+        warn_unused_keys("run", &cfg, &base, kTwoStageKeys);
+    }
     if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);

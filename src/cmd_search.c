@@ -53,33 +53,23 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind != argc) return fputs(usage, stderr), 2;
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
     return 0;
 }
 
-// The config, then --set, then the numeric flags (latency_ms, train.threads).
+// The config, then --set, then the flags (--target as the key `target`,
+// latency_ms, train.threads, train.device).
 static int load_config(const SearchArgs* a, Config* cfg, HwErr* err) {
     config_defaults(cfg);
     if ((a->config && config_load(cfg, a->config, err) < 0) || overrides_apply(&a->sets, cfg, err) < 0) return -1;
+    if (a->target && config_override_flag(cfg, "--target", "target", a->target, err) < 0) return -1;
+    if (a->device && config_override_flag(cfg, "--device", "train.device", a->device, err) < 0) return -1;
     if (a->latency_ms && config_override_flag(cfg, "--latency-ms", "latency_ms", a->latency_ms, err) < 0) return -1;
     if (a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0) return -1;
     return 0;
-}
-
-// A target file, or "cpu": measure the space on this machine now.
-static Lut* open_target(const char* target, const Space* space, const Config* cfg, HwErr* err) {
-    if (strcmp(target, "cpu") != 0) return lut_load(target, err);
-    Device dev;
-    if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
-    Supernet* sn = supernet_create(space, dev.ops, &dev.ctx, 1, err);
-    Lut* lut = NULL;
-    if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {5, 30, 1, 0, 0};
-        lut = latency_profile(sn, &opt, err);
-    }
-    supernet_destroy(sn);
-    device_close(&dev);
-    return lut;
 }
 
 static const char* kSpaceUsage =
@@ -93,19 +83,22 @@ int cmd_space(int argc, char** argv) {
     SearchArgs a;
     int p = parse(argc, argv, &a, kSpaceUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.target || !a.out) return fputs(kSpaceUsage, stderr), 2;
+    if (!a.target || !a.out) {
+        fputs(kSpaceUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     Space pool, out;
     if (load_config(&a, &cfg, &err) < 0 || space_load(&pool, a.space ? a.space : cfg.space, &err) < 0)
         return cli_fail(&err);
-    Lut* lut = open_target(a.target, &pool, &cfg, &err);
+    Lut* lut = target_open(&cfg.target, &pool, cfg.train.threads, 0, &err);
     if (!lut) return cli_fail(&err);
     RankTable* tables = calloc((size_t)pool.n_layers, sizeof(RankTable));
-    const char* name = strcmp(a.target, "cpu") ? "target" : "cpu";
+    const char* name = cfg.target.kind == TARGET_CPU ? "cpu" : "target";
     int rc = 0;
     if (!tables || space_generate(&pool, lut, &cfg.space_gen, name, &out, tables, &err) < 0 ||
-        space_write_ranked(&out, tables, a.target, a.out, &err) < 0)
+        space_write_ranked(&out, tables, config_target_name(&cfg.target), a.out, &err) < 0)
         rc = cli_fail(&err);
     else
         fprintf(stderr, "hwnas space: %s: 10^%.1f -> 10^%.1f architectures -> %s\n", pool.name, space_log10_size(&pool),
@@ -128,31 +121,34 @@ int cmd_search(int argc, char** argv) {
     SearchArgs a;
     int p = parse(argc, argv, &a, kSearchUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.supernet || !a.target || !a.out) return fputs(kSearchUsage, stderr), 2;
+    if (!a.supernet || !a.target || !a.out) {
+        fputs(kSearchUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     Config cfg;
     if (load_config(&a, &cfg, &err) < 0) return cli_fail(&err);
-    if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
     double limit = cfg.latency_ms;
     Space space;
-    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || batch_feed_check_data(&cfg, &space, &err) < 0 ||
+    if (space_load(&space, a.space ? a.space : cfg.space, &err) < 0 || batch_feed_check_data(&cfg.data, cfg.path, &space, &err) < 0 ||
         make_dirs(a.out, &err) < 0)
         return cli_fail(&err);
-    Lut* lut = open_target(a.target, &space, &cfg, &err);
+    Lut* lut = target_open(&cfg.target, &space, cfg.train.threads, 0, &err);
     if (!lut) return cli_fail(&err);
     Device dev;
     Supernet* sn = NULL;
     Evaluator* ev = NULL;
     TrainState st;
     int rc = 0;
+    EvalOptions valid = eval_options(&cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images);
     if (device_open(&dev, cfg.train.device, cfg.train.threads, &err) < 0 ||
         !(sn = supernet_create(&space, dev.ops, &dev.ctx, cfg.train.batch, &err)) ||
         checkpoint_load(a.supernet, sn, &st, NULL, &err) < 0 ||
-        !(ev = evaluator_create(sn, &cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, &err))) {
+        !(ev = evaluator_create(sn, &valid, &err))) {
         rc = cli_fail(&err);
         goto done;
     }
-    SearchJob job = {&cfg, sn, ev, lut, limit, NULL, a.out, "", a.random, 0};
+    SearchJob job = {&cfg.search, sn, ev, lut, limit, NULL, a.out, "", a.random, 0};
     SearchOutcome res;
     if (search_run(&job, &res, &err) < 0) {
         rc = cli_fail(&err);

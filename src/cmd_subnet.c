@@ -74,7 +74,7 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
 static int load_config(Config* cfg, const char* path, const SubnetArgs* a, int from_scratch, HwErr* err) {
     config_defaults(cfg);
     if (path && run_dir_config_load(cfg, path, err) < 0) return -1;
-    if (a->device) snprintf(cfg->train.device, sizeof cfg->train.device, "%s", a->device);
+    if (a->device && config_override_flag(cfg, "--device", "train.device", a->device, err) < 0) return -1;
     const char* epochs_key = from_scratch ? "finetune.retrain_epochs" : "finetune.epochs";
     const char* lr_key = from_scratch ? "finetune.retrain_lr" : "finetune.lr";
     if ((a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0) ||
@@ -128,15 +128,16 @@ typedef struct Subnet {
 
 static int subnet_open(Subnet* s, const Config* cfg, const char* arch_path, HwErr* err) {
     memset(s, 0, sizeof *s);
-    if (space_load(&s->full, cfg->space, err) < 0 || batch_feed_check_data(cfg, &s->full, err) < 0 ||
+    if (space_load(&s->full, cfg->space, err) < 0 || batch_feed_check_data(&cfg->data, cfg->path, &s->full, err) < 0 ||
         arch_load(&s->arch, arch_path, &s->full, err) < 0)
         return -1;
     space_restrict(&s->full, s->arch.ops, &s->one);
     if (device_open(&s->dev, cfg->train.device, cfg->train.threads, err) < 0) return -1;
     s->sn = supernet_create(&s->one, s->dev.ops, &s->dev.ctx, cfg->train.batch, err);
+    if (!s->sn) return -1;
     s->path = calloc(SPACE_MAX_LAYERS, sizeof(int));
-    if (!s->sn || !s->path) return -1;
-    return supernet_init_params(s->sn, cfg->train.seed);
+    if (!s->path) return hw_runtime(err, NULL, 0, "out of memory");
+    return supernet_init_params(s->sn, cfg->train.seed, err);
 }
 
 static void subnet_close(Subnet* s) {
@@ -146,7 +147,8 @@ static void subnet_close(Subnet* s) {
 }
 
 static int test_accuracy(Subnet* s, const Config* cfg, double* top1, double* top5, int* n, HwErr* err) {
-    Evaluator* ev = evaluator_create(s->sn, cfg, SPLIT_TEST, 0, cfg->data.limit_test, err);
+    EvalOptions eo = eval_options(cfg, SPLIT_TEST, 0, cfg->data.limit_test);
+    Evaluator* ev = evaluator_create(s->sn, &eo, err);
     if (!ev) return -1;
     int rc = evaluator_accuracy(ev, s->path, top1, top5, n, err);
     evaluator_destroy(ev);
@@ -163,7 +165,8 @@ static const char* kEvalUsage =
 
 // Logits of the first 64 test images, for comparing with tools/torch_model.py.
 static int write_logits(Subnet* s, const Config* cfg, const char* path, HwErr* err) {
-    Evaluator* ev = evaluator_create(s->sn, cfg, SPLIT_TEST, 0, 64, err);
+    EvalOptions eo = eval_options(cfg, SPLIT_TEST, 0, 64);
+    Evaluator* ev = evaluator_create(s->sn, &eo, err);
     if (!ev) return -1;
     loader_start_epoch(ev->val, 0, 0);
     int n = batch_feed_fetch(&ev->feed, 0, ev->val, 64, err), rc = -1;
@@ -189,7 +192,10 @@ int cmd_eval(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kEvalUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch) return fputs(kEvalUsage, stderr), 2;
+    if (!a.arch) {
+        fputs(kEvalUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     RunInputs in;
     if (resolve_inputs(&a, RUN_BEST_WEIGHTS, &in, &err) < 0) return cli_fail(&err);
@@ -221,7 +227,10 @@ int cmd_extract(int argc, char** argv) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kExtractUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.out) return fputs(kExtractUsage, stderr), 2;
+    if (!a.arch || !a.out) {
+        fputs(kExtractUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     RunInputs in;
     char supernet[SAFE_PATH_MAX];
@@ -246,7 +255,7 @@ int cmd_extract(int argc, char** argv) {
     Device dev;
     TrainState st;
     if (load_inputs(&cfg, &in, &a, 0, &err) < 0 || space_load(&space, cfg.space, &err) < 0 ||
-        arch_load(&arch, in.arch, &space, &err) < 0 || device_open(&dev, "cpu", cfg.train.threads, &err) < 0)
+        arch_load(&arch, in.arch, &space, &err) < 0 || device_open(&dev, DEVICE_CPU, cfg.train.threads, &err) < 0)
         return cli_fail(&err);
     Supernet* sn = supernet_create(&space, dev.ops, &dev.ctx, 1, &err);
     int rc = 0;
@@ -280,7 +289,10 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
     SubnetArgs a;
     int p = parse_args(argc, argv, &a, kFinetuneUsage);
     if (p) return p == 1 ? 0 : 2;
-    if (!a.arch || !a.out) return fputs(kFinetuneUsage, stderr), 2;
+    if (!a.arch || !a.out) {
+        fputs(kFinetuneUsage, stderr);
+        return 2;
+    }
     HwErr err = {0};
     RunInputs in;
     if (resolve_inputs(&a, from_scratch ? NULL : RUN_BEST_INHERITED, &in, &err) < 0) return cli_fail(&err);
@@ -302,7 +314,9 @@ static int train_fixed(int argc, char** argv, int from_scratch) {
         goto done;
     }
     TrainJob job = {0};
-    job.cfg = &cfg;
+    job.train = &cfg.train;
+    job.data = &cfg.data;
+    job.config_path = cfg.path;
     job.run_dir = a.out;
     job.checkpoint_name = "subnet.ckpt";
     job.csv_name = "train.csv";

@@ -11,7 +11,14 @@
 #include "kernels/cuda/cuda_context.h"
 #endif
 
-int device_open(Device* d, const char* name, int threads, HwErr* err) {
+int device_parse(const char* name, DeviceKind* kind, HwErr* err) {
+    if (!strcmp(name, "cpu")) *kind = DEVICE_CPU;
+    else if (!strcmp(name, "cuda")) *kind = DEVICE_CUDA;
+    else return hw_bad_input(err, NULL, 0, "--device: found '%s', expected cpu or cuda", name);
+    return 0;
+}
+
+int device_open(Device* d, DeviceKind kind, int threads, HwErr* err) {
     memset(d, 0, sizeof *d);
     // Every count reaching here was range-checked (config, flags, target
     // files); this keeps "all cores" of a huge machine within the same cap.
@@ -20,12 +27,10 @@ int device_open(Device* d, const char* name, int threads, HwErr* err) {
     if (threads <= 0) threads = omp_get_num_procs() < CONFIG_MAX_THREADS ? omp_get_num_procs() : CONFIG_MAX_THREADS;
     d->ctx.threads = threads;
     openblas_set_num_threads(threads);
-    if (!strcmp(name, "cpu")) {
+    if (kind == DEVICE_CPU) {
         d->ops = &ops_cpu;
         return 0;
     }
-    if (strcmp(name, "cuda") != 0)
-        return hw_bad_input(err, NULL, 0, "--device: found '%s', expected cpu or cuda", name);
 #if HWNAS_CUDA
     char why[256];
     if (!cuda_device_available(why, sizeof why)) return hw_runtime(err, NULL, 0, "--device cuda: %s", why);

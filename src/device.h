@@ -2,6 +2,7 @@
 #ifndef HWNAS_DEVICE_H
 #define HWNAS_DEVICE_H
 
+#include "common/config.h"
 #include "common/error.h"
 #include "kernels/ops.h"
 
@@ -12,8 +13,11 @@ typedef struct Device {
 } Device;
 
 // threads 0 = all cores (at most CONFIG_MAX_THREADS). Errors: more threads than
-// that or an unknown device (2), no GPU found (1).
-int device_open(Device* d, const char* name, int threads, HwErr* err);
+// that (2), no GPU found (1).
+int device_open(Device* d, DeviceKind kind, int threads, HwErr* err);
+// A --device flag without a config key behind it: cpu or cuda, else an
+// error (2) "--device: found 'x', expected cpu or cuda".
+int device_parse(const char* name, DeviceKind* kind, HwErr* err);
 void device_close(Device* d);
 
 #endif

@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/progress.h"
 #include "common/safe_file.h"
 #include "deploy/onnx_export.h"
 #include "search/latency.h"
@@ -27,12 +28,6 @@
 #include "supernet/run_dir.h"
 #include "supernet/safetensors.h"
 #include "supernet/trainer.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 __attribute__((format(printf, 1, 2))) static void say(const char* fmt, ...) {
     va_list ap;
@@ -63,24 +58,17 @@ void pipeline_quick_config(Config* cfg) {
 // The latency target: a file, or "cpu" = this machine, measured once per run
 // directory (target-cpu.yaml is reused when present).
 static Lut* open_target(const Config* cfg, const Space* pool, const char* run_dir, int quick, HwErr* err) {
-    if (strcmp(cfg->target, "cpu") != 0) return lut_load(cfg->target, err);
+    if (cfg->target.kind == TARGET_FILE) return target_open(&cfg->target, pool, cfg->train.threads, quick, err);
     char path[SAFE_PATH_MAX];
     if (run_dir_file(path, sizeof path, run_dir, RUN_TARGET_CPU, err) < 0) return NULL;
     if (access(path, F_OK) == 0) return lut_load(path, err);
-    Device dev;
-    if (device_open(&dev, "cpu", cfg->train.threads, err) < 0) return NULL;
-    Supernet* sn = supernet_create(pool, dev.ops, &dev.ctx, 1, err);
-    Lut* lut = NULL;
-    if (sn && supernet_init_params(sn, 1) == 0) {
-        ProfileOptions opt = {quick ? 2 : 5, 30, 1, 0, 0};
-        lut = latency_profile(sn, &opt, err);
-    }
-    supernet_destroy(sn);
-    device_close(&dev);
+    Lut* lut = target_open(&cfg->target, pool, cfg->train.threads, quick, err);
     if (lut) {
-        snprintf(lut->device, sizeof lut->device, "this machine's CPU, %d threads", dev.ctx.threads);
         snprintf(lut->source, sizeof lut->source, "hwnas run (latency profile of %s)", pool->name);
-        if (lut_write(lut, path, err) < 0) return lut_free(lut), NULL;
+        if (lut_write(lut, path, err) < 0) {
+            lut_free(lut);
+            return NULL;
+        }
     }
     return lut;
 }
@@ -92,6 +80,8 @@ typedef struct Run {
     Supernet* sn;
     Evaluator* ev;
     const Lut* lut;
+    LatencyModel model;   // lut over the searched space, for train.sampling latency
+    PathFilter filter;    // train.sampling (supernet/path_filter.h)
     volatile sig_atomic_t* interrupted;
 } Run;
 
@@ -100,7 +90,10 @@ static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, co
     char path[SAFE_PATH_MAX];
     if (run_dir_file(path, sizeof path, r->dir, ckpt, err) < 0) return -1;
     TrainJob job = {0};
-    job.cfg = r->cfg;
+    job.train = &r->cfg->train;
+    job.data = &r->cfg->data;
+    job.config_path = r->cfg->path;
+    job.filter = &r->filter;
     job.run_dir = r->dir;
     job.checkpoint_name = ckpt;
     job.csv_name = csv;
@@ -125,10 +118,10 @@ static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, co
 
 static int search_stage(Run* r, const char* prefix, const int* pinned, double limit, int random_baseline,
                         SearchOutcome* out, double* seconds, HwErr* err) {
-    SearchJob job = {r->cfg, r->sn, r->ev, r->lut, limit, pinned, r->dir, prefix, random_baseline, 0};
-    double t0 = now_s();
+    SearchJob job = {&r->cfg->search, r->sn, r->ev, r->lut, limit, pinned, r->dir, prefix, random_baseline, 0};
+    double t0 = clock_seconds();
     int rc = search_run(&job, out, err);
-    *seconds += now_s() - t0;
+    *seconds += clock_seconds() - t0;
     return rc;
 }
 
@@ -136,7 +129,7 @@ static int search_stage(Run* r, const char* prefix, const int* pinned, double li
 // not this CPU).
 static int measure_winner(Run* r, const Candidate* best, const char* weights, PipelineResult* res, HwErr* err) {
     res->measured_ms = -1;
-    if (strcmp(r->cfg->target, "cpu") != 0) return 0;
+    if (r->cfg->target.kind != TARGET_CPU) return 0;
     return winner_measure(&r->sn->space, best->ops, weights, &r->dev.ctx, &res->measured_ms, err);
 }
 
@@ -150,7 +143,8 @@ static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, Hw
         safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
         return -1;
     int recal = r->cfg->search.bn_images > 2000 ? r->cfg->search.bn_images : 2000;
-    Evaluator* test = evaluator_create(r->sn, r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test, err);
+    EvalOptions eo = eval_options(r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test);
+    Evaluator* test = evaluator_create(r->sn, &eo, err);
     if (!test) return -1;
     Progress shown;
     progress_begin(&shown, "hwnas run", "test, images", evaluator_images(test));
@@ -177,10 +171,14 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     space_restrict(&r->sn->space, best->ops, &one);
     int zeros[SPACE_MAX_LAYERS] = {0};
     Supernet* sub = supernet_create(&one, r->dev.ops, &r->dev.ctx, cfg->train.batch, err);
-    if (!sub || supernet_init_params(sub, cfg->train.seed) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0)
-        return supernet_destroy(sub), -1;
+    if (!sub || supernet_init_params(sub, cfg->train.seed, err) < 0 || safetensors_read_subnet(sub, zeros, inherited, err) < 0) {
+        supernet_destroy(sub);
+        return -1;
+    }
     TrainJob job = {0};
-    job.cfg = &ft;
+    job.train = &ft.train;
+    job.data = &ft.data;
+    job.config_path = ft.path;
     job.run_dir = r->dir;
     job.checkpoint_name = RUN_FINETUNE_CKPT;
     job.csv_name = RUN_FINETUNE_CSV;
@@ -189,14 +187,15 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     job.fixed_path = zeros;
     job.interrupted = r->interrupted;
     TrainResult tr;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     int rc = train_run(sub, &job, &tr, err);
-    res->seconds_finetune = now_s() - t0;
+    res->seconds_finetune = clock_seconds() - t0;
     Evaluator* test = NULL;
     if (rc == 0 && tr.interrupted) rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning");
     if (rc == 0 && safetensors_write_subnet(sub, zeros, final_path, err) < 0) rc = -1;
     if (rc == 0 && onnx_export_beside(sub, zeros, final_path, err) < 0) rc = -1;  // best.onnx
-    if (rc == 0 && !(test = evaluator_create(sub, &ft, SPLIT_TEST, 0, cfg->data.limit_test, err))) rc = -1;
+    EvalOptions eo = eval_options(&ft, SPLIT_TEST, 0, cfg->data.limit_test);
+    if (rc == 0 && !(test = evaluator_create(sub, &eo, err))) rc = -1;
     Progress shown;
     if (rc == 0) {
         progress_begin(&shown, "hwnas run", "test, images", evaluator_images(test));
@@ -216,7 +215,7 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
 static int prepare_run_dir(const Config* cfg, const char* dir, Space* pool, HwErr* err) {
     char path[SAFE_PATH_MAX];
     if (run_dir_file(path, sizeof path, dir, RUN_CONFIG, err) < 0 || space_load(pool, cfg->space, err) < 0 ||
-        batch_feed_check_data(cfg, pool, err) < 0 || make_dirs(dir, err) < 0)
+        batch_feed_check_data(&cfg->data, cfg->path, pool, err) < 0 || make_dirs(dir, err) < 0)
         return -1;
     return config_write(cfg, path, err);
 }
@@ -237,9 +236,9 @@ static int make_space(Run* r, const Config* cfg, const Space* pool, PipelineMode
     } else {
         RankTable* tables = calloc((size_t)pool->n_layers, sizeof(RankTable));
         if (!tables) return hw_runtime(err, NULL, 0, "out of memory");
-        int rc = space_generate(pool, r->lut, &cfg->space_gen, strcmp(cfg->target, "cpu") ? "target" : "cpu", space,
+        int rc = space_generate(pool, r->lut, &cfg->space_gen, cfg->target.kind == TARGET_CPU ? "cpu" : "target", space,
                                 tables, err);
-        if (rc == 0) rc = space_write_ranked(space, tables, cfg->target, path, err);
+        if (rc == 0) rc = space_write_ranked(space, tables, config_target_name(&cfg->target), path, err);
         free(tables);
         if (rc < 0) return -1;
     }
@@ -264,10 +263,11 @@ static int open_supernet(Run* r, const Space* space, HwErr* err) {
     const Config* cfg = r->cfg;
     if (device_open(&r->dev, cfg->train.device, cfg->train.threads, err) < 0) return -1;
     if (!(r->sn = supernet_create(space, r->dev.ops, &r->dev.ctx, cfg->train.batch, err))) return -1;
-    if (supernet_init_params(r->sn, cfg->train.seed) < 0)
-        return hw_runtime(err, NULL, 0, "out of memory initializing the supernet");
-    r->ev = evaluator_create(r->sn, cfg, SPLIT_VALID, cfg->search.bn_images, cfg->search.val_images, err);
-    return r->ev ? 0 : -1;
+    if (supernet_init_params(r->sn, cfg->train.seed, err) < 0) return -1;
+    EvalOptions valid = eval_options(cfg, SPLIT_VALID, cfg->search.bn_images, cfg->search.val_images);
+    if (!(r->ev = evaluator_create(r->sn, &valid, err))) return -1;
+    r->model = (LatencyModel){r->lut, &r->sn->space};
+    return path_filter_init(&r->filter, &cfg->train, r->sn, latency_model_predict, &r->model, cfg->path, err);
 }
 
 // The two-stage method (search/two_stage.h): stage 1 trains and searches the
@@ -275,7 +275,7 @@ static int open_supernet(Run* r, const Space* space, HwErr* err) {
 static int run_two_stage(Run* r, PipelineResult* res, SearchOutcome* so, HwErr* err) {
     const Config* cfg = r->cfg;
     StagePlan plan;
-    TwoStageOptions opt = {cfg->stages.split, !strcmp(cfg->stages.fill, "uniform")};
+    TwoStageOptions opt = {cfg->stages.split, cfg->stages.fill == FILL_UNIFORM};
     two_stage_plan(&r->sn->space, r->lut, &opt, &plan);
     int n = plan.n_layers, t = plan.split, pins[SPACE_MAX_LAYERS];
     say("stage 1: training layers %d..%d", t + 1, n);
@@ -307,7 +307,7 @@ static int run_one_stage(Run* r, PipelineResult* res, SearchOutcome* so, HwErr* 
 static int pick_winner(Run* r, SearchOutcome* so, PipelineResult* res, HwErr* err) {
     char csv[SAFE_PATH_MAX];
     res->n_checks = 0;
-    if (!strcmp(r->cfg->target, "cpu") && res->limit_ms > 0) {
+    if (r->cfg->target.kind == TARGET_CPU && res->limit_ms > 0) {
         WinnerCheck wc;
         if (run_dir_file(csv, sizeof csv, r->dir, RUN_SEARCH_CSV, err) < 0 ||
             winner_check_latency(&r->sn->space, &r->dev.ctx, csv, res->limit_ms, &so->best, &wc, err) < 0)
@@ -325,7 +325,7 @@ static int pick_winner(Run* r, SearchOutcome* so, PipelineResult* res, HwErr* er
 // Random search over the whole space on the final supernet, with as many
 // evaluations as the method used.
 static int random_baseline(Run* r, PipelineResult* res, HwErr* err) {
-    SearchJob rj = {r->cfg, r->sn, r->ev, r->lut, res->limit_ms, NULL, r->dir, "", 0, 0};
+    SearchJob rj = {&r->cfg->search, r->sn, r->ev, r->lut, res->limit_ms, NULL, r->dir, "", 0, 0};
     SearchOutcome ro;
     memset(&ro, 0, sizeof ro);
     if (search_random(&rj, res->evaluated, &ro, err) < 0) return -1;
@@ -361,7 +361,7 @@ static int write_outputs(Run* r, const PipelineOptions* opt, const PipelineResul
     if (run_dir_file(path, sizeof path, r->dir, RUN_BEST_ARCH, err) < 0 || arch_write(&best, &r->sn->space, path, err) < 0)
         return -1;
     if (!opt->report) return 0;
-    ReportInput in = {r->dir, &r->sn->space, r->cfg->target, r->lut->device, opt->mode, opt->finetune, res};
+    ReportInput in = {r->dir, &r->sn->space, config_target_name(&r->cfg->target), r->lut->device, opt->mode, opt->finetune, res};
     return report_write(&in, err);
 }
 
@@ -376,14 +376,14 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     r.interrupted = install_interrupt_handler();
     Space pool, space;
     if (prepare_run_dir(&cfg, run_dir, &pool, err) < 0) return -1;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     Lut* lut = open_target(&cfg, &pool, run_dir, opt->quick, err);
     if (!lut) return -1;
     r.lut = lut;
-    res->seconds_profile = now_s() - t0;
-    t0 = now_s();
+    res->seconds_profile = clock_seconds() - t0;
+    t0 = clock_seconds();
     int rc = make_space(&r, &cfg, &pool, opt->mode, &space, err);
-    res->seconds_space = now_s() - t0;
+    res->seconds_space = clock_seconds() - t0;
     if (rc == 0) {
         say("search space %s: 10^%.1f architectures", space.name, space_log10_size(&space));
         rc = choose_limit(&r, &space, res, err);

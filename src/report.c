@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common/safe_file.h"
+#include "search/search_run.h"
 #include "search/winner_check.h"
 #include "src/svg.h"
 #include "supernet/run_dir.h"

@@ -18,10 +18,10 @@ static int check_shape(int size, int channels, const char* from, const Space* s,
                         s->in_c);
 }
 
-int batch_feed_check_data(const Config* cfg, const Space* space, HwErr* err) {
+int batch_feed_check_data(const DataSection* data, const char* config_path, const Space* space, HwErr* err) {
     char from[CFG_PATH_MAX + 32];
-    snprintf(from, sizeof from, "config %s or --set", cfg->path[0] ? cfg->path : "defaults");
-    return check_shape(cfg->data.input_size, cfg->data.channels, from, space, err);
+    snprintf(from, sizeof from, "config %s or --set", config_path && config_path[0] ? config_path : "defaults");
+    return check_shape(data->input_size, data->channels, from, space, err);
 }
 
 // The backend has printed and recorded the details (file, line, call).

@@ -40,7 +40,7 @@ typedef struct BatchFeed {
 // command that feeds data to a supernet calls it before it reads or writes
 // anything else; batch_feed_fetch checks each loader the same way.
 // 0, or -1 with err (exit 2) naming both shapes and where they come from.
-int batch_feed_check_data(const Config* cfg, const Space* space, HwErr* err);
+int batch_feed_check_data(const DataSection* data, const char* config_path, const Space* space, HwErr* err);
 
 // Host buffers for batches of `batch` (at most sn->max_batch) samples.
 // 0, or -1 with err filled (then batch_feed_free is still safe).

@@ -271,7 +271,10 @@ int block_build_stem(Block* b, int in_h, int in_w, int in_c, int out_c, int kern
                      Activation act, const OpSpec* first_op, int first_out_c, const char** why) {
     block_reset(b, "stem", in_h, in_w, in_c);
     int x = conv_bn_act(b, 0, NODE_CONV, out_c, kernel, stride, "stem", act);
-    if (x < 0) return *why = "stem exceeds the block capacity", -1;
+    if (x < 0) {
+        *why = "stem exceeds the block capacity";
+        return -1;
+    }
     if (first_op) {
         // Compile the first operator on the stem output and splice it in.
         Block tail;
@@ -283,14 +286,19 @@ int block_build_stem(Block* b, int in_h, int in_w, int in_c, int out_c, int kern
         size_t param_base = b->param_floats, running_base = b->running_floats, stat_base = b->stat_floats;
         for (int i = 0; i < tail.param_count; i++) {
             ParamDesc p = tail.params[i];
-            if (join_name(p.name, "stem.first", tail.params[i].name) < 0) return *why = "stem name too long", -1;
+            if (join_name(p.name, "stem.first", tail.params[i].name) < 0) {
+                *why = "stem name too long";
+                return -1;
+            }
             p.offset += param_base;
             b->params[b->param_count++] = p;
         }
         b->param_floats += tail.param_floats;
         for (int i = 0; i < tail.running_count; i++) {
-            if (join_name(b->running_names[b->running_count], "stem.first", tail.running_names[i]) < 0)
-                return *why = "stem name too long", -1;
+            if (join_name(b->running_names[b->running_count], "stem.first", tail.running_names[i]) < 0) {
+                *why = "stem name too long";
+                return -1;
+            }
             b->running_channels[b->running_count++] = tail.running_channels[i];
         }
         b->running_floats += tail.running_floats;
@@ -319,8 +327,10 @@ int block_build_head(Block* b, int in_h, int in_w, int in_c, int features, Activ
                      int classes, const char** why) {
     block_reset(b, "head", in_h, in_w, in_c);
     int x = 0;
-    if (features > 0 && (x = conv_bn_act(b, x, NODE_LINEAR, features, 1, 1, "head", act)) < 0)
-        return *why = "head exceeds the block capacity", -1;
+    if (features > 0 && (x = conv_bn_act(b, x, NODE_LINEAR, features, 1, 1, "head", act)) < 0) {
+        *why = "head exceeds the block capacity";
+        return -1;
+    }
     int g = add_slot(b, 1, 1, b->slots[x].c);
     Node* n = add_node(b, NODE_GAP, x, -1);
     n->out = g;
@@ -357,4 +367,3 @@ size_t block_scratch_floats(const Block* b, const OpContext* ctx, int batch) {
     return m;
 }
 
-double block_params_count(const Block* b) { return (double)b->param_floats; }

@@ -107,7 +107,6 @@ size_t block_activation_floats(const Block* b, int batch);
 size_t block_max_slot_floats(const Block* b, int batch);
 // Scratch floats the block's ops need for `batch` (conv im2col, dw/BN partials).
 size_t block_scratch_floats(const Block* b, const OpContext* ctx, int batch);
-double block_params_count(const Block* b);
 
 #ifdef __cplusplus
 }

@@ -158,7 +158,10 @@ static int take(Reader* r, void* dst, size_t bytes) {
 
 static unsigned char* read_whole(const char* path, size_t* size, HwErr* err) {
     FILE* fp = fopen(path, "rb");
-    if (!fp) return hw_bad_input(err, path, 0, "cannot open checkpoint: %s", strerror(errno)), NULL;
+    if (!fp) {
+        hw_bad_input(err, path, 0, "cannot open checkpoint: %s", strerror(errno));
+        return NULL;
+    }
     unsigned char* buf = NULL;
     long len = -1;
     if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
@@ -171,7 +174,8 @@ static unsigned char* read_whole(const char* path, size_t* size, HwErr* err) {
         !(buf = malloc((size_t)len + 1)) || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
         free(buf);
         fclose(fp);
-        return hw_bad_input(err, path, 0, "cannot read checkpoint"), NULL;
+        hw_bad_input(err, path, 0, "cannot read checkpoint");
+        return NULL;
     }
     fclose(fp);
     *size = (size_t)len;

@@ -16,22 +16,25 @@ static DataLoader* make_loader(Dataset* ds, int batch, int augment, uint64_t see
     return loader_create(ds, &opt, err);
 }
 
-Evaluator* evaluator_create(Supernet* sn, const Config* cfg, DataSplit eval_split, int recal_images,
-                            int val_images, HwErr* err) {
+Evaluator* evaluator_create(Supernet* sn, const EvalOptions* opt, HwErr* err) {
     Evaluator* ev = calloc(1, sizeof(Evaluator));
-    if (!ev) return hw_runtime(err, NULL, 0, "out of memory"), NULL;
+    if (!ev) {
+        hw_runtime(err, NULL, 0, "out of memory");
+        return NULL;
+    }
+    const DataSection* data = opt->data;
     ev->sn = sn;
     ev->batch = sn->max_batch;
-    ev->recal_images = recal_images;
-    ev->val_images = val_images;
-    ev->exact = strcmp(cfg->search.bn_mode, "ema") != 0;
+    ev->recal_images = opt->recal_images;
+    ev->val_images = opt->val_images;
+    ev->exact = opt->bn_mode == BN_EXACT;
     if (batch_feed_init(&ev->feed, sn, ev->batch, err) < 0) goto fail;
-    if (recal_images > 0) {
-        if (!(ev->recal_set = dataset_open(&cfg->data, SPLIT_TRAIN, err))) goto fail;
-        if (!(ev->recal = make_loader(ev->recal_set, ev->batch, 1, cfg->search.seed, cfg->data.workers, err))) goto fail;
+    if (opt->recal_images > 0) {
+        if (!(ev->recal_set = dataset_open(data, SPLIT_TRAIN, err))) goto fail;
+        if (!(ev->recal = make_loader(ev->recal_set, ev->batch, 1, opt->seed, data->workers, err))) goto fail;
     }
-    if (!(ev->val_set = dataset_open(&cfg->data, eval_split, err))) goto fail;
-    if (!(ev->val = make_loader(ev->val_set, ev->batch, 0, cfg->search.seed, cfg->data.workers, err))) goto fail;
+    if (!(ev->val_set = dataset_open(data, opt->split, err))) goto fail;
+    if (!(ev->val = make_loader(ev->val_set, ev->batch, 0, opt->seed, data->workers, err))) goto fail;
     return ev;
 fail:
     if (!err->msg[0]) hw_runtime(err, NULL, 0, "out of memory");
@@ -59,7 +62,7 @@ static int next_batch(Evaluator* ev, int slot, DataLoader* l, int limit, HwErr* 
 int evaluator_recalibrate(Evaluator* ev, const int* path, HwErr* err) {
     if (ev->recal_images <= 0) return 0;
     Supernet* sn = ev->sn;
-    supernet_reset_path_bn(sn, path);
+    if (supernet_reset_path_bn(sn, path, err) < 0) return -1;
     loader_start_epoch(ev->recal, 0, 0);  // the same images for every candidate
     int done = 0, k = 0, slot = 0;
     int n = next_batch(ev, slot, ev->recal, ev->recal_images, err);

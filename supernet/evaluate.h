@@ -28,11 +28,18 @@ typedef struct Evaluator {
     Progress* progress; // NULL, or told the images evaluated of an accuracy pass (a long test split)
 } Evaluator;
 
-// eval_split: SPLIT_VALID (search) or SPLIT_TEST (final numbers). sn must
-// outlive the evaluator (evaluator_destroy frees its batch buffers through
-// sn's backend).
-Evaluator* evaluator_create(Supernet* sn, const Config* cfg, DataSplit eval_split, int recal_images,
-                            int val_images, HwErr* err);
+typedef struct EvalOptions {
+    const DataSection* data;
+    DataSplit split;        // SPLIT_VALID (search) or SPLIT_TEST (final numbers)
+    int recal_images;       // BN recalibration images, 0 = keep the running statistics
+    int val_images;         // 0 = the whole split
+    BnMode bn_mode;         // search.bn_mode
+    uint64_t seed;          // the recalibration subset (search.seed)
+} EvalOptions;
+
+// sn must outlive the evaluator (evaluator_destroy frees its batch buffers
+// through sn's backend).
+Evaluator* evaluator_create(Supernet* sn, const EvalOptions* opt, HwErr* err);
 void evaluator_destroy(Evaluator* ev);
 
 // Resets and recomputes the BN statistics of the path's blocks over

@@ -14,8 +14,14 @@ const char* const op_pool_names[OP_POOL_SIZE] = {
 
 static int parse_suffix(const char* rest, OpSpec* s, int allow_hs) {
     if (!*rest) return 0;
-    if (!strcmp(rest, "_se")) return s->se = 1, 0;
-    if (allow_hs && !strcmp(rest, "_hs")) return s->hswish = 1, 0;
+    if (!strcmp(rest, "_se")) {
+        s->se = 1;
+        return 0;
+    }
+    if (allow_hs && !strcmp(rest, "_hs")) {
+        s->hswish = 1;
+        return 0;
+    }
     return -1;
 }
 
@@ -24,7 +30,10 @@ static int valid_kernel(int k) { return k == 3 || k == 5 || k == 7; }
 static int parse_loose(const char* name, OpSpec* s) {
     memset(s, 0, sizeof *s);
     int k = 0, e = 0, n = 0;
-    if (!strcmp(name, "skip")) return s->family = OPF_SKIP, 0;
+    if (!strcmp(name, "skip")) {
+        s->family = OPF_SKIP;
+        return 0;
+    }
     if (sscanf(name, "mb_k%d_e%d%n", &k, &e, &n) == 2 && valid_kernel(k) && e >= 1 && e <= 6) {
         *s = (OpSpec){OPF_MBCONV, k, e, 0, 0};
         return parse_suffix(name + n, s, 1);

@@ -59,13 +59,6 @@ int op_valid(const OpSpec* spec, int in_c, int out_c, int stride, const char** w
 // Width of the SE bottleneck for c channels.
 static inline int se_hidden(int c) { return c / 4 > 8 ? c / 4 : 8; }
 
-// Multiply-accumulates (conv + linear, the SPOS convention) and parameters
-// (weights, biases and BN affine) of one operator at the given input shape.
-typedef struct OpCost {
-    double macs;
-    double params;
-} OpCost;
-OpCost op_cost(const OpSpec* spec, int in_h, int in_w, int in_c, int out_c, int stride);
 
 #ifdef __cplusplus
 }

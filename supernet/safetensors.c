@@ -94,7 +94,10 @@ static Tensor* subnet_tensors(const Supernet* sn, const int* path, int* count) {
             t.block = b, t.param = i, t.kind = 0;
             t.offset = offset;
             offset += t.numel * 4;
-            if (add_tensor(&list, count, &cap, t) < 0) return free(list), NULL;
+            if (add_tensor(&list, count, &cap, t) < 0) {
+                free(list);
+                return NULL;
+            }
         }
         for (int i = 0; i < blk->running_count; i++) {
             static const char* const suffix[] = {"", ".running_mean", ".running_var", ".num_batches_tracked"};
@@ -110,7 +113,10 @@ static Tensor* subnet_tensors(const Supernet* sn, const int* path, int* count) {
                 t.block = b, t.param = -1, t.running = i, t.kind = k;
                 t.offset = offset;
                 offset += t.numel * (t.is_int64 ? 8 : 4);
-                if (add_tensor(&list, count, &cap, t) < 0) return free(list), NULL;
+                if (add_tensor(&list, count, &cap, t) < 0) {
+                    free(list);
+                    return NULL;
+                }
             }
         }
     }
@@ -242,7 +248,10 @@ static int json_int_list(Json* j, int64_t* out, int cap, int* count) {
     *count = 0;
     if (expect(j, '[') < 0) return -1;
     ws(j);
-    if (j->i < j->n && j->s[j->i] == ']') return j->i++, 0;
+    if (j->i < j->n && j->s[j->i] == ']') {
+        j->i++;
+        return 0;
+    }
     for (;;) {
         if (*count >= cap || json_int(j, &out[(*count)++]) < 0) return -1;
         ws(j);
@@ -259,7 +268,10 @@ static int json_skip_metadata(Json* j) {
     char buf[4096];
     if (expect(j, '{') < 0) return -1;
     ws(j);
-    if (j->i < j->n && j->s[j->i] == '}') return j->i++, 0;
+    if (j->i < j->n && j->s[j->i] == '}') {
+        j->i++;
+        return 0;
+    }
     for (;;) {
         if (json_string(j, buf, sizeof buf) < 0 || expect(j, ':') < 0 || json_string(j, buf, sizeof buf) < 0) return -1;
         ws(j);
@@ -346,38 +358,131 @@ static int parse_header(const char* text, size_t len, Entry** out, int* count) {
     }
 }
 
-int safetensors_read_subnet(Supernet* sn, const int* path, const char* file, HwErr* err) {
+// A safetensors file in memory: its JSON header (NUL-terminated) and the
+// data bytes after it.
+typedef struct StFile {
+    char* header;
+    size_t header_len;
+    unsigned char* data;
+    size_t data_bytes;
+} StFile;
+
+static void st_file_free(StFile* f) {
+    free(f->header);
+    free(f->data);
+}
+
+static int st_file_read(const char* file, StFile* out, HwErr* err) {
+    memset(out, 0, sizeof *out);
     FILE* fp = fopen(file, "rb");
     if (!fp) return hw_bad_input(err, file, 0, "cannot open: %s", strerror(errno));
     uint64_t hlen = 0;
     long size = -1;
     if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
     rewind(fp);
+    int rc = 0;
     if (size < 8 || fread(&hlen, 8, 1, fp) != 1) {
-        fclose(fp);
-        return hw_bad_input(err, file, 0, "not a safetensors file (shorter than its 8-byte header length)");
+        rc = hw_bad_input(err, file, 0, "not a safetensors file (shorter than its 8-byte header length)");
+    } else if (hlen > (uint64_t)size - 8 || hlen > (uint64_t)LIMIT_SAFETENSORS_HEADER_BYTES) {
+        rc = hw_bad_input(err, file, 0,
+                          "bytes 0-7 declare a header of %llu bytes, expected at most %lld and at most the %ld "
+                          "bytes after them (LIMIT_SAFETENSORS_HEADER_BYTES)",
+                          (unsigned long long)hlen, (long long)LIMIT_SAFETENSORS_HEADER_BYTES, size - 8);
+    } else {
+        out->header_len = (size_t)hlen;
+        out->data_bytes = (size_t)size - 8 - (size_t)hlen;
+        out->header = malloc(out->header_len + 1);
+        out->data = malloc(out->data_bytes + 1);
+        if (!out->header || !out->data)
+            rc = hw_runtime(err, file, 0, "out of memory");
+        else if (fread(out->header, 1, out->header_len, fp) != out->header_len ||
+                 fread(out->data, 1, out->data_bytes, fp) != out->data_bytes)
+            rc = hw_bad_input(err, file, 0, "truncated safetensors file");
+        else
+            out->header[out->header_len] = 0;
     }
-    if (hlen > (uint64_t)size - 8 || hlen > (uint64_t)LIMIT_SAFETENSORS_HEADER_BYTES) {
-        fclose(fp);
-        return hw_bad_input(err, file, 0,
-                            "bytes 0-7 declare a header of %llu bytes, expected at most %lld and at most the %ld "
-                            "bytes after them (LIMIT_SAFETENSORS_HEADER_BYTES)",
-                            (unsigned long long)hlen, (long long)LIMIT_SAFETENSORS_HEADER_BYTES, size - 8);
+    fclose(fp);
+    if (rc < 0) st_file_free(out);
+    return rc;
+}
+
+// The header entry of tensor t, marked used; NULL with err when absent or
+// when its dtype, shape or data range is not t's.
+static Entry* matching_entry(const char* file, const Tensor* t, Entry* entries, int count, size_t data_bytes,
+                             HwErr* err) {
+    Entry* e = NULL;
+    for (int k = 0; k < count && !e; k++)
+        if (!strcmp(entries[k].name, t->name)) e = &entries[k];
+    if (!e) {
+        hw_bad_input(err, file, 0, "missing tensor %s (the architecture and the weights differ)", t->name);
+        return NULL;
     }
-    size_t data_bytes = (size_t)size - 8 - (size_t)hlen;
-    char* header = malloc(hlen + 1);
-    unsigned char* data = malloc(data_bytes + 1);
+    e->used = 1;
+    const char* want_dtype = t->is_int64 ? "I64" : "F32";
+    int shape_ok = e->ndim == t->ndim;
+    for (int d = 0; shape_ok && d < t->ndim; d++) shape_ok = e->shape[d] == t->shape[d];
+    size_t bytes = t->numel * (t->is_int64 ? 8 : 4);
+    if (strcmp(e->dtype, want_dtype) != 0 || !shape_ok) {
+        hw_bad_input(err, file, 0, "tensor %s: found dtype %s with %d dims, expected %s of shape %lld%s", t->name,
+                     e->dtype, e->ndim, want_dtype, (long long)t->shape[0], t->ndim > 1 ? "x..." : "");
+        return NULL;
+    }
+    if (e->begin < 0 || e->end < e->begin || (uint64_t)e->end > data_bytes || (size_t)(e->end - e->begin) != bytes) {
+        hw_bad_input(err, file, 0, "tensor %s: data_offsets [%lld, %lld] outside the %zu data bytes or of the wrong size",
+                     t->name, (long long)e->begin, (long long)e->end, data_bytes);
+        return NULL;
+    }
+    return e;
+}
+
+// Copies one tensor's bytes into the host copies of the weights (converted
+// to hwnas's layout) or of the BN statistics.
+static int load_tensor(Supernet* sn, const Tensor* t, const unsigned char* src, float* params, float* running,
+                       HwErr* err) {
+    const Block* blk = &sn->blocks[t->block];
+    size_t bytes = t->numel * (t->is_int64 ? 8 : 4);
+    if (t->kind == 0) {
+        const ParamDesc* p = &blk->params[t->param];
+        float* tmp = malloc(bytes + 4);
+        if (!tmp) return hw_runtime(err, NULL, 0, "out of memory for tensor %s", t->name);
+        memcpy(tmp, src, bytes);
+        convert(p, tmp, params + sn->param_offset[t->block] + p->offset, 0);
+        free(tmp);
+    } else if (t->kind == 3) {
+        int64_t v;
+        memcpy(&v, src, 8);
+        sn->bn_batches[t->block] = v;
+    } else {
+        float* r = running + sn->running_offset[t->block] + running_offset_of(blk, t->running);
+        memcpy(r + (t->kind == 2 ? t->numel : 0), src, bytes);
+    }
+    return 0;
+}
+
+// Every tensor of the subnet from the file's entries into the host copies;
+// an entry the subnet does not have is an error too.
+static int load_tensors(Supernet* sn, const Tensor* ts, int ntensors, Entry* entries, int count, const StFile* f,
+                        const char* file, float* params, float* running, HwErr* err) {
+    for (int i = 0; i < ntensors; i++) {
+        const Entry* e = matching_entry(file, &ts[i], entries, count, f->data_bytes, err);
+        if (!e || load_tensor(sn, &ts[i], f->data + e->begin, params, running, err) < 0) return -1;
+    }
+    for (int k = 0; k < count; k++)
+        if (!entries[k].used)
+            return hw_bad_input(err, file, 0, "unexpected tensor %s (the architecture and the weights differ)",
+                                entries[k].name);
+    return 0;
+}
+
+int safetensors_read_subnet(Supernet* sn, const int* path, const char* file, HwErr* err) {
+    StFile f;
+    if (st_file_read(file, &f, err) < 0) return -1;
     Entry* entries = NULL;
     int count = 0, ntensors = 0, rc = -1;
     Tensor* ts = NULL;
     float* params = NULL;
     float* running = NULL;
-    if (!header || !data || fread(header, 1, hlen, fp) != hlen || fread(data, 1, data_bytes, fp) != data_bytes) {
-        hw_bad_input(err, file, 0, "truncated safetensors file");
-        goto done;
-    }
-    header[hlen] = 0;
-    int parsed = parse_header(header, hlen, &entries, &count);
+    int parsed = parse_header(f.header, f.header_len, &entries, &count);
     if (parsed == -2) {
         hw_bad_input(err, file, 0, "header lists more than %d tensors, expected at most %d (LIMIT_SAFETENSORS_TENSORS)",
                      LIMIT_SAFETENSORS_TENSORS, LIMIT_SAFETENSORS_TENSORS);
@@ -394,62 +499,15 @@ int safetensors_read_subnet(Supernet* sn, const int* path, const char* file, HwE
         hw_runtime(err, file, 0, "out of memory");
         goto done;
     }
+    // Blocks off the path keep their weights.
     sn->ops->download(&sn->ctx, params, sn->params, sn->param_floats * sizeof(float));
     sn->ops->download(&sn->ctx, running, sn->running, sn->running_floats * sizeof(float));
-    for (int i = 0; i < ntensors; i++) {
-        const Tensor* t = &ts[i];
-        Entry* e = NULL;
-        for (int k = 0; k < count && !e; k++)
-            if (!strcmp(entries[k].name, t->name)) e = &entries[k];
-        if (!e) {
-            hw_bad_input(err, file, 0, "missing tensor %s (the architecture and the weights differ)", t->name);
-            goto done;
-        }
-        e->used = 1;
-        const char* want_dtype = t->is_int64 ? "I64" : "F32";
-        int shape_ok = e->ndim == t->ndim;
-        for (int d = 0; shape_ok && d < t->ndim; d++) shape_ok = e->shape[d] == t->shape[d];
-        size_t bytes = t->numel * (t->is_int64 ? 8 : 4);
-        if (strcmp(e->dtype, want_dtype) != 0 || !shape_ok) {
-            hw_bad_input(err, file, 0, "tensor %s: found dtype %s with %d dims, expected %s of shape %lld%s", t->name,
-                         e->dtype, e->ndim, want_dtype, (long long)t->shape[0], t->ndim > 1 ? "x..." : "");
-            goto done;
-        }
-        if (e->begin < 0 || e->end < e->begin || (uint64_t)e->end > data_bytes || (size_t)(e->end - e->begin) != bytes) {
-            hw_bad_input(err, file, 0, "tensor %s: data_offsets [%lld, %lld] outside the %zu data bytes or of the wrong size",
-                         t->name, (long long)e->begin, (long long)e->end, data_bytes);
-            goto done;
-        }
-        const Block* blk = &sn->blocks[t->block];
-        const unsigned char* src = data + e->begin;
-        if (t->kind == 0) {
-            const ParamDesc* p = &blk->params[t->param];
-            float* tmp = malloc(bytes);
-            if (!tmp) goto done;
-            memcpy(tmp, src, bytes);
-            convert(p, tmp, params + sn->param_offset[t->block] + p->offset, 0);
-            free(tmp);
-        } else if (t->kind == 3) {
-            int64_t v;
-            memcpy(&v, src, 8);
-            sn->bn_batches[t->block] = v;
-        } else {
-            float* r = running + sn->running_offset[t->block] + running_offset_of(blk, t->running);
-            memcpy(r + (t->kind == 2 ? t->numel : 0), src, bytes);
-        }
-    }
-    for (int k = 0; k < count; k++)
-        if (!entries[k].used) {
-            hw_bad_input(err, file, 0, "unexpected tensor %s (the architecture and the weights differ)", entries[k].name);
-            goto done;
-        }
+    if (load_tensors(sn, ts, ntensors, entries, count, &f, file, params, running, err) < 0) goto done;
     sn->ops->upload(&sn->ctx, sn->params, params, sn->param_floats * sizeof(float));
     sn->ops->upload(&sn->ctx, sn->running, running, sn->running_floats * sizeof(float));
     rc = 0;
 done:
-    fclose(fp);
-    free(header);
-    free(data);
+    st_file_free(&f);
     free(entries);
     free(ts);
     free(params);

@@ -15,7 +15,10 @@ const char* activation_name(Activation a) {
 
 int activation_parse(const char* name, Activation* a) {
     for (int i = 0; i <= ACT_HSIGMOID; i++)
-        if (!strcmp(name, kActNames[i])) return *a = (Activation)i, 0;
+        if (!strcmp(name, kActNames[i])) {
+            *a = (Activation)i;
+            return 0;
+        }
     return -1;
 }
 
@@ -224,10 +227,6 @@ int space_write_with(const Space* s, const char* path, const char* comment,
     }
     fprintf(fp, "head: {features: %d, act: %s}\n", s->head.features, activation_name(s->head.act));
     return yaml_file_commit(fp, tmp, path, err);
-}
-
-int space_write(const Space* s, const char* path, HwErr* err) {
-    return space_write_with(s, path, NULL, NULL, NULL, err);
 }
 
 void space_restrict(const Space* s, const int* ops, Space* out) {

@@ -60,9 +60,9 @@ typedef struct Space {
 int space_load(Space* s, const char* path, HwErr* err);
 // Index of op name in layer l, or -1.
 int space_op_index(const Space* s, int layer, const char* name);
-int space_write(const Space* s, const char* path, HwErr* err);
-// The same with a leading comment block and extra lines per layer (e.g. the
-// ranking table of a generated space), written after the layer's `ops`.
+// Writes the space as YAML, with a leading comment block (NULL: none) and
+// extra lines per layer (NULL: none; e.g. the ranking table of a generated
+// space), written after the layer's `ops`.
 int space_write_with(const Space* s, const char* path, const char* comment,
                      void (*layer_extra)(FILE* fp, int layer, void* user), void* user, HwErr* err);
 const char* activation_name(Activation a);

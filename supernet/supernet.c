@@ -140,7 +140,10 @@ static int allocate(Supernet* sn, HwErr* err) {
 Supernet* supernet_create(const Space* space, const Ops* ops, const OpContext* ctx, int max_batch,
                           HwErr* err) {
     Supernet* sn = calloc(1, sizeof(Supernet));
-    if (!sn) return hw_runtime(err, NULL, 0, "out of memory"), NULL;
+    if (!sn) {
+        hw_runtime(err, NULL, 0, "out of memory");
+        return NULL;
+    }
     sn->space = *space;
     sn->ops = ops;
     sn->ctx = *ctx;
@@ -212,10 +215,21 @@ static void init_param(const ParamDesc* p, float* host, Rng* rng) {
     for (size_t i = 0; i < p->numel; i++) host[i] = stdv * rng_normal(rng);
 }
 
-int supernet_init_params(Supernet* sn, uint64_t seed) {
+// The BatchNorm statistics of a block before any batch: every mean 0,
+// every variance 1 (r: the block's running_floats).
+static void fresh_running_stats(const Block* blk, float* r) {
+    for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++) {
+        for (int c = 0; c < blk->running_channels[i]; c++) {
+            r[off + c] = 0.0f;
+            r[off + blk->running_channels[i] + c] = 1.0f;
+        }
+    }
+}
+
+int supernet_init_params(Supernet* sn, uint64_t seed, HwErr* err) {
     float* host = malloc((sn->param_floats > sn->running_floats ? sn->param_floats : sn->running_floats) *
                              sizeof(float) + sizeof(float));
-    if (!host) return -1;
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the initial weights");
     for (int b = 0; b < sn->n_blocks; b++) {
         const Block* blk = &sn->blocks[b];
         for (int i = 0; i < blk->param_count; i++) {
@@ -228,10 +242,7 @@ int supernet_init_params(Supernet* sn, uint64_t seed) {
     sn->ops->fill_zero(&sn->ctx, sn->grads, sn->param_floats * sizeof(float));
     sn->ops->fill_zero(&sn->ctx, sn->momentum, sn->param_floats * sizeof(float));
     for (int b = 0; b < sn->n_blocks; b++) {
-        const Block* blk = &sn->blocks[b];
-        float* r = host + sn->running_offset[b];
-        for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++)
-            for (int c = 0; c < blk->running_channels[i]; c++) r[off + c] = 0.0f, r[off + blk->running_channels[i] + c] = 1.0f;
+        fresh_running_stats(&sn->blocks[b], host + sn->running_offset[b]);
         sn->bn_batches[b] = 0;
     }
     sn->ops->upload(&sn->ctx, sn->running, host, sn->running_floats * sizeof(float));
@@ -533,20 +544,19 @@ void supernet_sgd_path(Supernet* sn, const int* path, const SgdConfig* cfg) {
     }
 }
 
-void supernet_reset_path_bn(Supernet* sn, const int* path) {
+int supernet_reset_path_bn(Supernet* sn, const int* path, HwErr* err) {
     size_t most = 0;
     for (int b = 0; b < sn->n_blocks; b++)
         if (sn->blocks[b].running_floats > most) most = sn->blocks[b].running_floats;
     float* host = malloc(most * sizeof(float) + sizeof(float));
-    if (!host) return;
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the BatchNorm statistics");
     for (int p = 0; p < supernet_positions(sn); p++) {
         int b = supernet_block_at(sn, path, p);
         const Block* blk = &sn->blocks[b];
-        for (int i = 0, off = 0; i < blk->running_count; off += 2 * blk->running_channels[i], i++)
-            for (int c = 0; c < blk->running_channels[i]; c++)
-                host[off + c] = 0.0f, host[off + blk->running_channels[i] + c] = 1.0f;
+        fresh_running_stats(blk, host);
         sn->ops->upload(&sn->ctx, sn->running + sn->running_offset[b], host, blk->running_floats * sizeof(float));
         sn->bn_batches[b] = 0;
     }
     free(host);
+    return 0;
 }

@@ -78,7 +78,7 @@ void supernet_destroy(Supernet* sn);
 
 // He-normal conv/linear weights, classifier N(0, 0.01), BN gamma 1 beta 0,
 // running mean 0 var 1; deterministic for seed.
-int supernet_init_params(Supernet* sn, uint64_t seed);
+int supernet_init_params(Supernet* sn, uint64_t seed, HwErr* err);
 
 // Points images/labels at input slot `slot` (0 <= slot < OPS_UPLOAD_SLOTS).
 void supernet_select_input(Supernet* sn, int slot);
@@ -100,8 +100,9 @@ void supernet_backward(Supernet* sn);
 
 void supernet_zero_path_grads(Supernet* sn, const int* path);
 void supernet_sgd_path(Supernet* sn, const int* path, const SgdConfig* cfg);
-// Resets BN running statistics of the blocks of `path` (mean 0, var 1).
-void supernet_reset_path_bn(Supernet* sn, const int* path);
+// Resets BN running statistics of the blocks of `path` (mean 0, var 1), as
+// supernet_init_params sets them. 0, or -1 with err when out of memory.
+int supernet_reset_path_bn(Supernet* sn, const int* path, HwErr* err);
 
 // Global parameter naming (PyTorch style). `subnet` = names of an extracted
 // subnet ("layers.3.dw.conv.weight"); else supernet names with the operator

@@ -5,27 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "common/safe_file.h"
 #include "data/loader.h"
 #include "supernet/batch_feed.h"
 #include "supernet/checkpoint.h"
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-float lr_at(const Config* cfg, float peak, int64_t step, int64_t total, int64_t warmup) {
+float lr_at(LrSchedule schedule, float peak, int64_t step, int64_t total, int64_t warmup) {
     if (warmup > 0 && step < warmup) return peak * (float)(step + 1) / (float)warmup;
-    if (!strcmp(cfg->train.lr_schedule, "constant") || total <= warmup) return peak;
+    if (schedule == LR_CONSTANT || total <= warmup) return peak;
     double t = (double)(step - warmup) / (double)(total - warmup);
     if (t > 1) t = 1;
-    if (!strcmp(cfg->train.lr_schedule, "linear")) return (float)(peak * (1.0 - t));
+    if (schedule == LR_LINEAR) return (float)(peak * (1.0 - t));
     return (float)(0.5 * peak * (1.0 + cos(M_PI * t)));
 }
 
@@ -97,15 +91,15 @@ static void progress(const TrainJob* job, int epoch, int epochs, int b, int batc
                 batches, loss, top1, ips, eta);
 }
 
-static int open_loader(const Config* cfg, const Comm* comm, Dataset** ds, DataLoader** loader, HwErr* err) {
-    *ds = dataset_open(&cfg->data, SPLIT_TRAIN, err);
+static int open_loader(const TrainJob* job, const Comm* comm, Dataset** ds, DataLoader** loader, HwErr* err) {
+    *ds = dataset_open(job->data, SPLIT_TRAIN, err);
     if (!*ds) return -1;
     LoaderOptions opt = {0};
-    opt.batch = cfg->train.batch;
+    opt.batch = job->train->batch;
     opt.augment = 1;
     opt.shuffle = 1;
-    opt.seed = cfg->train.seed;
-    opt.workers = cfg->data.workers;
+    opt.seed = job->train->seed;
+    opt.workers = job->data->workers;
     opt.rank = comm ? comm->rank : 0;
     opt.world = comm ? comm->size : 1;
     opt.drop_last = 1;
@@ -114,25 +108,18 @@ static int open_loader(const Config* cfg, const Comm* comm, Dataset** ds, DataLo
     return *loader ? 0 : -1;
 }
 
-// SPOS's constrained sampling by FLOPs: the path's MFLOPs (2 x MACs) must
-// fall in train.window.
-static int flops_in_window(const Supernet* sn, const Config* cfg, const int* path) {
-    double mflops = 2.0 * supernet_path_macs(sn, path) / 1e6;
-    return mflops >= cfg->train.window[0] && mflops <= cfg->train.window[1];
-}
-
-static void draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* path) {
+// The path of `step`: 0, or 1 when no draw met the filter (the last is used).
+static int draw_path(Supernet* sn, const TrainJob* job, uint64_t step, int* path) {
     if (job->fixed_path) {
         memcpy(path, job->fixed_path, sizeof(int) * (size_t)sn->space.n_layers);
-        return;
+        return 0;
     }
-    int by_flops = !strcmp(job->cfg->train.sampling, "flops");
     // At most 500 draws, then the last one is used (as SPOS does).
     for (int attempt = 0; attempt < 500; attempt++) {
-        sample_path(sn, job->cfg->train.seed, step, attempt, job->pinned, path);
-        if (by_flops && !flops_in_window(sn, job->cfg, path)) continue;
-        if (!job->accept || job->accept(job->accept_user, path)) return;
+        sample_path(sn, job->train->seed, step, attempt, job->pinned, path);
+        if (!job->filter || path_filter_accepts(job->filter, path)) return 0;
     }
+    return 1;
 }
 
 // An optimizer step in two halves, so the next batch can be fetched and its
@@ -201,7 +188,7 @@ static int sync_weights(Supernet* sn, Comm* comm, HwErr* err) {
 // changes nothing in the state, so the run's result does not depend on it.
 static int periodic_due(const TrainSection* t, int64_t steps_done, double last_save) {
     if (t->checkpoint_every_steps > 0 && steps_done % t->checkpoint_every_steps == 0) return 1;
-    return t->checkpoint_every_minutes > 0 && now_seconds() - last_save >= 60.0 * t->checkpoint_every_minutes;
+    return t->checkpoint_every_minutes > 0 && clock_seconds() - last_save >= 60.0 * t->checkpoint_every_minutes;
 }
 
 // A kill -9 during a checkpoint or log write leaves NAME.XXXXXX behind
@@ -216,137 +203,200 @@ static int remove_leftovers(const char* ckpt, const char* csv, int quiet, HwErr*
     return 0;
 }
 
-int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err) {
-    const Config* cfg = job->cfg;
-    memset(result, 0, sizeof *result);
-    double t_begin = now_seconds();
-    char ckpt[SAFE_PATH_MAX], csv[SAFE_PATH_MAX];
-    if (safe_path(ckpt, sizeof ckpt, err, "%s/%s", job->run_dir, job->checkpoint_name) < 0 ||
-        safe_path(csv, sizeof csv, err, "%s/%s", job->run_dir, job->csv_name) < 0)
-        return -1;
-    Dataset* ds = NULL;
-    DataLoader* loader = NULL;
-    int* path = calloc((size_t)sn->space.n_layers + 1, sizeof(int));
-    BatchFeed feed = {0};
+// Everything one training job holds while it runs.
+typedef struct Loop {
+    Supernet* sn;
+    const TrainJob* job;
+    TrainResult* result;
+    Dataset* ds;
+    DataLoader* loader;
+    BatchFeed feed;
     SafeFile log;
-    int log_open = 0, rc = -1;
-    Comm* comm = job->comm;
-    int root = comm_is_root(comm), quiet = job->quiet || !root;
-    if (!path || open_loader(cfg, comm, &ds, &loader, err) < 0) goto done;
-    if (dataset_classes(ds) > sn->space.classes) {
-        hw_bad_input(err, cfg->path[0] ? cfg->path : NULL, 0, "the data has %d classes, the space %s has %d outputs",
-                     dataset_classes(ds), sn->space.name, sn->space.classes);
-        goto done;
+    int log_open, root, quiet;
+    char ckpt[SAFE_PATH_MAX], csv[SAFE_PATH_MAX];
+    int* path;
+    int batch, batches;
+    int64_t step, total, warmup;
+    SgdConfig sgd;
+    Window win;
+    double start, last_save;
+    TrainState st;
+} Loop;
+
+// The loader, the checks of the data against the space, the batch buffers,
+// the resumed state and the log.
+static int loop_open(Loop* L, HwErr* err) {
+    const TrainJob* job = L->job;
+    const char* source = job->config_path && job->config_path[0] ? job->config_path : NULL;
+    if (safe_path(L->ckpt, sizeof L->ckpt, err, "%s/%s", job->run_dir, job->checkpoint_name) < 0 ||
+        safe_path(L->csv, sizeof L->csv, err, "%s/%s", job->run_dir, job->csv_name) < 0)
+        return -1;
+    L->path = calloc((size_t)L->sn->space.n_layers + 1, sizeof(int));
+    if (!L->path) return hw_runtime(err, NULL, 0, "out of memory");
+    if (open_loader(job, job->comm, &L->ds, &L->loader, err) < 0) return -1;
+    if (dataset_classes(L->ds) > L->sn->space.classes)
+        return hw_bad_input(err, source, 0, "the data has %d classes, the space %s has %d outputs",
+                            dataset_classes(L->ds), L->sn->space.name, L->sn->space.classes);
+    L->batch = job->train->batch;
+    L->batches = loader_batches_per_epoch(L->loader);
+    if (L->batches <= 0)
+        return hw_bad_input(err, source, 0, "the training split has fewer samples than one batch (%d)", L->batch);
+    if (batch_feed_init(&L->feed, L->sn, L->batch, err) < 0) return -1;
+    if (job->resume && (checkpoint_load(L->ckpt, L->sn, &L->st, NULL, err) < 0 ||
+                        checkpoint_check_state(L->ckpt, &L->st, job->epochs, L->batches, err) < 0))
+        return -1;
+    if (L->root) {
+        if (remove_leftovers(L->ckpt, L->csv, L->quiet, err) < 0 ||
+            open_log(&L->log, L->csv, job->resume, (int64_t)L->st.step, err) < 0)
+            return -1;
+        L->log_open = 1;
     }
-    int batch = cfg->train.batch, batches = loader_batches_per_epoch(loader);
-    if (batches <= 0) {
-        hw_bad_input(err, cfg->path, 0, "the training split has fewer samples than one batch (%d)", batch);
-        goto done;
+    const TrainSection* t = job->train;
+    L->total = (int64_t)job->epochs * L->batches;
+    L->warmup = (int64_t)(t->warmup_epochs * L->batches);
+    L->sgd = (SgdConfig){0, t->momentum, t->weight_decay, t->nesterov};
+    L->step = (int64_t)L->st.step;
+    L->start = L->last_save = clock_seconds();
+    return 0;
+}
+
+// The log row of a step, and every 20 steps (and at an epoch's end) the
+// progress line.
+static int log_step(Loop* L, int epoch, int b, const StepOutcome* o, double step_seconds, HwErr* err) {
+    // One row per step, so a resumed run continues the log exactly.
+    if (L->log_open)
+        safe_file_printf(&L->log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)L->step + 1, epoch + 1, L->sgd.lr,
+                         o->loss, (double)o->correct / o->images, o->images / step_seconds, clock_seconds() - L->start);
+    Window* w = &L->win;
+    w->loss_sum += o->loss, w->correct += o->correct, w->images += o->images, w->steps++;
+    w->seconds += step_seconds;
+    if (w->steps < 20 && b != L->batches - 1) return 0;
+    double ips = w->images / w->seconds;
+    double eta = (double)(L->total - L->step - 1) * (w->seconds / (double)w->steps);
+    if (L->log_open && safe_file_flush(&L->log, err) < 0) return -1;
+    if (!L->quiet)
+        progress(L->job, epoch, L->job->epochs, b + 1, L->batches, w->loss_sum / w->steps,
+                 (double)w->correct / w->images, ips, eta);
+    L->result->final_loss = w->loss_sum / w->steps;
+    memset(w, 0, sizeof *w);
+    return 0;
+}
+
+// Step b of the epoch on the n images in input slot b % 2, fetching the
+// next batch into the other slot meanwhile (*next_n: its size). Sets *stop
+// when some rank was interrupted.
+static int run_step(Loop* L, int epoch, int b, int n, int* next_n, int* stop, HwErr* err) {
+    Supernet* sn = L->sn;
+    const TrainJob* job = L->job;
+    double t0 = clock_seconds();
+    int slot = b % 2;
+    L->result->unfiltered += draw_path(sn, job, (uint64_t)L->step, L->path);
+    L->sgd.lr = lr_at(job->train->lr_schedule, job->lr, L->step, L->total, L->warmup);
+    if (batch_feed_use(&L->feed, slot, err) < 0) return -1;
+    train_forward_backward(sn, L->path, n, job->train->label_smoothing);
+    if (batch_feed_done(&L->feed, slot, err) < 0) return -1;
+    *next_n = b + 1 < L->batches ? batch_feed_fetch(&L->feed, slot ^ 1, L->loader, L->batch, err) : 0;
+    StepOutcome o;
+    int stop_here = job->interrupted && *job->interrupted;
+    if (finish_step(sn, L->path, &L->sgd, job->comm, n, stop_here, &o, err) < 0) return -1;
+    if (sn->ops->synchronize(&sn->ctx) < 0)
+        return hw_runtime(err, NULL, 0, "backend error at step %lld", (long long)L->step);
+    if (!isfinite(o.loss))
+        return hw_runtime(err, NULL, 0,
+                          "loss is %s at step %lld (epoch %d, lr %.4g): training diverged; the last good checkpoint "
+                          "%s is intact",
+                          isnan(o.loss) ? "NaN" : "infinite", (long long)L->step, epoch + 1, L->sgd.lr, L->ckpt);
+    if (log_step(L, epoch, b, &o, clock_seconds() - t0, err) < 0) return -1;
+    L->result->steps++;
+    *stop = o.stop;
+    return 0;
+}
+
+// The checkpoint of state `st`. The log's rows up to it reach the file
+// first, so a kill after it loses none.
+static int save_state(Loop* L, const TrainState* st, HwErr* err) {
+    if (L->log_open && safe_file_flush(&L->log, err) < 0) return -1;
+    if (L->root && checkpoint_save(L->ckpt, L->sn, st, NULL, err) < 0) return -1;
+    L->last_save = clock_seconds();
+    return 0;
+}
+
+// A checkpoint after step b of the epoch, so --resume continues exactly:
+// on Ctrl-C, or when a periodic one is due (the epoch's end saves anyway).
+static int save_within_epoch(Loop* L, int epoch, int b, int stop, HwErr* err) {
+    if (!stop && (b + 1 == L->batches || !periodic_due(L->job->train, L->step + 1, L->last_save))) return 0;
+    TrainState now = {(uint64_t)L->step + 1, (uint32_t)epoch, (uint32_t)b + 1};
+    if (b + 1 == L->batches) now.epoch++, now.batch_in_epoch = 0;
+    if (save_state(L, &now, err) < 0) return -1;
+    if (!stop) return 0;
+    if (!L->quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", L->ckpt);
+    L->result->interrupted = 1;
+    return 0;
+}
+
+// One epoch (from the resumed batch on the first), then the epoch's
+// checkpoint. Stops early, with result->interrupted, on Ctrl-C.
+static int run_epoch(Loop* L, int epoch, HwErr* err) {
+    int first = epoch == (int)L->st.epoch ? (int)L->st.batch_in_epoch : 0;
+    loader_start_epoch(L->loader, epoch, first);
+    // Batch b is in input slot b % 2; batch b + 1 is fetched and uploaded
+    // into the other slot while step b runs (within the epoch).
+    int n = first < L->batches ? batch_feed_fetch(&L->feed, first % 2, L->loader, L->batch, err) : 0;
+    for (int b = first; b < L->batches; b++, L->step++) {
+        if (n < 0) return -1;
+        if (n == 0) break;
+        int next_n = 0, stop = 0;
+        if (run_step(L, epoch, b, n, &next_n, &stop, err) < 0) return -1;
+        n = next_n;
+        if (save_within_epoch(L, epoch, b, stop, err) < 0) return -1;
+        if (stop) return 0;
     }
-    if (batch_feed_init(&feed, sn, batch, err) < 0) goto done;
-    TrainState st = {0, 0, 0};
-    if (job->resume) {
-        if (checkpoint_load(ckpt, sn, &st, NULL, err) < 0 ||
-            checkpoint_check_state(ckpt, &st, job->epochs, batches, err) < 0)
-            goto done;
+    TrainState next = {(uint64_t)L->step, (uint32_t)epoch + 1, 0};
+    if (sync_weights(L->sn, L->job->comm, err) < 0) return -1;
+    return save_state(L, &next, err);
+}
+
+// Closes the log (committed after success; after an error the rows so far
+// stay and the first error is the one reported) and frees the loop.
+static int loop_close(Loop* L, int rc, HwErr* err) {
+    if (L->log_open) {
+        if (rc == 0) rc = safe_file_commit(&L->log, err) < 0 ? -1 : 0;
+        else safe_file_abort(&L->log);
     }
-    if (root) {
-        if (remove_leftovers(ckpt, csv, quiet, err) < 0 ||
-            open_log(&log, csv, job->resume, (int64_t)st.step, err) < 0)
-            goto done;
-        log_open = 1;
-    }
-    int64_t total = (int64_t)job->epochs * batches;
-    int64_t warmup = (int64_t)(cfg->train.warmup_epochs * batches);
-    SgdConfig sgd = {0, cfg->train.momentum, cfg->train.weight_decay, cfg->train.nesterov};
-    Window win = {0};
-    double start = now_seconds(), elapsed_before = 0, last_save = start;
-    int64_t step = (int64_t)st.step;
-    for (int epoch = (int)st.epoch; epoch < job->epochs; epoch++) {
-        int first = epoch == (int)st.epoch ? (int)st.batch_in_epoch : 0;
-        loader_start_epoch(loader, epoch, first);
-        // Batch b is in input slot b % 2; batch b + 1 is fetched and uploaded
-        // into the other slot while step b runs (within the epoch).
-        int n = first < batches ? batch_feed_fetch(&feed, first % 2, loader, batch, err) : 0;
-        for (int b = first; b < batches; b++, step++) {
-            double t0 = now_seconds();
-            if (n < 0) goto done;
-            if (n == 0) break;
-            int slot = b % 2;
-            draw_path(sn, job, (uint64_t)step, path);
-            sgd.lr = lr_at(cfg, job->lr, step, total, warmup);
-            if (batch_feed_use(&feed, slot, err) < 0) goto done;
-            train_forward_backward(sn, path, n, cfg->train.label_smoothing);
-            if (batch_feed_done(&feed, slot, err) < 0) goto done;
-            int next_n = b + 1 < batches ? batch_feed_fetch(&feed, slot ^ 1, loader, batch, err) : 0;
-            StepOutcome o;
-            int stop_here = job->interrupted && *job->interrupted;
-            if (finish_step(sn, path, &sgd, comm, n, stop_here, &o, err) < 0) goto done;
-            if (sn->ops->synchronize(&sn->ctx) < 0) {
-                hw_runtime(err, NULL, 0, "backend error at step %lld", (long long)step);
-                goto done;
-            }
-            if (!isfinite(o.loss)) {
-                hw_runtime(err, NULL, 0,
-                           "loss is %s at step %lld (epoch %d, lr %.4g): training diverged; the last good checkpoint "
-                           "%s is intact",
-                           isnan(o.loss) ? "NaN" : "infinite", (long long)step, epoch + 1, sgd.lr, ckpt);
-                goto done;
-            }
-            double step_seconds = now_seconds() - t0;
-            // One row per step, so a resumed run continues the log exactly.
-            if (log_open)
-                safe_file_printf(&log, "%lld,%d,%.6g,%.6f,%.4f,%.1f,%.3f\n", (long long)step + 1, epoch + 1, sgd.lr, o.loss,
-                        (double)o.correct / o.images, o.images / step_seconds, elapsed_before + now_seconds() - start);
-            win.loss_sum += o.loss, win.correct += o.correct, win.images += o.images, win.steps++;
-            win.seconds += step_seconds;
-            if (win.steps == 20 || b == batches - 1) {
-                double ips = win.images / win.seconds;
-                double eta = (double)(total - step - 1) * (win.seconds / (double)win.steps);
-                if (log_open && safe_file_flush(&log, err) < 0) goto done;
-                if (!quiet) progress(job, epoch, job->epochs, b + 1, batches, win.loss_sum / win.steps,
-                         (double)win.correct / win.images, ips, eta);
-                result->final_loss = win.loss_sum / win.steps;
-                memset(&win, 0, sizeof win);
-            }
-            result->steps++;
-            n = next_n;
-            // Ctrl-C, or a periodic checkpoint within the epoch (its end saves below).
-            if (o.stop || (b + 1 < batches && periodic_due(&cfg->train, step + 1, last_save))) {
-                TrainState now = {(uint64_t)step + 1, (uint32_t)epoch, (uint32_t)b + 1};
-                if (b + 1 == batches) now.epoch++, now.batch_in_epoch = 0;
-                // The log's rows up to the checkpoint reach the file first, so a kill after it loses none.
-                if (log_open && safe_file_flush(&log, err) < 0) goto done;
-                if (root && checkpoint_save(ckpt, sn, &now, NULL, err) < 0) goto done;
-                last_save = now_seconds();
-            }
-            if (o.stop) {
-                if (!quiet) fprintf(stderr, "\ninterrupted: checkpoint saved to %s; continue with --resume\n", ckpt);
-                result->interrupted = 1;
-                rc = 0;
-                goto done;
-            }
-        }
-        TrainState next = {(uint64_t)step, (uint32_t)epoch + 1, 0};
-        if (sync_weights(sn, comm, err) < 0) goto done;
-        if (log_open && safe_file_flush(&log, err) < 0) goto done;
-        if (root && checkpoint_save(ckpt, sn, &next, NULL, err) < 0) goto done;
-        last_save = now_seconds();
-    }
-    if (!quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    rc = 0;
-done:
-    result->seconds = now_seconds() - t_begin;
-    if (result->seconds > 0)
-        result->images_per_s = (double)result->steps * cfg->train.batch * (comm ? comm->size : 1) / result->seconds;
-    if (log_open) {
-        // After an error the rows so far stay in the log; the first error is the one reported.
-        if (rc == 0) rc = safe_file_commit(&log, err) < 0 ? -1 : 0;
-        else safe_file_abort(&log);
-    }
-    loader_destroy(loader);
-    batch_feed_free(&feed);
-    dataset_close(ds);
-    free(path);
+    loader_destroy(L->loader);
+    batch_feed_free(&L->feed);
+    dataset_close(L->ds);
+    free(L->path);
     return rc;
+}
+
+// Says once how often the filter's window could not be met.
+static void warn_unfiltered(const Loop* L) {
+    const TrainResult* r = L->result;
+    const PathFilter* f = L->job->filter;
+    if (L->quiet || !f || r->unfiltered == 0) return;
+    fprintf(stderr, "%shwnas: warning: train.window [%g, %g] (train.sampling %s): %lld of %lld steps found no path inside "
+                    "it in 500 draws and trained the last draw\n",
+            isatty(STDERR_FILENO) ? "\n" : "", f->lo, f->hi, f->sampling == SAMPLING_FLOPS ? "flops" : "latency",
+            (long long)r->unfiltered, (long long)r->steps);
+}
+
+int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err) {
+    memset(result, 0, sizeof *result);
+    Loop L;
+    memset(&L, 0, sizeof L);
+    L.sn = sn, L.job = job, L.result = result;
+    L.root = comm_is_root(job->comm);
+    L.quiet = job->quiet || !L.root;
+    double t_begin = clock_seconds();
+    int rc = loop_open(&L, err);
+    for (int epoch = (int)L.st.epoch; rc == 0 && epoch < job->epochs && !result->interrupted; epoch++)
+        rc = run_epoch(&L, epoch, err);
+    if (rc == 0 && !L.quiet && isatty(STDERR_FILENO) && !result->interrupted) fprintf(stderr, "\n");
+    warn_unfiltered(&L);
+    result->seconds = clock_seconds() - t_begin;
+    if (result->seconds > 0)
+        result->images_per_s =
+            (double)result->steps * job->train->batch * (job->comm ? job->comm->size : 1) / result->seconds;
+    return loop_close(&L, rc, err);
 }

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "dist/comm.h"
+#include "supernet/path_filter.h"
 #include "supernet/supernet.h"
 
 #ifdef __cplusplus
@@ -18,7 +19,9 @@ extern "C" {
 #endif
 
 typedef struct TrainJob {
-    const Config* cfg;
+    const TrainSection* train;    // batch, schedule, optimizer, seed
+    const DataSection* data;      // the training split
+    const char* config_path;      // named in errors about the data (NULL or "": none)
     const char* run_dir;          // train.csv and the checkpoint go here
     const char* checkpoint_name;  // e.g. "supernet.ckpt"
     const char* csv_name;         // e.g. "train.csv"
@@ -26,12 +29,12 @@ typedef struct TrainJob {
     int epochs;                   // total epochs of this job
     float lr;                     // peak learning rate
     const int* fixed_path;        // NULL = uniform single-path sampling
-    // Optional constraint for SPOS-style sampling: paths it rejects are
-    // redrawn (at most 500 times, then the last draw is used).
-    int (*accept)(void* user, const int* path);
-    void* accept_user;
+    // SPOS-style constrained sampling (supernet/path_filter.h): paths it
+    // rejects are redrawn (at most 500 times, then the last draw is used).
+    // NULL = every path accepted.
+    const PathFilter* filter;
     // Layers whose operator is fixed during sampling (stage 1/2 of the
-    // two-stage search): fixed_ops[l] >= 0 pins layer l; NULL = none.
+    // two-stage search): pinned[l] >= 0 pins layer l; NULL = none.
     const int* pinned;
     volatile sig_atomic_t* interrupted;  // set by the SIGINT handler
     int quiet;
@@ -47,6 +50,7 @@ typedef struct TrainResult {
     double images_per_s;
     double final_loss;       // mean loss of the last logged window
     int64_t steps;           // steps run now
+    int64_t unfiltered;      // steps whose 500 draws all missed the filter's window (the last was used)
     int interrupted;
 } TrainResult;
 
@@ -55,7 +59,7 @@ int train_run(Supernet* sn, const TrainJob* job, TrainResult* result, HwErr* err
 
 // Learning rate at `step` of `total` steps: linear warm-up, then cosine or
 // linear decay to 0 (or constant).
-float lr_at(const Config* cfg, float peak, int64_t step, int64_t total, int64_t warmup_steps);
+float lr_at(LrSchedule schedule, float peak, int64_t step, int64_t total, int64_t warmup_steps);
 
 // One training pass of `path` over the selected input slot: forward, loss,
 // top-1 count, the path's gradients zeroed then computed (queued on the

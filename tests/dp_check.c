@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
         return fprintf(stderr, "dp_check: %s\n", err.msg), err.code == HW_EXIT_INPUT && cuda ? 2 : 1;
     if (comm.size != 2) return fprintf(stderr, "dp_check: run me with mpirun -np 2 (size %d)\n", comm.size), 1;
     Supernet* sn = supernet_create(&space, be.ops, &be.ctx, BATCH, &err);
-    if (!sn || supernet_init_params(sn, 1) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
+    if (!sn || supernet_init_params(sn, 1, &err) < 0) return fprintf(stderr, "dp_check: %s\n", err.msg), 1;
     Buffers buf = {0};
     if (alloc_buffers(&buf, sn) < 0) return fprintf(stderr, "dp_check: out of memory\n"), 1;
     int failures = 0;

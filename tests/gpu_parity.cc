@@ -938,7 +938,7 @@ Supernet* make_net(const Space& space, const Ops* ops, const OpContext* ctx) {
     HwErr err = {};
     Supernet* sn = supernet_create(&space, ops, ctx, 6, &err);
     EXPECT_NE(sn, nullptr) << err.msg;
-    if (sn) supernet_init_params(sn, 7);
+    if (sn) supernet_init_params(sn, 7, nullptr);
     return sn;
 }
 
@@ -1040,7 +1040,7 @@ TEST(GpuSupernet, BnRecalibrationMatchesCpu) {
     int path[SPACE_MAX_LAYERS];
     path_of(np.space, 5, path);
     for (Supernet* sn : {np.cpu, np.dev}) {
-        supernet_reset_path_bn(sn, path);
+        ASSERT_EQ(supernet_reset_path_bn(sn, path, nullptr), 0);
         for (int k = 0; k < 3; k++) supernet_forward(sn, path, 6, MODE_TRAIN, 1.0f / (float)(k + 1));
     }
     sync_gpu();

@@ -121,6 +121,57 @@ int count_lines(const std::string& path) {
     return n;
 }
 
+// A config key `hwnas train` does not use is named in one warning (once the
+// inputs are known good), never silently ignored; a config without such keys
+// gives none. Latency sampling without a latency table is refused before
+// anything is written.
+TEST(Cli, TrainWarnsAboutKeysItDoesNotUse) {
+    std::string dir = temp_dir();
+    Result r = run("train -c tests/configs/smoke.yaml -o " + dir + "/a --set stages.split=3 --set latency_ms=5");
+    ASSERT_EQ(r.code, 0) << r.err;
+    size_t w = r.err.find("hwnas train: warning: tests/configs/smoke.yaml sets keys train does not use: ");
+    ASSERT_NE(w, std::string::npos) << r.err;
+    std::string line = r.err.substr(w, r.err.find('\n', w) - w);
+    for (const char* key : {"search.population", "stages.split", "finetune.epochs", "latency_ms"})
+        EXPECT_NE(line.find(key), std::string::npos) << key << " not in " << line;
+    EXPECT_EQ(line.find("train.window"), std::string::npos) << line;
+    EXPECT_EQ(r.err.find("warning", w + line.size()), std::string::npos) << "one warning line\n" << r.err;
+    write(dir + "/plain.yaml", "data:\n  limit_train: 1536\n  limit_test: 512\n  holdout: 512\n  workers: 0\n"
+                               "space: tests/spaces/fmnist-small.yaml\ntrain:\n  epochs: 1\n  batch: 64\n");
+    r = run("train -c " + dir + "/plain.yaml -o " + dir + "/b");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+    r = run("train -c " + dir + "/plain.yaml -o " + dir + "/b --set train.window=[1,2]");
+    EXPECT_NE(r.err.find("train does not use: train.window"), std::string::npos) << r.err;
+    r = run("train -c " + dir + "/plain.yaml -o " + dir + "/c --set train.sampling=latency");
+    expect_error(r, 2, "plain.yaml: train.sampling latency needs `target` to be a latency table file");
+    EXPECT_FALSE(exists(dir + "/c"));
+}
+
+// `hwnas run` with stages.enabled: false runs SPOS over the hardware-specific
+// space (no stage files; the stage keys it leaves unused are named), and
+// train.sampling: latency constrains its supernet training: with a window no
+// path meets (every prediction is far below 1000 ms), every step says so.
+// Before, stages.enabled was read nowhere and run trained uniformly.
+TEST(Cli, RunHonoursStagesEnabledAndLatencySampling) {
+    std::string dir = temp_dir();
+    Result r = run("run -c tests/configs/smoke.yaml -o " + dir + " --no-random-baseline --set stages.enabled=false "
+                   "--set train.sampling=latency --set train.window=[1000,1000000] --set stages.split=2");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(exists(dir + "/train.csv"));
+    EXPECT_FALSE(exists(dir + "/train-stage1.csv"));
+    EXPECT_FALSE(exists(dir + "/train-stage2.csv"));
+    EXPECT_NE(slurp(dir + "/report.md").find("Method: SPOS, hardware-specific space."), std::string::npos);
+    EXPECT_NE(r.err.find("hwnas run: warning: tests/configs/smoke.yaml sets keys run does not use: stages.split\n"),
+              std::string::npos)
+        << r.err;
+    int steps = count_lines(dir + "/train.csv") - 1;
+    ASSERT_GT(steps, 0);
+    std::string missed = "hwnas: warning: train.window [1000, 1e+06] (train.sampling latency): " +
+                         std::to_string(steps) + " of " + std::to_string(steps) + " steps found no path inside";
+    EXPECT_NE(r.err.find(missed), std::string::npos) << r.err;
+}
+
 // Ctrl-C during `hwnas train`: exit 130 with a checkpoint, and --resume ends
 // where an uninterrupted run ends, bit for bit, with one train.csv row per step.
 TEST(Cli, CtrlCSavesAndResumeMatchesAnUninterruptedRun) {

@@ -406,14 +406,16 @@ TEST(CliYaml, WriterEscapesUnicodeLineBreaksAndControls) {
     Config cfg, back;
     config_defaults(&cfg);
     std::snprintf(cfg.data.root, sizeof cfg.data.root, "/data/a\xe2\x80\xa8" "b");
-    std::snprintf(cfg.target, sizeof cfg.target, "/targets/t\xc2\x85x.yaml");
+    cfg.target.kind = TARGET_FILE;
+    std::snprintf(cfg.target.file, sizeof cfg.target.file, "/targets/t\xc2\x85x.yaml");
     HwErr err = {{0}, 0};
     std::string path = tmp.file("config.yaml");
     ASSERT_EQ(config_write(&cfg, path.c_str(), &err), 0) << err.msg;
     config_defaults(&back);
     ASSERT_EQ(config_load(&back, path.c_str(), &err), 0) << err.msg;
     EXPECT_STREQ(back.data.root, cfg.data.root);
-    EXPECT_STREQ(back.target, cfg.target);
+    EXPECT_EQ(back.target.kind, TARGET_FILE);
+    EXPECT_STREQ(back.target.file, cfg.target.file);
 }
 
 // `hwnas space --target PATH` names PATH in a comment of the space it

@@ -60,7 +60,7 @@ TEST(Config, DefaultsMatchTheHeader) {
     memset(&c, 0x5a, sizeof c);  // every byte must be set by config_defaults
     config_defaults(&c);
     EXPECT_STREQ(c.path, "");
-    EXPECT_STREQ(c.data.kind, "idx");
+    EXPECT_EQ(c.data.kind, DATA_IDX);
     EXPECT_STREQ(c.data.root, "/usr/share/datasets/fashion-mnist");
     EXPECT_STREQ(c.data.train_images, "train-images-idx3-ubyte.gz");
     EXPECT_STREQ(c.data.test_labels, "t10k-labels-idx1-ubyte.gz");
@@ -80,31 +80,33 @@ TEST(Config, DefaultsMatchTheHeader) {
     EXPECT_EQ(c.train.epochs, 10);
     EXPECT_EQ(c.train.batch, 128);
     EXPECT_FLOAT_EQ(c.train.lr, 0.1f);
-    EXPECT_STREQ(c.train.lr_schedule, "cosine");
+    EXPECT_EQ(c.train.lr_schedule, LR_COSINE);
     EXPECT_FLOAT_EQ(c.train.warmup_epochs, 0.5f);
     EXPECT_FLOAT_EQ(c.train.momentum, 0.9f);
     EXPECT_EQ(c.train.nesterov, 1);
     EXPECT_FLOAT_EQ(c.train.weight_decay, 4e-5f);
     EXPECT_FLOAT_EQ(c.train.label_smoothing, 0.1f);
     EXPECT_EQ(c.train.seed, 1u);
-    EXPECT_STREQ(c.train.sampling, "uniform");
-    EXPECT_STREQ(c.train.device, "cpu");
+    EXPECT_EQ(c.train.sampling, SAMPLING_UNIFORM);
+    EXPECT_EQ(c.train.device, DEVICE_CPU);
     EXPECT_EQ(c.search.population, 50);
     EXPECT_EQ(c.search.parents, 10);
     EXPECT_EQ(c.search.iterations, 20);
     EXPECT_FLOAT_EQ(c.search.mutation_prob, 0.1f);
     EXPECT_EQ(c.search.bn_images, 2000);
-    EXPECT_STREQ(c.search.bn_mode, "exact");
+    EXPECT_EQ(c.search.bn_mode, BN_EXACT);
     EXPECT_EQ(c.search.val_images, 10000);
     EXPECT_EQ(c.space_gen.top_k, 4);
-    EXPECT_STREQ(c.space_gen.score, "capacity_per_latency");
+    EXPECT_EQ(c.space_gen.score, SCORE_CAPACITY_PER_LATENCY);
+    EXPECT_EQ(c.space_gen.capacity, CAPACITY_FLOPS);
     EXPECT_EQ(c.stages.enabled, 1);
     EXPECT_EQ(c.stages.split, 0);
     EXPECT_EQ(c.stages.stage1_epochs, 6);
-    EXPECT_STREQ(c.stages.fill, "uniform");
+    EXPECT_EQ(c.stages.fill, FILL_UNIFORM);
     EXPECT_EQ(c.finetune.retrain_epochs, 30);
     EXPECT_FLOAT_EQ(c.finetune.lr, 0.02f);
-    EXPECT_STREQ(c.target, "cpu");
+    EXPECT_EQ(c.target.kind, TARGET_CPU);
+    EXPECT_STREQ(c.target.file, "");
     EXPECT_EQ(c.latency_ms, 0.0f);
     Config zero;
     memset(&zero, 0, sizeof zero);
@@ -117,9 +119,10 @@ TEST(Config, LoadsTheDefaultRunConfig) {
     HwErr err = {{0}, 0};
     ASSERT_EQ(config_load(&c, "configs/fmnist.yaml", &err), 0) << err.msg;
     EXPECT_STREQ(c.path, "configs/fmnist.yaml");
-    EXPECT_STREQ(c.data.kind, "idx");
+    EXPECT_EQ(c.data.kind, DATA_IDX);
     EXPECT_STREQ(c.space, "configs/spaces/hurricane-fmnist.yaml");
-    EXPECT_STREQ(c.target, "cpu");
+    EXPECT_EQ(c.target.kind, TARGET_CPU);
+    EXPECT_STREQ(c.target.file, "");
     EXPECT_EQ(c.train.batch, 128);
     EXPECT_FLOAT_EQ(c.train.weight_decay, 4e-5f);
     EXPECT_FLOAT_EQ(c.data.mean[2], 0.2860f);  // one value fills every channel
@@ -150,7 +153,7 @@ TEST(Config, OverridesOnlyTheGivenKeys) {
     ASSERT_EQ(config_load(&c, f.c_str(), &err), 0) << err.msg;
     Config d;
     config_defaults(&d);
-    EXPECT_STREQ(c.data.kind, "imagefolder");
+    EXPECT_EQ(c.data.kind, DATA_IMAGEFOLDER);
     EXPECT_EQ(c.data.input_size, 224);
     EXPECT_FLOAT_EQ(c.data.rrc_scale[0], 0.35f);
     // imagefolder without explicit normalization: the ImageNet statistics.
@@ -162,11 +165,12 @@ TEST(Config, OverridesOnlyTheGivenKeys) {
     EXPECT_EQ(c.train.nesterov, 0);
     EXPECT_EQ(c.train.seed, UINT64_MAX);
     EXPECT_FLOAT_EQ(c.train.window[1], 20.5f);
-    EXPECT_STREQ(c.train.sampling, "latency");
+    EXPECT_EQ(c.train.sampling, SAMPLING_LATENCY);
     EXPECT_EQ(c.stages.enabled, 0);
     EXPECT_EQ(c.stages.split, 7);
     EXPECT_FLOAT_EQ(c.latency_ms, 12.5f);
-    EXPECT_STREQ(c.target, "targets/pixel.yaml");
+    EXPECT_EQ(c.target.kind, TARGET_FILE);
+    EXPECT_STREQ(c.target.file, "targets/pixel.yaml");
     // Untouched keys keep their defaults.
     EXPECT_EQ(c.train.epochs, d.train.epochs);
     EXPECT_EQ(c.search.population, d.search.population);
@@ -330,7 +334,7 @@ TEST(Config, WriteThenLoadIsIdentity) {
     // form, strings YAML would retype, three distinct means, the largest seed.
     Config c;
     config_defaults(&c);
-    set_text(c.data.kind, sizeof c.data.kind, "imagefolder");
+    c.data.kind = DATA_IMAGEFOLDER;
     set_text(c.data.root, sizeof c.data.root, "/data/my images #1: yes");
     set_text(c.data.train_images, sizeof c.data.train_images, "yes");
     set_text(c.data.test_images, sizeof c.data.test_images, "0123");
@@ -344,20 +348,22 @@ TEST(Config, WriteThenLoadIsIdentity) {
     c.train.weight_decay = 3.14159e-5f;
     c.train.seed = UINT64_MAX;
     c.train.window[0] = 1.5f, c.train.window[1] = 1e8f;
-    set_text(c.train.lr_schedule, sizeof c.train.lr_schedule, "linear");
-    set_text(c.train.device, sizeof c.train.device, "cuda");
+    c.train.lr_schedule = LR_LINEAR;
+    c.train.device = DEVICE_CUDA;
+    c.train.sampling = SAMPLING_FLOPS;
     c.train.nesterov = 0;
     c.search.population = 7, c.search.parents = 7;
     c.search.seed = 1234567890123456789ull;
-    set_text(c.search.bn_mode, sizeof c.search.bn_mode, "ema");
+    c.search.bn_mode = BN_EMA;
     c.space_gen.top_k = 32;
-    set_text(c.space_gen.capacity, sizeof c.space_gen.capacity, "params");
-    set_text(c.space_gen.score, sizeof c.space_gen.score, "latency");
+    c.space_gen.capacity = CAPACITY_PARAMS;
+    c.space_gen.score = SCORE_LATENCY;
     c.stages.enabled = 0, c.stages.split = 9;
-    set_text(c.stages.fill, sizeof c.stages.fill, "first");
+    c.stages.fill = FILL_FIRST;
     c.finetune.retrain_lr = 0.3f;
     set_text(c.space, sizeof c.space, "spaces/with space.yaml");
-    set_text(c.target, sizeof c.target, "null");
+    c.target.kind = TARGET_FILE;
+    set_text(c.target.file, sizeof c.target.file, "null");
     c.latency_ms = 33.3f;
     std::string f2 = tmp.file("custom.yaml");
     ASSERT_EQ(config_write(&c, f2.c_str(), &err), 0) << err.msg;
@@ -365,7 +371,8 @@ TEST(Config, WriteThenLoadIsIdentity) {
     ASSERT_EQ(config_load(&d, f2.c_str(), &err), 0) << err.msg << "\n" << slurp(f2);
     EXPECT_TRUE(same_config(c, d)) << slurp(f2);
     EXPECT_STREQ(d.data.root, "/data/my images #1: yes");
-    EXPECT_STREQ(d.target, "null");
+    EXPECT_EQ(d.target.kind, TARGET_FILE);
+    EXPECT_STREQ(d.target.file, "null");
     // Writing the loaded config again gives the same text.
     std::string f3 = tmp.file("again.yaml");
     ASSERT_EQ(config_write(&d, f3.c_str(), &err), 0) << err.msg;
@@ -376,6 +383,63 @@ TEST(Config, WriteThenLoadIsIdentity) {
                             "  window:", "  bn_mode:", "  capacity:", "  fill:", "  retrain_lr:",
                             "\nspace:", "\ntarget:", "\nlatency_ms:"})
         EXPECT_TRUE(contains(text, key)) << key;
+}
+
+// Words are enums from the moment the file is read, and config.yaml keeps
+// them as words: the resolved configs below were written by hwnas before the
+// words became enums (fb6fc90), and the text must not change by one byte.
+TEST(Config, WordsBecomeEnumsAndAreWrittenBackAsTheSameText) {
+    TempDir tmp("config");
+    HwErr err = {{0}, 0};
+    Config c;
+    config_defaults(&c);
+    std::string f1 = tmp.file("defaults.yaml");
+    ASSERT_EQ(config_write(&c, f1.c_str(), &err), 0) << err.msg;
+    EXPECT_EQ(slurp(f1), slurp("tests/configs/defaults-resolved.yaml"));
+    ASSERT_EQ(config_load(&c, "tests/configs/every-word.yaml", &err), 0) << err.msg;
+    EXPECT_EQ(c.data.kind, DATA_IMAGEFOLDER);
+    EXPECT_EQ(c.train.lr_schedule, LR_LINEAR);
+    EXPECT_EQ(c.train.sampling, SAMPLING_LATENCY);
+    EXPECT_EQ(c.train.device, DEVICE_CUDA);
+    EXPECT_EQ(c.search.bn_mode, BN_EMA);
+    EXPECT_EQ(c.space_gen.capacity, CAPACITY_PARAMS);
+    EXPECT_EQ(c.space_gen.score, SCORE_LATENCY);
+    EXPECT_EQ(c.stages.fill, FILL_FIRST);
+    EXPECT_EQ(c.target.kind, TARGET_FILE);
+    EXPECT_STREQ(c.target.file, "targets/pixel.yaml");
+    std::string f2 = tmp.file("words.yaml");
+    ASSERT_EQ(config_write(&c, f2.c_str(), &err), 0) << err.msg;
+    EXPECT_EQ(slurp(f2), slurp("tests/configs/every-word-resolved.yaml"));
+    // The last word of each list, and `cpu` spelled as a target, read back.
+    const char* const sets[] = {"train.lr_schedule=constant", "train.sampling=flops", "target=cpu"};
+    ASSERT_EQ(config_override(&c, sets, 3, &err), 0) << err.msg;
+    EXPECT_EQ(c.train.lr_schedule, LR_CONSTANT);
+    EXPECT_EQ(c.train.sampling, SAMPLING_FLOPS);
+    EXPECT_EQ(c.target.kind, TARGET_CPU);
+    EXPECT_STREQ(config_target_name(&c.target), "cpu");
+    EXPECT_STREQ(config_device_name(c.train.device), "cuda");
+}
+
+// The keys a command does not use are found by comparing with the defaults.
+TEST(Config, ChangedKeysListsTheNonDefaultValues) {
+    Config c;
+    config_defaults(&c);
+    char list[256];
+    const char* const keys[] = {"search.", "stages.fill", "target", "latency_ms", NULL};
+    EXPECT_EQ(config_changed_keys(&c, nullptr, keys, list, sizeof list), 0);
+    EXPECT_STREQ(list, "");
+    c.search.population = 7, c.search.parents = 7;
+    c.stages.fill = FILL_FIRST;
+    c.stages.split = 3;  // not asked about
+    c.target.kind = TARGET_FILE;
+    c.train.epochs = 1;  // not asked about
+    EXPECT_EQ(config_changed_keys(&c, nullptr, keys, list, sizeof list), 4);
+    EXPECT_STREQ(list, "search.population, search.parents, stages.fill, target");
+    // Against another baseline (hwnas run --quick's settings).
+    Config base = c;
+    base.search.parents = 10;
+    EXPECT_EQ(config_changed_keys(&c, &base, keys, list, sizeof list), 1);
+    EXPECT_STREQ(list, "search.parents");
 }
 
 TEST(Config, WriteFailsCleanlyOnBadPath) {

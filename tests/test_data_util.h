@@ -111,7 +111,7 @@ inline std::vector<uint8_t> rgb_to_cmyk(const std::vector<uint8_t>& rgb) {
 inline DataSection idx_section(const std::string& root) {
     DataSection d;
     memset(&d, 0, sizeof d);
-    snprintf(d.kind, sizeof d.kind, "idx");
+    d.kind = DATA_IDX;
     snprintf(d.root, sizeof d.root, "%s", root.c_str());
     snprintf(d.train_images, sizeof d.train_images, "train-images-idx3-ubyte.gz");
     snprintf(d.train_labels, sizeof d.train_labels, "train-labels-idx1-ubyte.gz");
@@ -133,7 +133,7 @@ inline DataSection idx_section(const std::string& root) {
 
 inline DataSection folder_section(const std::string& root, int input_size, int val_resize) {
     DataSection d = idx_section(root);
-    snprintf(d.kind, sizeof d.kind, "imagefolder");
+    d.kind = DATA_IMAGEFOLDER;
     d.input_size = input_size;
     d.val_resize = val_resize;
     d.channels = 3;

@@ -135,13 +135,20 @@ std::string pgm16_bytes(int w, int h) {
     return "P5\n" + std::to_string(w) + " " + std::to_string(h) + "\n65535\n" + std::string((size_t)w * h * 2, '\x40');
 }
 
+// Opens bytes as the loader does: from a file (hwnas reads images only from
+// files).
+int open_bytes(ImageDecoder* d, const std::string& bytes) {
+    TempDir dir("hostile_image");
+    return image_open_file(d, dir.write("image", bytes).c_str());
+}
+
 // open + decode of one buffer; -1 with d.why when rejected.
 int decode_buffer(const std::string& bytes, int channels, std::string* why) {
     ImageDecoder d;
     HwErr err = {};
     EXPECT_EQ(image_decoder_init(&d, &err), 0) << err.msg;
     DecodedImage img;
-    int rc = image_open_memory(&d, bytes.data(), bytes.size());
+    int rc = open_bytes(&d, bytes);
     if (rc == 0) rc = image_decode(&d, channels, 1.0, &img);
     if (why) *why = d.why;
     image_decoder_free(&d);
@@ -244,7 +251,9 @@ TEST(HostileData, BatchFeedRefusesSamplesOfAnotherShape) {
     ASSERT_NE(sn, nullptr);
     TempDir run{"hostile_feed"};
     TrainJob job = {};
-    job.cfg = &s.cfg;
+    job.train = &s.cfg.train;
+    job.data = &s.cfg.data;
+    job.config_path = s.cfg.path;
     job.run_dir = run.path.c_str();
     job.checkpoint_name = "supernet.ckpt";
     job.csv_name = "train.csv";
@@ -259,7 +268,8 @@ TEST(HostileData, BatchFeedRefusesSamplesOfAnotherShape) {
     EXPECT_NE(std::string(err.msg).find("[28, 28, 1]"), std::string::npos) << err.msg;
 
     err = {};
-    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 64, 64, &err);
+    EvalOptions valid = {&s.cfg.data, SPLIT_VALID, 64, 64, s.cfg.search.bn_mode, s.cfg.search.seed};
+    Evaluator* ev = evaluator_create(sn, &valid, &err);
     ASSERT_NE(ev, nullptr) << err.msg;
     std::vector<int> path((size_t)sn->space.n_layers, 0);
     EXPECT_EQ(evaluator_recalibrate(ev, path.data(), &err), -1) << "recalibrated on 32x32 samples";
@@ -315,7 +325,7 @@ TEST(HostileData, SixteenBitPnmIsRejectedBeforeStb) {
     HwErr err = {};
     ASSERT_EQ(image_decoder_init(&d, &err), 0) << err.msg;
     std::string png = png_bytes(5, 3, 16, 0, row);
-    ASSERT_EQ(image_open_memory(&d, png.data(), png.size()), 0) << d.why;
+    ASSERT_EQ(open_bytes(&d, png), 0) << d.why;
     DecodedImage img;
     ASSERT_EQ(image_decode(&d, 3, 1.0, &img), 0) << d.why;
     EXPECT_EQ(img.height, 3);
@@ -405,7 +415,7 @@ TEST(HostileData, DecompressionBombsAreRejectedFromTheirHeaders) {
         ImageDecoder d;
         HwErr err = {};
         ASSERT_EQ(image_decoder_init(&d, &err), 0) << err.msg;
-        EXPECT_EQ(image_open_memory(&d, bombs[i].data(), bombs[i].size()), -1)
+        EXPECT_EQ(open_bytes(&d, bombs[i]), -1)
             << names[i] << " in " << bombs[i].size() << " bytes was accepted for decoding";
         EXPECT_EQ(d.pixels_cap, 0u) << names[i];
         image_decoder_free(&d);
@@ -416,9 +426,9 @@ TEST(HostileData, DecompressionBombsAreRejectedFromTheirHeaders) {
     HwErr err = {};
     ASSERT_EQ(image_decoder_init(&d, &err), 0) << err.msg;
     std::string rgba16 = png_header_only(6000, 6000, 16, 6, 8000), rgb8 = png_header_only(6000, 6000, 8, 2, 8000);
-    EXPECT_EQ(image_open_memory(&d, rgba16.data(), rgba16.size()), -1) << "16-bit RGBA 6000x6000 accepted";
+    EXPECT_EQ(open_bytes(&d, rgba16), -1) << "16-bit RGBA 6000x6000 accepted";
     EXPECT_NE(std::string(d.why).find("IMAGE_MAX_SOURCE_BYTES"), std::string::npos) << d.why;
-    EXPECT_EQ(image_open_memory(&d, rgb8.data(), rgb8.size()), 0) << d.why;
+    EXPECT_EQ(open_bytes(&d, rgb8), 0) << d.why;
     image_decoder_free(&d);
     // Within the caps: an ordinary JPEG and BMP still decode.
     EXPECT_EQ(decode_buffer(small, 3, nullptr), 0);

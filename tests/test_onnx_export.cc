@@ -97,7 +97,7 @@ TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
     OpContext ctx = {1, nullptr};
     Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, kBatch, &err);
     ASSERT_NE(sn, nullptr) << err.msg;
-    ASSERT_EQ(supernet_init_params(sn, 7), 0);
+    ASSERT_EQ(supernet_init_params(sn, 7, &err), 0) << err.msg;
     randomize(sn);
     // tiny.yaml has one channel, so its NHWC images are NCHW as they are.
     ASSERT_EQ(space.in_c, 1);

@@ -25,7 +25,7 @@ struct Net {
         sn = supernet_create(&space, &ops_cpu, &ctx, 2, &err);
         EXPECT_NE(sn, nullptr) << err.msg;
         if (sn) {
-            EXPECT_EQ(supernet_init_params(sn, seed), 0);
+            EXPECT_EQ(supernet_init_params(sn, seed, &err), 0) << err.msg;
         }
     }
     ~Net() { supernet_destroy(sn); }

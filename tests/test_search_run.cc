@@ -47,8 +47,10 @@ struct SearchFixture {
         sn = supernet_create(&space, &ops_cpu, &ctx, cfg.train.batch, &err);
         EXPECT_NE(sn, nullptr) << err.msg;
         if (!sn) return;
-        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
-        ev = evaluator_create(sn, &cfg, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, &err);
+        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed, &err), 0) << err.msg;
+        EvalOptions valid = {&cfg.data, SPLIT_VALID, cfg.search.bn_images, cfg.search.val_images, cfg.search.bn_mode,
+                             cfg.search.seed};
+        ev = evaluator_create(sn, &valid, &err);
         EXPECT_NE(ev, nullptr) << err.msg;
         lut = make_table(space, scrambled_ms);
     }
@@ -90,7 +92,7 @@ TEST(SearchRun, RespectsLimitAndPinsAndReportsTheBest) {
     ASSERT_EQ(all.size(), 12u);
     double limit = all[8];
     ASSERT_LT(limit, all.back());
-    SearchJob job = {&f.cfg, f.sn, f.ev, f.lut, limit, pins, f.dir.c_str(), "t-", 1, 1};
+    SearchJob job = {&f.cfg.search, f.sn, f.ev, f.lut, limit, pins, f.dir.c_str(), "t-", 1, 1};
     SearchOutcome out;
     ASSERT_EQ(search_run(&job, &out, &err), 0) << err.msg;
     std::vector<Candidate> rows = read_csv(f.dir + "/t-search.csv", f.space);
@@ -123,7 +125,7 @@ TEST(SearchRun, RerunReplaysSearchCsv) {
     SearchFixture f;
     ASSERT_NE(f.ev, nullptr);
     HwErr err = {};
-    SearchJob job = {&f.cfg, f.sn, f.ev, f.lut, 0, nullptr, f.dir.c_str(), "", 0, 1};
+    SearchJob job = {&f.cfg.search, f.sn, f.ev, f.lut, 0, nullptr, f.dir.c_str(), "", 0, 1};
     SearchOutcome first, again;
     ASSERT_EQ(search_run(&job, &first, &err), 0) << err.msg;
     std::string csv = hwtest::slurp(f.dir + "/search.csv");

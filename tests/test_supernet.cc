@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "kernels/ops.h"
+#include "supernet/safetensors.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
 #include "test_util.h"
@@ -28,7 +29,7 @@ void make_net(Net* net, int threads) {
     net->sn = supernet_create(&net->space, &ops_cpu, &ctx, 6, &err);
     ASSERT_NE(net->sn, nullptr) << err.msg;
     Supernet* sn = net->sn;
-    ASSERT_EQ(supernet_init_params(sn, 1), 0);
+    ASSERT_EQ(supernet_init_params(sn, 1, nullptr), 0);
     for (int b = 0; b < sn->n_blocks; b++) {
         const Block* blk = &sn->blocks[b];
         for (int i = 0; i < blk->param_count; i++) {
@@ -194,7 +195,7 @@ TEST(Supernet, EvalForwardAfterASkipMatchesBlockByBlock) {
     OpContext ctx = {1, nullptr};
     Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, 4, &err);
     ASSERT_NE(sn, nullptr) << err.msg;
-    ASSERT_EQ(supernet_init_params(sn, 3), 0);
+    ASSERT_EQ(supernet_init_params(sn, 3, &err), 0) << err.msg;
     std::vector<float> x = random_floats(4 * 10 * 10, 11);
     int skips = 0;
     for (int op = 0; op < space.layers[0].n_ops; op++) {
@@ -213,4 +214,48 @@ TEST(Supernet, EvalForwardAfterASkipMatchesBlockByBlock) {
     }
     EXPECT_EQ(skips, 1);
     supernet_destroy(sn);
+}
+
+// Subnet weights written to safetensors and read back into another supernet
+// of the same space: the path's weights and BN statistics arrive unchanged
+// (the layout conversions are each other's inverse); a file of another path
+// is refused naming the tensor it lacks.
+TEST(Safetensors, ReadsBackWhatItWrote) {
+    HwErr err = {};
+    Space space;
+    ASSERT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
+    OpContext ctx = {1, nullptr};
+    Supernet* a = supernet_create(&space, &ops_cpu, &ctx, 2, &err);
+    Supernet* b = supernet_create(&space, &ops_cpu, &ctx, 2, &err);
+    ASSERT_TRUE(a && b) << err.msg;
+    ASSERT_EQ(supernet_init_params(a, 1, &err), 0);
+    ASSERT_EQ(supernet_init_params(b, 2, &err), 0);
+    for (size_t i = 0; i < a->running_floats; i++) a->running[i] = 0.5f + 0.001f * (float)i;
+    for (int k = 0; k < a->n_blocks; k++) a->bn_batches[k] = 7 + k;
+    std::vector<int> path(space.n_layers, 0), other(space.n_layers, 0);
+    path.back() = space.layers[space.n_layers - 1].n_ops - 1;
+    TempDir tmp("safetensors");
+    std::string file = tmp.file("w.safetensors");
+    ASSERT_EQ(safetensors_write_subnet(a, path.data(), file.c_str(), &err), 0) << err.msg;
+    ASSERT_EQ(safetensors_read_subnet(b, path.data(), file.c_str(), &err), 0) << err.msg;
+    int compared = 0;
+    for (int p = 0; p < supernet_positions(a); p++) {
+        int blk = supernet_block_at(a, path.data(), p);
+        const Block* k = &a->blocks[blk];
+        EXPECT_EQ(std::memcmp(a->params + a->param_offset[blk], b->params + b->param_offset[blk],
+                              k->param_floats * sizeof(float)), 0) << k->op;
+        EXPECT_EQ(std::memcmp(a->running + a->running_offset[blk], b->running + b->running_offset[blk],
+                              k->running_floats * sizeof(float)), 0) << k->op;
+        EXPECT_EQ(b->bn_batches[blk], 7 + blk);
+        compared++;
+    }
+    EXPECT_EQ(compared, space.n_layers + 2);  // stem, every layer, head
+    if (space.layers[space.n_layers - 1].n_ops > 1) {
+        err = {};
+        EXPECT_EQ(safetensors_read_subnet(b, other.data(), file.c_str(), &err), -1);
+        EXPECT_EQ(err.code, 2);
+        EXPECT_NE(std::string(err.msg).find(file + ": missing tensor"), std::string::npos) << err.msg;
+    }
+    supernet_destroy(a);
+    supernet_destroy(b);
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "common/config.h"
 #include "supernet/checkpoint.h"
+#include "supernet/path_filter.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
 #include "supernet/trainer.h"
@@ -53,13 +55,16 @@ void make_run(TrainRun* r, const Config& cfg) {
     OpContext ctx = {cfg.train.threads, nullptr};
     r->sn = supernet_create(&r->space, &ops_cpu, &ctx, cfg.train.batch, &err);
     ASSERT_NE(r->sn, nullptr) << err.msg;
-    ASSERT_EQ(supernet_init_params(r->sn, cfg.train.seed), 0);
+    ASSERT_EQ(supernet_init_params(r->sn, cfg.train.seed, &err), 0);
 }
 
 int train(Supernet* sn, const Config& cfg, const std::string& dir, int epochs, int resume, TrainResult* res,
-          HwErr* err, volatile sig_atomic_t* flag = nullptr, float lr = 0.1f) {
+          HwErr* err, volatile sig_atomic_t* flag = nullptr, float lr = 0.1f, const PathFilter* filter = nullptr) {
     TrainJob job = {};
-    job.cfg = &cfg;
+    job.train = &cfg.train;
+    job.data = &cfg.data;
+    job.config_path = cfg.path;
+    job.filter = filter;
     job.run_dir = dir.c_str();
     job.checkpoint_name = "supernet.ckpt";
     job.csv_name = "train.csv";
@@ -81,7 +86,7 @@ TEST(Trainer, LossFallsOnFashionMnistSubset) {
     cfg.train.batch = 32;
     cfg.data.pad_crop = 0;
     cfg.data.hflip = 0;
-    std::strcpy(cfg.train.lr_schedule, "constant");
+    cfg.train.lr_schedule = LR_CONSTANT;
     TrainRun r;
     make_run(&r, cfg);
     std::string dir = temp_dir();
@@ -161,8 +166,7 @@ TEST(Trainer, DivergenceStopsWithTheLastCheckpointIntact) {
     make_run(&r, cfg);
     ASSERT_EQ(train(r.sn, cfg, dir, 1, 0, &res, &err), 0) << err.msg;
     std::string before = read_file(dir + "/supernet.ckpt");
-    cfg.train.lr_schedule[0] = 0;
-    std::strcpy(cfg.train.lr_schedule, "constant");
+    cfg.train.lr_schedule = LR_CONSTANT;
     int rc = train(r.sn, cfg, dir, 3, 1, &res, &err, nullptr, 1e30f);
     EXPECT_EQ(rc, -1);
     EXPECT_EQ(err.code, 1);
@@ -209,4 +213,103 @@ TEST(Trainer, DamagedCheckpointIsRefused) {
     err = {};
     EXPECT_EQ(checkpoint_load(path.c_str(), r.sn, &st, nullptr, &err), -1);
     EXPECT_EQ(err.code, 2);
+}
+
+namespace {
+
+// A predictor for the latency filter: the sum of the op indices, in "ms".
+int index_sum_ms(const void* model, const int* path, double* ms) {
+    const Space* s = static_cast<const Space*>(model);
+    double sum = 0;
+    for (int l = 0; l < s->n_layers; l++) sum += path[l];
+    *ms = sum;
+    return 0;
+}
+
+// Every path of steps 0..n-1 as train_run draws them with the filter.
+std::vector<std::vector<int>> filtered_paths(const Supernet* sn, const Config& cfg, const PathFilter* f, int n) {
+    std::vector<std::vector<int>> out;
+    std::vector<int> path(sn->space.n_layers);
+    for (int step = 0; step < n; step++) {
+        for (int attempt = 0; attempt < 500; attempt++) {
+            sample_path(sn, cfg.train.seed, (uint64_t)step, attempt, nullptr, path.data());
+            if (path_filter_accepts(f, path.data())) break;
+        }
+        out.push_back(path);
+    }
+    return out;
+}
+
+}  // namespace
+
+// train.sampling: flops and latency both reject paths outside train.window;
+// uniform accepts every path; latency without a predictor is an error.
+TEST(PathFilter, FlopsAndLatencyWindowsRejectPathsOutside) {
+    Config cfg;
+    small_config(&cfg);
+    TrainRun r;
+    make_run(&r, cfg);
+    const Supernet* sn = r.sn;
+    HwErr err = {};
+    PathFilter f;
+    ASSERT_EQ(path_filter_init(&f, &cfg.train, sn, nullptr, nullptr, "c.yaml", &err), 0) << err.msg;
+    std::vector<int> all_last(sn->space.n_layers);
+    for (int l = 0; l < sn->space.n_layers; l++) all_last[l] = sn->space.layers[l].n_ops - 1;
+    EXPECT_TRUE(path_filter_accepts(&f, all_last.data()));
+    // Latency: the sum of op indices in [1, 2].
+    cfg.train.sampling = SAMPLING_LATENCY;
+    cfg.train.window[0] = 1, cfg.train.window[1] = 2;
+    err = {};
+    EXPECT_EQ(path_filter_init(&f, &cfg.train, sn, nullptr, nullptr, "c.yaml", &err), -1);
+    EXPECT_EQ(err.code, 2);
+    EXPECT_NE(std::strstr(err.msg, "c.yaml: train.sampling latency needs `target`"), nullptr) << err.msg;
+    ASSERT_EQ(path_filter_init(&f, &cfg.train, sn, index_sum_ms, &sn->space, "c.yaml", &err), 0) << err.msg;
+    for (const auto& p : filtered_paths(sn, cfg, &f, 20)) {
+        int sum = 0;
+        for (int o : p) sum += o;
+        EXPECT_GE(sum, 1);
+        EXPECT_LE(sum, 2);
+    }
+    // FLOPs: the middle half of uniformly sampled paths' MFLOPs.
+    std::vector<double> mflops_of_uniform;
+    std::vector<int> p(sn->space.n_layers);
+    for (int i = 0; i < 200; i++) {
+        sample_path(sn, 99, (uint64_t)i, 0, nullptr, p.data());
+        mflops_of_uniform.push_back(2.0 * supernet_path_macs(sn, p.data()) / 1e6);
+    }
+    std::sort(mflops_of_uniform.begin(), mflops_of_uniform.end());
+    cfg.train.sampling = SAMPLING_FLOPS;
+    cfg.train.window[0] = (float)mflops_of_uniform[50];
+    cfg.train.window[1] = (float)mflops_of_uniform[150];
+    ASSERT_LT(cfg.train.window[0], cfg.train.window[1]);
+    ASSERT_EQ(path_filter_init(&f, &cfg.train, sn, nullptr, nullptr, nullptr, &err), 0) << err.msg;
+    int inside = 0;
+    for (const auto& p : filtered_paths(sn, cfg, &f, 20)) {
+        double mflops = 2.0 * supernet_path_macs(sn, p.data()) / 1e6;
+        inside += mflops >= cfg.train.window[0] && mflops <= cfg.train.window[1];
+    }
+    EXPECT_EQ(inside, 20);
+}
+
+// A window no path meets: every step trains its last draw, and the result
+// says how many steps that was.
+TEST(PathFilter, TrainerCountsStepsThatMissedTheWindow) {
+    Config cfg;
+    small_config(&cfg);
+    cfg.train.sampling = SAMPLING_FLOPS;
+    cfg.train.window[0] = 1e8f, cfg.train.window[1] = 1e9f;
+    TrainRun r;
+    make_run(&r, cfg);
+    HwErr err = {};
+    PathFilter f;
+    ASSERT_EQ(path_filter_init(&f, &cfg.train, r.sn, nullptr, nullptr, nullptr, &err), 0) << err.msg;
+    TrainResult res;
+    ASSERT_EQ(train(r.sn, cfg, temp_dir(), 1, 0, &res, &err, nullptr, 0.1f, &f), 0) << err.msg;
+    EXPECT_EQ(res.steps, 16);
+    EXPECT_EQ(res.unfiltered, 16);
+    // The same run without the filter: no step missed anything.
+    TrainRun r2;
+    make_run(&r2, cfg);
+    ASSERT_EQ(train(r2.sn, cfg, temp_dir(), 1, 0, &res, &err), 0) << err.msg;
+    EXPECT_EQ(res.unfiltered, 0);
 }

@@ -92,7 +92,7 @@ std::vector<float> reference_train(Supernet* sn, const Config& cfg, int epochs, 
             if (n <= 0) break;
             upload_now(sn, images, labels, n);
             sample_path(sn, cfg.train.seed, (uint64_t)step, 0, nullptr, path.data());
-            sgd.lr = lr_at(&cfg, lr, step, total, warmup);
+            sgd.lr = lr_at(cfg.train.lr_schedule, lr, step, total, warmup);
             supernet_forward(sn, path.data(), n, MODE_TRAIN, 0.1f);
             ops->cross_entropy_forward_backward(&sn->ctx, sn->loss, sn->dlogits, sn->logits, sn->labels, n,
                                                 sn->space.classes, cfg.train.label_smoothing);
@@ -117,8 +117,8 @@ static void reference_recalibrate(Supernet* sn, const Config& cfg, int recal_ima
     DataLoader* loader = open_loader(ds, sn->max_batch, 1, cfg.search.seed, cfg.data.workers, 0);
     std::vector<float> images((size_t)sn->max_batch * floats_per_image(sn));
     std::vector<int> labels((size_t)sn->max_batch);
-    int exact = std::strcmp(cfg.search.bn_mode, "ema") != 0;
-    supernet_reset_path_bn(sn, path);
+    int exact = cfg.search.bn_mode == BN_EXACT;
+    ASSERT_EQ(supernet_reset_path_bn(sn, path, nullptr), 0);
     loader_start_epoch(loader, 0, 0);
     for (int done = 0, k = 0, n; loader && done < recal_images; done += n, k++) {
         n = loader_next(loader, images.data(), labels.data(), &err);
@@ -196,7 +196,7 @@ Supernet* FeedSetup::net() {
     Supernet* sn = supernet_create(&space, ops, &ctx, cfg.train.batch, &err);
     EXPECT_NE(sn, nullptr) << err.msg;
     if (sn) {
-        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed), 0);
+        EXPECT_EQ(supernet_init_params(sn, cfg.train.seed, nullptr), 0);
     }
     return sn;
 }
@@ -215,7 +215,9 @@ void expect_trainer_matches_reference(FeedSetup& s) {
     ASSERT_TRUE(fed && ref);
     TempDir run{"train"};
     TrainJob job = {};
-    job.cfg = &s.cfg;
+    job.train = &s.cfg.train;
+    job.data = &s.cfg.data;
+    job.config_path = s.cfg.path;
     job.run_dir = run.path.c_str();
     job.checkpoint_name = "supernet.ckpt";
     job.csv_name = "train.csv";
@@ -246,7 +248,8 @@ void expect_evaluator_matches_reference(FeedSetup& s) {
     ASSERT_NE(sn, nullptr);
     int path[SPACE_MAX_LAYERS] = {1, 3, 0};
     HwErr err = {};
-    Evaluator* ev = evaluator_create(sn, &s.cfg, SPLIT_VALID, 100, 200, &err);
+    EvalOptions valid = {&s.cfg.data, SPLIT_VALID, 100, 200, s.cfg.search.bn_mode, s.cfg.search.seed};
+    Evaluator* ev = evaluator_create(sn, &valid, &err);
     ASSERT_NE(ev, nullptr) << err.msg;
     double top1 = 0, top5 = 0;
     int count = 0;

@@ -15,7 +15,7 @@ static Supernet* fuzz_supernet(void) {
     if (!sn) {
         HwErr err = {0};
         if (space_load(&space, "tests/spaces/tiny.yaml", &err) < 0 ||
-            !(sn = supernet_create(&space, &ops_cpu, &ctx, 2, &err)) || supernet_init_params(sn, 1) < 0) {
+            !(sn = supernet_create(&space, &ops_cpu, &ctx, 2, &err)) || supernet_init_params(sn, 1, &err) < 0) {
             fprintf(stderr, "fuzz: run from the repository root: %s\n", err.msg);
             abort();
         }

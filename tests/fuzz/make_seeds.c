@@ -42,7 +42,7 @@ static int seed_supernet_files(void) {
     OpContext ctx = {1, NULL};
     if (space_load(&space, "tests/spaces/tiny.yaml", &err) < 0) return fprintf(stderr, "%s\n", err.msg), -1;
     Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, 2, &err);
-    if (!sn || supernet_init_params(sn, 3) < 0) return fprintf(stderr, "%s\n", err.msg), -1;
+    if (!sn || supernet_init_params(sn, 3, &err) < 0) return fprintf(stderr, "%s\n", err.msg), -1;
     TrainState st = {5, 1, 2};
     int path[SPACE_MAX_LAYERS] = {0};
     int rc = checkpoint_save(seed_path("checkpoint", "tiny.ckpt"), sn, &st, "train:\n  epochs: 2\n", &err);
