@@ -619,6 +619,33 @@ TEST(LutImport, EveryOfaTableResolutionHasNoUnmatchedEntry) {
     EXPECT_EQ(tables, 5 + 17 + 17);
 }
 
+// Blocks the mb grammar cannot name are reported, with the reason, not dropped.
+TEST(LutImport, BlocksOutsideTheMbGrammarAreReported) {
+    TempDir tmp("lut");
+    std::string f = tmp.write("t.yaml",
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:144-kernel:3-stride:1-idskip:1-se:0-hs:0:\n"
+                              "  {count: 3, mean: 1.0, std: 0.1}\n"
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:64-kernel:4-stride:1-idskip:1-se:0-hs:0:\n"
+                              "  {count: 3, mean: 1.0, std: 0.1}\n"
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:128-kernel:7-stride:1-idskip:1-se:1-hs:1:\n"
+                              "  {count: 3, mean: 2.5, std: 0.1}\n");
+    Lut* lut = nullptr;
+    LutImportReport rep;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(lut_import("ofa", f.c_str(), &lut, &rep, &err), 0) << err.msg;
+    EXPECT_EQ(rep.unmatched_count, 2);
+    EXPECT_TRUE(report_has(rep, "expanded_conv-input:14x14x16-output:14x14x16-expand:144-kernel:3-stride:1-idskip:1-se:0-hs:0",
+                           "expand ratio above LIMIT_MB_EXPAND"));  // ratio 9
+    EXPECT_TRUE(report_has(rep, "expanded_conv-input:14x14x16-output:14x14x16-expand:64-kernel:4-stride:1-idskip:1-se:0-hs:0",
+                           "kernel other than 3, 5 or 7"));
+    ASSERT_EQ(rep.imported, 1);
+    const LutEntry* e = lut_find(lut, "mb_k7_e8_se_hs-in:14x14x16-out:14x14x16-s:1");  // ratio 8, the limit
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->mean, 2.5);
+    lut_free(lut);
+    lut_import_report_free(&rep);
+}
+
 TEST(LutImport, Errors) {
     Lut* lut = nullptr;
     LutImportReport rep;
