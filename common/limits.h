@@ -31,6 +31,10 @@
 // ------------------------------------------------------------ search spaces      supernet/space.c
 #define LIMIT_SPACE_LAYERS 64  // layers of a space or architecture (arrays are sized by it)
 #define LIMIT_LAYER_OPS 32     // candidate operators of one layer (= the operator pool)
+// Expansion ratio of an mb_k*_e* operator (1..8): OFA/MobileNetV3 use 1, 3, 4
+// and 6; past 8 the 1x1 expand of a wide layer is no longer a mobile block.
+// Names beyond it are unknown operators.           supernet/operator.c
+#define LIMIT_MB_EXPAND 8
 
 // ------------------------------------------------------------ weights and checkpoints
 // safetensors JSON header (the file's first 8 bytes declare it; a header

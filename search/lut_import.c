@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/yaml_tree.h"
+#include "supernet/operator.h"
 
 typedef enum SrcLayer { SRC_CONV, SRC_BLOCK, SRC_CONV_1, SRC_POOL, SRC_CONV_2, SRC_LOGITS } SrcLayer;
 
@@ -189,16 +190,12 @@ static int import_block(Importer* im, SrcEntry* e) {
         return 0;
     }
     if (ratio == 1) return 0;  // only as part of the stem, decided later
-    if (ratio != 3 && ratio != 6) {
-        unmatched(im, e, "expand ratio other than 3 or 6 (our pool has mb_*_e3 and mb_*_e6)");
-        return 0;
-    }
-    if (e->kernel != 3 && e->kernel != 5 && e->kernel != 7) {
-        unmatched(im, e, "kernel other than 3, 5 or 7");
-        return 0;
-    }
-    if (e->se && e->hs) {
-        unmatched(im, e, "se and hs together (our pool has _se or _hs, not both)");
+    OpSpec spec = {OPF_MBCONV, e->kernel, ratio, e->se != 0, e->hs != 0};
+    char op[LUT_OP_MAX];
+    op_name(&spec, op, sizeof op);
+    OpSpec check;
+    if (op_parse(op, &check) < 0) {
+        unmatched(im, e, "kernel other than 3, 5 or 7, or expand ratio above LIMIT_MB_EXPAND (8)");
         return 0;
     }
     if (e->idskip != identity_shapes) {
@@ -206,8 +203,7 @@ static int import_block(Importer* im, SrcEntry* e) {
                          "when stride is 1 and shapes match)");
         return 0;
     }
-    char op[LUT_OP_MAX], key[LUT_KEY_MAX];
-    snprintf(op, sizeof op, "mb_k%d_e%d%s", e->kernel, ratio, e->se ? "_se" : e->hs ? "_hs" : "");
+    char key[LUT_KEY_MAX];
     if (lut_block_key(key, sizeof key, op, e->in[0], e->in[1], e->in[2], e->out[0], e->out[1],
                       e->out[2], e->stride)) {
         unmatched(im, e, "shape outside the key grammar");

@@ -9,13 +9,14 @@
 //              MID channel count, keys end in -se:0|1-hs:0|1.
 //
 // Mapping to our keys (search/lut.h):
-//   expanded_conv with ratio 3 or 6, kernel 3/5/7  -> mb_k{K}_e{R}[_se|_hs]-in:..-out:..-s:S
+//   expanded_conv with ratio 2..8, kernel 3/5/7    -> mb_k{K}_e{R}[_se][_hs]-in:..-out:..-s:S
 //   Conv + the ratio-1 block that follows it         -> stem-in:(Conv in)-out:(block out)
 //   Conv_1 [+ AvgPool2D + Conv_2] + Logits           -> head-in:(Conv_1 in)-out:(classes)
 // Merged entries sum the means and the variances (std = sqrt of the summed
-// variances, n = the smallest count). Everything else (ratio 4, se and hs
-// together, a lone ratio-1 block, unknown layers) has no counterpart in our
-// operator pool and is listed in the report, never dropped silently.
+// variances, n = the smallest count). Everything else (a ratio above
+// LIMIT_MB_EXPAND or not whole, a kernel other than 3/5/7, a lone ratio-1
+// block, unknown layers) has no counterpart among our operators and is
+// listed in the report, never dropped silently.
 #ifndef HWNAS_LUT_IMPORT_H
 #define HWNAS_LUT_IMPORT_H
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/limits.h"
+
 const char* const op_pool_names[OP_POOL_SIZE] = {
     "mb_k3_e3",    "mb_k3_e6",    "mb_k5_e3",    "mb_k5_e6",    "mb_k7_e3",    "mb_k7_e6",
     "mb_k3_e3_se", "mb_k3_e6_se", "mb_k5_e3_se", "mb_k5_e6_se", "mb_k7_e3_se", "mb_k7_e6_se",
@@ -12,18 +14,20 @@ const char* const op_pool_names[OP_POOL_SIZE] = {
     "shuffle_x_se", "skip",
 };
 
+// "", "_se", and for mb also "_hs" and "_se_hs" (se first, each at most once).
 static int parse_suffix(const char* rest, OpSpec* s, int allow_hs) {
-    if (!*rest) return 0;
-    if (!strcmp(rest, "_se")) {
+    if (!strncmp(rest, "_se", 3)) {
         s->se = 1;
-        return 0;
+        rest += 3;
     }
-    if (allow_hs && !strcmp(rest, "_hs")) {
+    if (allow_hs && !strncmp(rest, "_hs", 3)) {
         s->hswish = 1;
-        return 0;
+        rest += 3;
     }
-    return -1;
+    return *rest ? -1 : 0;
 }
+
+_Static_assert(LIMIT_MB_EXPAND == 8, "OP_GRAMMAR (operator.h) spells the limit out");
 
 static int valid_kernel(int k) { return k == 3 || k == 5 || k == 7; }
 
@@ -34,7 +38,8 @@ static int parse_loose(const char* name, OpSpec* s) {
         s->family = OPF_SKIP;
         return 0;
     }
-    if (sscanf(name, "mb_k%d_e%d%n", &k, &e, &n) == 2 && valid_kernel(k) && e >= 1 && e <= 6) {
+    if (sscanf(name, "mb_k%d_e%d%n", &k, &e, &n) == 2 && valid_kernel(k) && e >= 1 &&
+        e <= LIMIT_MB_EXPAND) {
         *s = (OpSpec){OPF_MBCONV, k, e, 0, 0};
         return parse_suffix(name + n, s, 1);
     }
@@ -66,9 +71,11 @@ int op_parse(const char* name, OpSpec* s) {
 }
 
 void op_name(const OpSpec* s, char* out, size_t cap) {
-    const char* suffix = s->se ? "_se" : (s->hswish ? "_hs" : "");
+    const char* suffix = s->se ? "_se" : "";
     switch (s->family) {
-    case OPF_MBCONV: snprintf(out, cap, "mb_k%d_e%d%s", s->kernel, s->expand, suffix); break;
+    case OPF_MBCONV:
+        snprintf(out, cap, "mb_k%d_e%d%s%s", s->kernel, s->expand, suffix, s->hswish ? "_hs" : "");
+        break;
     case OPF_FUSED: snprintf(out, cap, "fused_k3_e%d", s->expand); break;
     case OPF_SEP: snprintf(out, cap, "sep_k%d", s->kernel); break;
     case OPF_SHUFFLE: snprintf(out, cap, "shuffle_k%d%s", s->kernel, suffix); break;

@@ -60,7 +60,8 @@ static int read_stem(Space* s, const YamlDoc* d, const YamlNode* n, HwErr* err) 
             read_int(d, first, "out", "stem.first.out", 1, 4096, -1, &s->stem.first_out_c, err) < 0)
             return err->msg[0] ? -1 : hw_bad_input(err, d->path, first->line, "stem.first: expected {op, out}");
         if (op_parse(op, &s->stem.first) < 0)
-            return hw_bad_input(err, d->path, first->line, "stem.first.op: unknown operator '%s'", op);
+            return hw_bad_input(err, d->path, first->line, "stem.first.op: unknown operator '%s' (expected %s)", op,
+                                OP_GRAMMAR);
         s->stem.has_first = 1;
     }
     return 0;
@@ -90,7 +91,8 @@ static int read_ops(Space* s, SpaceLayer* L, const YamlDoc* d, const YamlNode* n
         const char* why = NULL;
         if (yaml_string(d, item, what, name, sizeof name, err) < 0) return -1;
         if (op_parse(name, &L->ops[i]) < 0)
-            return hw_bad_input(err, d->path, item->line, "%s: unknown operator '%s' (see the pool in README)", what, name);
+            return hw_bad_input(err, d->path, item->line, "%s: unknown operator '%s' (expected %s)", what, name,
+                                OP_GRAMMAR);
         if (!op_valid(&L->ops[i], L->in_c, L->out_c, L->stride, &why))
             return hw_bad_input(err, d->path, item->line, "%s: '%s' cannot map %dx%dx%d to %d channels with stride %d: %s",
                                 what, name, L->in_h, L->in_w, L->in_c, L->out_c, L->stride, why);

@@ -17,8 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "search/latency.h"
 #include "search/lut.h"
 #include "search/lut_import.h"
+#include "supernet/space.h"
 #include "test_util.h"
 
 namespace {
@@ -509,23 +511,20 @@ TEST(LutImport, OfaNote10MapsMidChannelsAndSuffixes) {
     double head_sum = table["Conv_1-input:7x7x192-output:7x7x1152"].mean + table["AvgPool2D-input:7x7x1152-output:1x1x1152"].mean +
                       table["Conv_2-input:1x1x1152-output:1x1x1536"].mean + table["Logits-input:1x1x1536-output:1000"].mean;
     EXPECT_NEAR(head->mean, head_sum, 1e-12);
-    // 96 source entries: 36 blocks + stem (2) + head (4) imported; e4 and
-    // se+hs blocks (54) reported.
+    // 96 source entries: 90 blocks + stem (2) + head (4), every one with a
+    // counterpart now that mb takes e4 and _se_hs together.
     EXPECT_EQ(rep.source_entries, 96);
-    EXPECT_EQ(rep.imported, 38);
+    EXPECT_EQ(rep.imported, 92);
     EXPECT_EQ(rep.merged, 6);
-    EXPECT_EQ(rep.unmatched_count, 54);
-    EXPECT_TRUE(report_has(rep, "expanded_conv-input:112x112x24-output:56x56x32-expand:96-kernel:3-stride:2-idskip:0-se:0-hs:0",
-                           "expand ratio other than 3 or 6"));
-    EXPECT_TRUE(report_has(rep, "expanded_conv-input:14x14x136-output:14x14x136-expand:408-kernel:3-stride:1-idskip:1-se:1-hs:1",
-                           "se and hs together"));
-    int e4 = 0, sehs = 0;
-    for (int i = 0; i < rep.unmatched_count; i++) {
-        e4 += contains(rep.unmatched[i].reason, "other than 3 or 6");
-        sehs += contains(rep.unmatched[i].reason, "se and hs");
-    }
-    EXPECT_EQ(e4, 30);
-    EXPECT_EQ(sehs, 24);
+    EXPECT_EQ(rep.unmatched_count, 0);
+    const char* e4 = "expanded_conv-input:112x112x24-output:56x56x32-expand:96-kernel:3-stride:2-idskip:0-se:0-hs:0";
+    e = lut_find(lut, "mb_k3_e4-in:112x112x24-out:56x56x32-s:2");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->mean, table[e4].mean);
+    const char* sehs = "expanded_conv-input:14x14x136-output:14x14x136-expand:408-kernel:3-stride:1-idskip:1-se:1-hs:1";
+    e = lut_find(lut, "mb_k3_e3_se_hs-in:14x14x136-out:14x14x136-s:1");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->mean, table[sehs].mean);
     lut_free(lut);
     lut_import_report_free(&rep);
 }
@@ -540,14 +539,162 @@ TEST(LutImport, DynamicOfaJetsonJson) {
         EXPECT_TRUE(contains(lut->device, std::string("Jetson ") + (strcmp(dir, "jetson") ? "GPU" : "CPU")))
             << lut->device;
         EXPECT_EQ(rep.source_entries, 96);
-        EXPECT_EQ(rep.imported, 38);
-        EXPECT_EQ(rep.unmatched_count, 54);
+        EXPECT_EQ(rep.imported, 92);
+        EXPECT_EQ(rep.unmatched_count, 0);
         // 160 input: stem output is 80x80x24, the head reads 5x5x192.
         EXPECT_NE(lut_find(lut, "stem-in:160x160x3-out:80x80x24"), nullptr);
         EXPECT_NE(lut_find(lut, "head-in:5x5x192-out:1000"), nullptr);
         lut_free(lut);
         lut_import_report_free(&rep);
     }
+}
+
+namespace {
+
+// The published table as plain text, YAML (`key:` then indented fields) or
+// JSON (`"key": {` then `"field": value,`), without the importer's reader:
+// key -> {mean, std, count}.
+struct RawStat {
+    double mean = -1, std = -1;
+    long count = -1;
+};
+std::map<std::string, RawStat> read_raw_table(const std::string& path) {
+    std::map<std::string, RawStat> t;
+    std::ifstream in(path);
+    std::string line, key;
+    while (std::getline(in, line)) {
+        std::string s;
+        for (char c : line)
+            if (c != '"' && c != ' ' && c != ',') s += c;
+        if (s.find("-input:") != std::string::npos) {  // a key line
+            key = s.substr(0, s.rfind(':'));
+            continue;
+        }
+        size_t colon = s.find(':');
+        if (key.empty() || colon == std::string::npos || colon + 1 >= s.size()) continue;
+        std::string field = s.substr(0, colon), value = s.substr(colon + 1);
+        if (field == "mean") t[key].mean = std::stod(value);
+        if (field == "std") t[key].std = std::stod(value);
+        if (field == "count") t[key].count = std::stol(value);
+    }
+    return t;
+}
+
+}  // namespace
+
+// Every entry of the OFA Note10 and Dynamic-OFA Jetson CPU/GPU tables has a
+// counterpart, and the 224 tables give a latency for every layer and operator
+// of configs/spaces/ofa-mbv3.yaml, the space they were measured on.
+TEST(LutImport, OfaTablesCoverTheOfaMbv3Space) {
+    Space space;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(space_load(&space, "configs/spaces/ofa-mbv3.yaml", &err), 0) << err.msg;
+    for (const char* rel : {"ofa_note10/224_lookup_table.yaml", "dynamicofa_jetson/jetson/224_lookup_table.json",
+                            "dynamicofa_jetson/jetson_GPU/224_lookup_table.json"}) {
+        SCOPED_TRACE(rel);
+        std::string path = latency_file(rel);
+        Lut* lut = nullptr;
+        LutImportReport rep;
+        ASSERT_EQ(lut_import("ofa", path.c_str(), &lut, &rep, &err), 0) << err.msg;
+        EXPECT_EQ(rep.source_entries, 96);
+        for (int i = 0; i < rep.unmatched_count; i++)
+            ADD_FAILURE() << "no counterpart: " << rep.unmatched[i].key << " (" << rep.unmatched[i].reason << ")";
+        EXPECT_EQ(rep.unmatched_count, 0);
+        EXPECT_EQ(rep.imported, 92);  // 90 blocks, stem, head
+        char key[LUT_KEY_MAX];
+        ASSERT_EQ(latency_stem_key(&space, key, sizeof key), 0);
+        EXPECT_NE(lut_find(lut, key), nullptr) << key;
+        ASSERT_EQ(latency_head_key(&space, key, sizeof key), 0);
+        EXPECT_NE(lut_find(lut, key), nullptr) << key;
+        int blocks = 0;
+        for (int l = 0; l < space.n_layers; l++)
+            for (int o = 0; o < space.layers[l].n_ops; o++) {
+                double ms = -1;
+                EXPECT_EQ(latency_of_layer_op(lut, &space, l, o, &ms, &err), 0)
+                    << "layer " << l << " " << space.layers[l].names[o] << ": " << err.msg;
+                EXPECT_GE(ms, 0);
+                blocks += space.layers[l].ops[o].family != OPF_SKIP;
+            }
+        EXPECT_EQ(blocks, 20 * 9);
+        // Spot checks against the source text: an e4 block with se and hs, an
+        // e6 with hs only, an e4 plain transition block (values exactly).
+        auto raw = read_raw_table(path);
+        ASSERT_EQ(raw.size(), 96u);
+        const char* pairs[][2] = {
+            {"expanded_conv-input:14x14x96-output:14x14x136-expand:384-kernel:5-stride:1-idskip:0-se:1-hs:1",
+             "mb_k5_e4_se_hs-in:14x14x96-out:14x14x136-s:1"},
+            {"expanded_conv-input:7x7x192-output:7x7x192-expand:768-kernel:7-stride:1-idskip:1-se:1-hs:1",
+             "mb_k7_e4_se_hs-in:7x7x192-out:7x7x192-s:1"},
+            {"expanded_conv-input:28x28x48-output:14x14x96-expand:288-kernel:3-stride:2-idskip:0-se:0-hs:1",
+             "mb_k3_e6_hs-in:28x28x48-out:14x14x96-s:2"},
+            {"expanded_conv-input:56x56x32-output:56x56x32-expand:128-kernel:7-stride:1-idskip:1-se:0-hs:0",
+             "mb_k7_e4-in:56x56x32-out:56x56x32-s:1"},
+        };
+        for (auto& p : pairs) {
+            ASSERT_EQ(raw.count(p[0]), 1u) << p[0];
+            const LutEntry* e = lut_find(lut, p[1]);
+            ASSERT_NE(e, nullptr) << p[1];
+            EXPECT_EQ(e->mean, raw[p[0]].mean) << p[1];
+            EXPECT_NEAR(e->std, raw[p[0]].std, 1e-12 * raw[p[0]].std) << p[1];
+            EXPECT_EQ(e->n, raw[p[0]].count) << p[1];
+        }
+        lut_free(lut);
+        lut_import_report_free(&rep);
+    }
+}
+
+// Every resolution of the three tables (5 Note10, 17 + 17 Jetson) imports
+// whole: the mapping does not depend on the 224 shapes.
+TEST(LutImport, EveryOfaTableResolutionHasNoUnmatchedEntry) {
+    int tables = 0;
+    for (const char* dir : {"ofa_note10", "dynamicofa_jetson/jetson", "dynamicofa_jetson/jetson_GPU"}) {
+        std::string d = shared_dir() + "/data/latency/" + dir;
+        DIR* dp = opendir(d.c_str());
+        ASSERT_NE(dp, nullptr) << d;
+        while (struct dirent* de = readdir(dp)) {
+            std::string f = de->d_name;
+            if (f.find("_lookup_table.") == std::string::npos) continue;
+            Lut* lut = nullptr;
+            LutImportReport rep;
+            HwErr err = {{0}, 0};
+            ASSERT_EQ(lut_import("ofa", (d + "/" + f).c_str(), &lut, &rep, &err), 0) << err.msg;
+            EXPECT_EQ(rep.source_entries, 96) << d << "/" << f;
+            EXPECT_EQ(rep.unmatched_count, 0) << d << "/" << f;
+            EXPECT_EQ(rep.imported, 92) << d << "/" << f;
+            tables++;
+            lut_free(lut);
+            lut_import_report_free(&rep);
+        }
+        closedir(dp);
+    }
+    EXPECT_EQ(tables, 5 + 17 + 17);
+}
+
+// Blocks the mb grammar cannot name are reported, with the reason, not dropped.
+TEST(LutImport, BlocksOutsideTheMbGrammarAreReported) {
+    TempDir tmp("lut");
+    std::string f = tmp.write("t.yaml",
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:144-kernel:3-stride:1-idskip:1-se:0-hs:0:\n"
+                              "  {count: 3, mean: 1.0, std: 0.1}\n"
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:64-kernel:4-stride:1-idskip:1-se:0-hs:0:\n"
+                              "  {count: 3, mean: 1.0, std: 0.1}\n"
+                              "expanded_conv-input:14x14x16-output:14x14x16-expand:128-kernel:7-stride:1-idskip:1-se:1-hs:1:\n"
+                              "  {count: 3, mean: 2.5, std: 0.1}\n");
+    Lut* lut = nullptr;
+    LutImportReport rep;
+    HwErr err = {{0}, 0};
+    ASSERT_EQ(lut_import("ofa", f.c_str(), &lut, &rep, &err), 0) << err.msg;
+    EXPECT_EQ(rep.unmatched_count, 2);
+    EXPECT_TRUE(report_has(rep, "expanded_conv-input:14x14x16-output:14x14x16-expand:144-kernel:3-stride:1-idskip:1-se:0-hs:0",
+                           "expand ratio above LIMIT_MB_EXPAND"));  // ratio 9
+    EXPECT_TRUE(report_has(rep, "expanded_conv-input:14x14x16-output:14x14x16-expand:64-kernel:4-stride:1-idskip:1-se:0-hs:0",
+                           "kernel other than 3, 5 or 7"));
+    ASSERT_EQ(rep.imported, 1);
+    const LutEntry* e = lut_find(lut, "mb_k7_e8_se_hs-in:14x14x16-out:14x14x16-s:1");  // ratio 8, the limit
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->mean, 2.5);
+    lut_free(lut);
+    lut_import_report_free(&rep);
 }
 
 TEST(LutImport, Errors) {

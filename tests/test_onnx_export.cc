@@ -2,7 +2,9 @@
 // the pool, at stride 1 and 2, in models of tests/spaces/tiny.yaml that
 // python3-onnx's checker accepts and whose logits in ONNX Runtime equal
 // hwnas's eval-mode forward. BN running statistics and affine parameters are
-// random (not the 0/1 of a fresh network), so the folding is exercised.
+// random (not the 0/1 of a fresh network), so the folding is exercised. The
+// MBConv names outside the pool (e4, _se_hs, ...) the same way in
+// tests/spaces/tiny-mb.yaml.
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -88,37 +90,31 @@ struct Case {
     std::vector<float> want;
 };
 
-}  // namespace
-
-TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
+// Exports architecture `archs[j]` of the space at `space_path` (random BN
+// statistics and affine parameters), runs each model in ONNX Runtime on the
+// same one-channel images, and compares the logits with hwnas's eval forward.
+void expect_onnx_parity(const char* space_path, const std::vector<std::vector<int>>& archs, const char* tag) {
     HwErr err = {};
     Space space;
-    ASSERT_EQ(space_load(&space, kSpace, &err), 0) << err.msg;
+    ASSERT_EQ(space_load(&space, space_path, &err), 0) << err.msg;
     OpContext ctx = {1, nullptr};
     Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, kBatch, &err);
     ASSERT_NE(sn, nullptr) << err.msg;
     ASSERT_EQ(supernet_init_params(sn, 7, &err), 0) << err.msg;
     randomize(sn);
-    // tiny.yaml has one channel, so its NHWC images are NCHW as they are.
+    // One channel, so the NHWC images are NCHW as they are.
     ASSERT_EQ(space.in_c, 1);
     std::vector<float> images = random_floats((size_t)kBatch * space.in_h * space.in_w, 5, -2.0f, 2.0f);
-    std::string dir = test_temp_dir("onnx_export");
+    std::string dir = test_temp_dir(tag);
     write_floats(dir + "/input.f32", images);
     std::vector<Case> cases;
     std::vector<std::string> models;
     std::vector<OrtJob> jobs;
-    std::vector<int> covered(OP_POOL_SIZE * space.n_layers, 0);
-    for (int j = 0; j < OP_POOL_SIZE; j++) {
-        std::vector<int> ops = arch_ops(space, j);
+    for (size_t j = 0; j < archs.size(); j++) {
+        std::vector<int> ops = archs[j];
         Arch arch;
         arch_init(&arch, &space);
-        for (int l = 0; l < space.n_layers; l++) {
-            ASSERT_GE(ops[l], 0);
-            arch.ops[l] = ops[l];
-            int pool = 0;
-            while (strcmp(op_pool_names[pool], space.layers[l].names[ops[l]])) pool++;
-            covered[pool * space.n_layers + l] = 1;
-        }
+        for (int l = 0; l < space.n_layers; l++) arch.ops[l] = ops[l];
         std::memcpy(sn->images, images.data(), images.size() * sizeof(float));
         supernet_forward(sn, ops.data(), kBatch, MODE_EVAL, 0);
         std::string stem = dir + "/a" + std::to_string(j);
@@ -129,7 +125,7 @@ TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
         // Half the models at opset 13 (HardSwish as x * HardSigmoid) with a
         // fixed batch, half at the default opset with a symbolic batch.
         std::string opts = j % 2 ? " --opset 13 --batch " + std::to_string(kBatch) : "";
-        std::string cmd = bin() + " export --space " + kSpace + " --arch " + stem + ".yaml --weights " + stem +
+        std::string cmd = bin() + " export --space " + space_path + " --arch " + stem + ".yaml --weights " + stem +
                           ".safetensors -o " + c.model + opts + " 2>" + stem + ".err";
         ASSERT_EQ(run_cmd(cmd), 0) << cmd;
         models.push_back(c.model);
@@ -138,15 +134,6 @@ TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
         cases.push_back(c);
     }
     supernet_destroy(sn);
-    for (int p = 0; p < OP_POOL_SIZE; p++)
-        for (int l = 0; l < space.n_layers; l++) {
-            OpSpec spec;
-            ASSERT_EQ(op_parse(op_pool_names[p], &spec), 0);
-            const SpaceLayer& L = space.layers[l];
-            if (op_valid(&spec, L.in_c, L.out_c, L.stride, nullptr)) {
-                EXPECT_TRUE(covered[p * space.n_layers + l]) << op_pool_names[p] << " in layer " << l;
-            }
-        }
     std::string check = onnx_check(models);
     ASSERT_EQ(check, "") << check;
     std::string ort = ort_run(jobs);
@@ -161,6 +148,54 @@ TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
         expect_close("logits ONNX Runtime vs hwnas, " + c.model, got.data(), c.want.data(), got.size(), 1e-4f, 0.0f);
     }
     EXPECT_GT(biggest, 0.5f) << "logits too small for an absolute tolerance to mean anything";
+}
+
+}  // namespace
+
+TEST(OnnxExport, EveryOperatorMatchesOnnxRuntime) {
+    HwErr err = {};
+    Space space;
+    ASSERT_EQ(space_load(&space, kSpace, &err), 0) << err.msg;
+    std::vector<std::vector<int>> archs;
+    std::vector<int> covered(OP_POOL_SIZE * space.n_layers, 0);
+    for (int j = 0; j < OP_POOL_SIZE; j++) {
+        std::vector<int> ops = arch_ops(space, j);
+        for (int l = 0; l < space.n_layers; l++) {
+            ASSERT_GE(ops[l], 0);
+            int pool = 0;
+            while (strcmp(op_pool_names[pool], space.layers[l].names[ops[l]])) pool++;
+            covered[pool * space.n_layers + l] = 1;
+        }
+        archs.push_back(ops);
+    }
+    for (int p = 0; p < OP_POOL_SIZE; p++)
+        for (int l = 0; l < space.n_layers; l++) {
+            OpSpec spec;
+            ASSERT_EQ(op_parse(op_pool_names[p], &spec), 0);
+            const SpaceLayer& L = space.layers[l];
+            if (op_valid(&spec, L.in_c, L.out_c, L.stride, nullptr)) {
+                EXPECT_TRUE(covered[p * space.n_layers + l]) << op_pool_names[p] << " in layer " << l;
+            }
+        }
+    expect_onnx_parity(kSpace, archs, "onnx_export");
+}
+
+// MBConv names outside the pool (e2/e4/e5/e7/e8, _se with _hs, e1 with SE)
+// export through the same node switch: three architectures of
+// tests/spaces/tiny-mb.yaml, each layer's j-th candidate in architecture j.
+TEST(OnnxExport, ParametricMbConvMatchesOnnxRuntime) {
+    const char* path = "tests/spaces/tiny-mb.yaml";
+    HwErr err = {};
+    Space space;
+    ASSERT_EQ(space_load(&space, path, &err), 0) << err.msg;
+    std::vector<std::vector<int>> archs(3, std::vector<int>(space.n_layers));
+    for (int j = 0; j < 3; j++)
+        for (int l = 0; l < space.n_layers; l++) {
+            ASSERT_EQ(space.layers[l].n_ops, 3);
+            archs[j][l] = j;
+        }
+    EXPECT_EQ(space_op_index(&space, 0, "mb_k5_e4_se_hs"), 0);
+    expect_onnx_parity(path, archs, "onnx_export_mb");
 }
 
 // Bad input: one error line, exit 2, nothing written.

@@ -43,8 +43,11 @@ def parse_op(name):
     """-> dict(family, kernel, expand, se, hs) following supernet/operator.c."""
     if name == "skip":
         return dict(family="skip", kernel=0, expand=1, se=False, hs=False)
-    se, hs = name.endswith("_se"), name.endswith("_hs")
-    base = name[:-3] if (se or hs) else name
+    # Suffixes in operator.c's order: [_se][_hs] (mb_k5_e4_se_hs has both).
+    hs = name.endswith("_hs")
+    base = name[:-3] if hs else name
+    se = base.endswith("_se")
+    base = base[:-3] if se else base
     parts = base.split("_")
     if parts[0] == "mb":
         return dict(family="mb", kernel=int(parts[1][1:]), expand=int(parts[2][1:]), se=se, hs=hs)
