@@ -170,7 +170,7 @@ static int work_dir(const OrtArgs* a, const char* out, char* dir, size_t cap, Hw
     return safe_path(dir, cap, err, "%s.ort", out);
 }
 
-static void describe(Lut* lut, const OrtArgs* a, const char* version) {
+static void describe(Lut* lut, const OrtArgs* a, const char* version, double per_entry) {
     char cpu[160];
     cpu_model(cpu, sizeof cpu);
     snprintf(lut->device, sizeof lut->device, "CPU %.100s, %d threads (ONNX Runtime, %.60s)", cpu, a->threads, version);
@@ -180,8 +180,9 @@ static void describe(Lut* lut, const OrtArgs* a, const char* version) {
     snprintf(lut->notes, sizeof lut->notes,
              "each block exported alone as a batch-1 ONNX model and timed in ONNX Runtime (tools/ort_time.js: "
              "intraOpNumThreads %d, sequential, all graph optimizations): %d warm-up runs, then mean = median of %d "
-             "timed runs; scale/offset_ms fitted on %d random subnets exported whole and timed the same way",
-             a->threads, a->warmup, a->runs, a->calibration);
+             "timed runs; scale/offset_ms fitted on %d random subnets exported whole and timed the same way; %.4f ms "
+             "(one run's fixed cost, paid once per subnet) taken off every entry; the raw CSV is timings.csv in the work folder (%s)",
+             a->threads, a->warmup, a->runs, a->calibration, per_entry, a->work ? "--work" : "TARGET.ort/");
 }
 
 static int profile_ort(const OrtArgs* a) {
@@ -205,13 +206,14 @@ static int profile_ort(const OrtArgs* a) {
     if (!rc) rc = safe_path(blocks, sizeof blocks, &err, "%s/blocks", dir) < 0 || ort_export_blocks(sn, blocks, &err) < 0 ||
                   ort_time_csv(manifest, timings, &t, &err) < 0;
     if (!rc) rc = !(lut = lut_csv_import(&space, timings, &err));
-    if (!rc) rc = ort_calibrate(sn, lut, a->calibration, subnets, &t, &err) < 0;
+    double per_entry = 0;
+    if (!rc) rc = ort_calibrate(sn, lut, a->calibration, subnets, &t, &per_entry, &err) < 0;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!rc) {
         char source[600];
         snprintf(source, sizeof source, "hwnas latency profile --runtime onnxruntime --space %.500s", a->space);
         stamp(lut, source);
-        describe(lut, a, version);
+        describe(lut, a, version, per_entry);
         rc = lut_write(lut, a->out, &err) < 0;
     }
     if (!rc)
@@ -229,7 +231,8 @@ static int write_check_csv(const char* path, const Space* s, const int* paths, c
     if (safe_file_begin(&f, path, err) < 0) return -1;
     safe_file_printf(&f, "ops,predicted_ms,measured_ms,error_pct\n");
     for (int i = 0; i < k; i++) {
-        for (int l = 0; l < s->n_layers; l++) safe_file_printf(&f, "%s%d", l ? "-" : "", paths[i * s->n_layers + l]);
+        for (int l = 0; l < s->n_layers; l++)  // as `latency check` writes them: names, space-separated
+            safe_file_printf(&f, "%s%s", l ? " " : "", s->layers[l].names[paths[i * s->n_layers + l]]);
         safe_file_printf(&f, ",%.5f,%.5f,%.2f\n", pred[i], meas[i], 100 * (pred[i] - meas[i]) / meas[i]);
     }
     return safe_file_commit(&f, err);

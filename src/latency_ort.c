@@ -169,7 +169,9 @@ int ort_time_subnets(const Supernet* sn, const int* paths, int k, const char* di
     return read_ms(out_csv, ms, k, err);
 }
 
-int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, const OrtTiming* t, HwErr* err) {
+int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, const OrtTiming* t, double* per_entry_ms,
+                  HwErr* err) {
+    *per_entry_ms = 0;
     const Space* s = &sn->space;
     int* paths = calloc((size_t)count * s->n_layers, sizeof(int));
     double* meas = malloc(sizeof(double) * (size_t)count);
@@ -185,11 +187,19 @@ int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, cons
         sx += sum, sy += meas[i], sxx += sum * sum, sxy += sum * meas[i];
     }
     if (rc == 0 && sxx > 0) {
-        // Least squares as search/latency.c's calibrate: offset >= 0, else through the origin.
         double n = count, var = sxx - sx * sx / n;
         double scale = var > 1e-12 * sxx ? (sxy - sx * sy / n) / var : sy / sx;
         double offset = (sy - scale * sx) / n;
-        if (offset < 0 || scale <= 0) scale = sxy / sxx, offset = 0;
+        if (scale <= 0) scale = sxy / sxx, offset = 0;  // through the origin
+        if (offset < 0) {
+            // Each entry carries one session.run's fixed cost, a whole subnet
+            // only one: every prediction sums exactly n_layers + 2 entries, so
+            // a negative offset is that cost, taken off each entry.
+            *per_entry_ms = -offset / (scale * (s->n_layers + 2));
+            for (int i = 0; i < lut->count; i++)
+                lut->entries[i].mean = lut->entries[i].mean > *per_entry_ms ? lut->entries[i].mean - *per_entry_ms : 0;
+            offset = 0;
+        }
         lut->scale = scale, lut->offset_ms = offset;
     }
     free(paths);

@@ -33,8 +33,11 @@ int ort_version(char* out, size_t cap, HwErr* err);
 int ort_time_subnets(const Supernet* sn, const int* paths, int k, const char* dir, const OrtTiming* t, double* ms,
                      HwErr* err);
 
-// Fits lut's scale and offset_ms (network = scale * sum + offset, offset >= 0)
-// on `count` random subnets timed whole in ONNX Runtime (files under dir).
-int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, const OrtTiming* t, HwErr* err);
+// Fits lut's scale and offset_ms (network = scale * sum + offset) on `count`
+// random subnets timed whole in ONNX Runtime (files under dir). A negative
+// offset (the per-run cost that every block model pays and a whole subnet
+// pays once) is taken off every entry instead: *per_entry_ms.
+int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, const OrtTiming* t, double* per_entry_ms,
+                  HwErr* err);
 
 #endif
