@@ -113,7 +113,7 @@ static Supernet* open_supernet(const char* space_path, Space* space, Device* dev
     Supernet* sn = supernet_create(space, dev->ops, &dev->ctx, 1, err);
     if (sn && supernet_init_params(sn, 1) < 0) {
         supernet_destroy(sn);
-        return NULL;
+        sn = NULL;
     }
     if (!sn) device_close(dev);
     return sn;

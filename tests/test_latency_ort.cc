@@ -202,6 +202,18 @@ TEST(LatencyOrt, BadCsvGivesOneErrorLineNamingFileAndLine) {
     EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// LIMIT_LATENCY_CSV_BYTES: a file past it is refused before it is read (a
+// sparse file: nothing is written to disk).
+TEST(LatencyOrt, CsvOver64MiBIsRefusedBeforeReading) {
+    TempDir dir("ort_bigcsv");
+    std::string csv = dir.write("big.csv", "layer,op,ms\n");
+    ASSERT_EQ(truncate(csv.c_str(), (64L << 20) + 1), 0);
+    cli::Result r = cli::run(std::string("latency import --format csv --space ") + kSpace + " --csv " + csv + " -o " +
+                             dir / "t.yaml", dir / "big");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(csv + ": 67108865 bytes, expected at most 67108864"), std::string::npos) << r.err;
+}
+
 TEST(LatencyOrt, ProfileInOnnxRuntimeWritesATableStatingRuntimeAndThreads) {
     TempDir dir("ort_profile");
     std::string target = dir / "t.yaml";
