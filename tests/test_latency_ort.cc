@@ -202,6 +202,36 @@ TEST(LatencyOrt, BadCsvGivesOneErrorLineNamingFileAndLine) {
     EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// Layers whose blocks have the same key share one model file, and their rows
+// become one entry: the mean of the rows (here 1 and 3 ms -> 2 ms).
+TEST(LatencyOrt, EqualLayersShareAModelAndAverageTheirRows) {
+    TempDir dir("ort_equal");
+    std::string space = dir.write("twin.yaml",
+                                  "name: twin\ninput: [6, 6, 1]\nclasses: 3\nstem: {out: 4, kernel: 3, stride: 1}\n"
+                                  "layers:\n  - {out: 4, stride: 1, ops: [skip, sep_k3]}\n"
+                                  "  - {out: 4, stride: 1, ops: [skip, sep_k3]}\nhead: {features: 0}\n");
+    cli::Result r = cli::run("latency export-blocks --space " + space + " -o " + dir / "b", dir / "export");
+    ASSERT_EQ(r.code, 0) << r.err;
+    Csv m = read_csv(dir / "b/manifest.csv");
+    ASSERT_EQ(m.rows.size(), 6u);
+    EXPECT_EQ(m.rows[1][2], m.rows[3][2]);  // layer 0 and layer 1 skip: same key ...
+    EXPECT_EQ(m.rows[1][3], m.rows[3][3]);  // ... same file
+    std::string csv = "layer,op,ms\nstem,stem,0.5\n0,skip,1\n0,sep_k3,4\n1,skip,3\n1,sep_k3,6\nhead,head,0.25\n";
+    r = cli::run("latency import --format csv --space " + space + " --csv " + dir.write("t.csv", csv) + " -o " +
+                 dir / "t.yaml", dir / "import");
+    ASSERT_EQ(r.code, 0) << r.err;
+    HwErr err = {};
+    Lut* lut = lut_load((dir / "t.yaml").c_str(), &err);
+    ASSERT_NE(lut, nullptr) << err.msg;
+    EXPECT_EQ(lut->count, 4);
+    const LutEntry* skip = lut_find(lut, m.rows[1][2].c_str());
+    const LutEntry* sep = lut_find(lut, m.rows[2][2].c_str());
+    ASSERT_TRUE(skip && sep);
+    EXPECT_DOUBLE_EQ(skip->mean, 2.0);
+    EXPECT_DOUBLE_EQ(sep->mean, 5.0);
+    lut_free(lut);
+}
+
 // LIMIT_LATENCY_CSV_BYTES: a file past it is refused before it is read (a
 // sparse file: nothing is written to disk).
 TEST(LatencyOrt, CsvOver64MiBIsRefusedBeforeReading) {
@@ -236,6 +266,12 @@ TEST(LatencyOrt, ProfileInOnnxRuntimeWritesATableStatingRuntimeAndThreads) {
     // The CSV it imported is kept beside the table.
     EXPECT_TRUE(cli::exists(target + ".ort/timings.csv"));
     lut_free(lut);
+    // It is a target like any other: the hardware-specific space of a run is built under it.
+    cli::Result sp = cli::run(std::string("space -c tests/configs/smoke.yaml --set space=") + kSpace + " --target " +
+                              target + " -o " + dir / "space.yaml", dir / "space");
+    EXPECT_EQ(sp.code, 0) << sp.err;
+    Space gen;
+    EXPECT_EQ(space_load(&gen, (dir / "space.yaml").c_str(), &err), 0) << err.msg;
 }
 
 TEST(LatencyOrt, NewCommandsHaveHelpAndRefuseBadInputsWithOneLine) {
