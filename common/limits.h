@@ -66,6 +66,10 @@
 #define LIMIT_SEARCH_CSV_BYTES (1LL << 31)
 #define LIMIT_SEARCH_CSV_ROWS 10000000
 #define LIMIT_CSV_ROW_BYTES 8192
+// A per-block timing CSV (`latency import --format csv`): its size; its rows
+// are bounded by the blocks of the space (one each).          search/lut_csv.c
+// (LatencyOrt.CsvOver64MiBIsRefusedBeforeReading)
+#define LIMIT_LATENCY_CSV_BYTES (64L << 20)
 // Any dimension, channel or class count in a latency table key.  search/lut.c
 #define LIMIT_LUT_DIM 1000000
 

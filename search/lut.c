@@ -224,7 +224,7 @@ static const char* const kTopKeys[] = {"device",  "unit",        "method",      
                                        "date",    "hwnas_version", "threads",     "batch",
                                        "notes",   "entries",     "peak_gflops",   "bandwidth_gbs",
                                        "overhead_ms", "scale",       "offset_ms",     "timing",
-                                       "pinned",  NULL};
+                                       "pinned",  "runtime", NULL};
 static const char* const kEntryKeys[] = {"mean", "std", "n", NULL};
 
 static int read_required_string(const YamlDoc* d, const char* key, char* out, size_t cap,
@@ -360,6 +360,7 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (read_optional_string(d, "hwnas_version", lut->hwnas_version, sizeof lut->hwnas_version, err))
         return -1;
     if (read_optional_string(d, "notes", lut->notes, sizeof lut->notes, err)) return -1;
+    if (read_optional_string(d, "runtime", lut->runtime, sizeof lut->runtime, err)) return -1;
     // Both go to the device as they are (latency check runs at them): the
     // config's limits, so a file cannot ask for 100,000 threads.
     if (read_optional_int(d, "threads", CONFIG_MAX_THREADS, &lut->threads, err)) return -1;
@@ -414,6 +415,7 @@ static void write_lut(FILE* fp, const Lut* lut) {
     write_text(fp, "source", lut->source[0] ? lut->source : "unknown");
     write_text(fp, "date", lut->date);
     write_text(fp, "hwnas_version", lut->hwnas_version);
+    write_text(fp, "runtime", lut->runtime);
     if (lut->threads > 0) fprintf(fp, "threads: %d\n", lut->threads);
     if (lut->batch > 0) fprintf(fp, "batch: %d\n", lut->batch);
     if (lut->timing != LUT_TIMING_UNSTATED) fprintf(fp, "timing: %s\n", lut_timing_name(lut->timing));

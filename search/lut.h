@@ -9,6 +9,7 @@
 //   source: hwnas latency profile     # tool or original file
 //   date: "2024-05-01"                # optional
 //   hwnas_version: "0.1"              # optional
+//   runtime: "onnxruntime-node 1.x"   # optional: what ran the blocks ("" = hwnas)
 //   threads: 2                        # optional, 0 = not stated
 //   batch: 1                          # optional, 0 = not stated
 //   timing: q20-rounds                # optional: how entries were timed (below)
@@ -72,6 +73,7 @@ typedef struct Lut {
     char source[512];
     char date[64];            // optional fields: "" / 0 = absent
     char hwnas_version[64];
+    char runtime[128];        // runtime that timed the entries, "" = hwnas's engine / not stated
     int threads;
     int batch;
     LutTiming timing;

@@ -29,6 +29,8 @@ static const char* kUsage =
     "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
     "                             [--force] [--strict]\n"
     "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
+    "       hwnas latency export-blocks | import --format csv | profile|check --runtime onnxruntime:\n"
+    "                             see `hwnas latency export-blocks --help`\n"
     "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
     "table has an entry for it. --arch RUN_DIR means RUN_DIR/best.yaml. SPACE\n"
     "defaults to the file the architecture names (`space_file:`, beside it), else\n"
@@ -282,6 +284,7 @@ int cmd_latency(int argc, char** argv) {
         fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (latency_ort_wants(argc, argv)) return cmd_latency_ort(argc, argv);
     LatencyArgs a;
     int p = parse(argc - 1, argv + 1, &a);
     if (p) return p == 1 ? 0 : 2;

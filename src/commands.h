@@ -10,6 +10,9 @@ int cmd_export(int argc, char** argv);
 int cmd_finetune(int argc, char** argv);
 int cmd_retrain(int argc, char** argv);
 int cmd_latency(int argc, char** argv);
+// export-blocks, import --format csv, profile/check --runtime onnxruntime (src/cmd_latency_ort.c).
+int latency_ort_wants(int argc, char** argv);
+int cmd_latency_ort(int argc, char** argv);
 int cmd_space(int argc, char** argv);
 int cmd_search(int argc, char** argv);
 int cmd_run(int argc, char** argv);

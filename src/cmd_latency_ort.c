@@ -1,0 +1,309 @@
+// hwnas latency export-blocks | import --format csv | profile --runtime onnxruntime
+//                           | check --runtime onnxruntime
+// Latency tables for runtimes other than hwnas's engine (src/latency_ort.h,
+// search/lut_csv.h).
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/safe_file.h"
+#include "search/latency.h"
+#include "search/lut_csv.h"
+#include "src/cmd_common.h"
+#include "src/commands.h"
+#include "src/device.h"
+#include "src/latency_ort.h"
+#include "supernet/space.h"
+#include "supernet/trainer.h"
+
+static const char* kUsage =
+    "usage: hwnas latency export-blocks --space SPACE.yaml -o DIR\n"
+    "       hwnas latency import  --format csv --space SPACE.yaml --csv TIMINGS.csv -o TARGET.yaml\n"
+    "                             [--device-name TEXT] [--runtime-name TEXT] [--threads N]\n"
+    "       hwnas latency profile --runtime onnxruntime --space SPACE.yaml -o TARGET.yaml\n"
+    "                             [--threads N] [--warmup 10] [--runs 50] [--calibration 20] [--work DIR]\n"
+    "       hwnas latency check   --runtime onnxruntime --target TARGET --space SPACE.yaml\n"
+    "                             [--samples 100] [--seed S] [--csv FILE] [--threads N] [--warmup 10] [--runs 50]\n"
+    "export-blocks writes one batch-1 ONNX model per block (stem, every (layer, op), head)\n"
+    "and DIR/manifest.csv (layer,op,key,file,input). Time the models with any runtime, add\n"
+    "a column ms (and optionally std, n), then `latency import --format csv` makes the target.\n"
+    "profile/check time the blocks and whole subnets in ONNX Runtime (node tools/ort_time.js;\n"
+    "--threads = its intraOpNumThreads, default all cores; --work defaults to TARGET.ort/).\n";
+
+typedef struct OrtArgs {
+    const char *space, *out, *target, *format, *csv, *runtime, *work, *device_name, *runtime_name;
+    int threads, threads_set, warmup, runs, calibration, samples;
+    long seed;
+} OrtArgs;
+
+static int parse(int argc, char** argv, OrtArgs* a) {
+    static const struct option longopts[] = {
+        {"space", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
+        {"target", required_argument, 0, 'T'},  {"format", required_argument, 0, 'f'},
+        {"csv", required_argument, 0, 'C'},     {"runtime", required_argument, 0, 'R'},
+        {"work", required_argument, 0, 'W'},    {"device-name", required_argument, 0, 'D'},
+        {"runtime-name", required_argument, 0, 'N'}, {"threads", required_argument, 0, 't'},
+        {"warmup", required_argument, 0, 'w'},  {"runs", required_argument, 0, 'r'},
+        {"calibration", required_argument, 0, 'c'}, {"samples", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 'S'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *a = (OrtArgs){.threads = cores > 0 ? (int)cores : 1, .warmup = 10, .runs = 50, .calibration = 20,
+                   .samples = 100, .seed = 1};
+    HwErr err = {0};
+    int opt, bad = 0, seed = 1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1 && !bad) {
+        switch (opt) {
+        case 's': a->space = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'T': a->target = optarg; break;
+        case 'f': a->format = optarg; break;
+        case 'C': a->csv = optarg; break;
+        case 'R': a->runtime = optarg; break;
+        case 'W': a->work = optarg; break;
+        case 'D': a->device_name = optarg; break;
+        case 'N': a->runtime_name = optarg; break;
+        case 't': a->threads_set = 1, bad = flag_int("--threads", optarg, 1, CONFIG_MAX_THREADS, &a->threads, &err); break;
+        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
+        case 'r': bad = flag_int("--runs", optarg, 1, 1000000, &a->runs, &err); break;
+        case 'c': bad = flag_int("--calibration", optarg, 2, 10000, &a->calibration, &err); break;
+        case 'n': bad = flag_int("--samples", optarg, 1, 100000, &a->samples, &err); break;
+        case 'S': bad = flag_int("--seed", optarg, 0, 2147483647, &seed, &err); break;
+        case 'h': fputs(kUsage, stdout); return 1;
+        default: fputs(kUsage, stderr); return 2;
+        }
+    }
+    if (bad) return cli_fail(&err);
+    a->seed = seed;
+    if (optind < argc && !a->csv) a->csv = argv[optind++];  // `import --format csv FILE` as the other formats
+    if (optind != argc) return fputs(kUsage, stderr), 2;
+    if (a->runtime && strcmp(a->runtime, "onnxruntime") != 0) {
+        fprintf(stderr, "hwnas: error: --runtime '%s': expected onnxruntime (or no --runtime for hwnas's engine)\n",
+                a->runtime);
+        return 2;
+    }
+    return 0;
+}
+
+static void cpu_model(char* out, size_t cap) {
+    snprintf(out, cap, "unknown CPU");
+    FILE* fp = fopen("/proc/cpuinfo", "r");
+    if (!fp) return;
+    char line[512];
+    while (fgets(line, sizeof line, fp)) {
+        char* v = strchr(line, ':');
+        if (!strncmp(line, "model name", 10) && v && v[1]) {
+            v[strcspn(v, "\n")] = 0;
+            snprintf(out, cap, "%s", v + 2);
+            break;
+        }
+    }
+    fclose(fp);
+}
+
+// A CPU supernet of the space with random weights (latency does not depend on them).
+static Supernet* open_supernet(const char* space_path, Space* space, Device* dev, HwErr* err) {
+    if (space_load(space, space_path, err) < 0 || device_open(dev, "cpu", 1, err) < 0) return NULL;
+    Supernet* sn = supernet_create(space, dev->ops, &dev->ctx, 1, err);
+    if (sn && supernet_init_params(sn, 1) < 0) {
+        supernet_destroy(sn);
+        sn = NULL;
+    }
+    if (!sn) device_close(dev);
+    return sn;
+}
+
+static void close_supernet(Supernet* sn, Device* dev) {
+    supernet_destroy(sn);
+    device_close(dev);
+}
+
+static int export_blocks(const OrtArgs* a) {
+    if (!a->space || !a->out) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Space space;
+    Device dev;
+    Supernet* sn = open_supernet(a->space, &space, &dev, &err);
+    if (!sn) return cli_fail(&err);
+    int rc = ort_export_blocks(sn, a->out, &err) < 0 ? cli_fail(&err) : 0;
+    if (rc == 0) fprintf(stderr, "hwnas latency export-blocks: %d blocks -> %s/manifest.csv\n", sn->n_blocks, a->out);
+    close_supernet(sn, &dev);
+    return rc;
+}
+
+static void stamp(Lut* lut, const char* source) {
+    snprintf(lut->source, sizeof lut->source, "%.500s", source);
+    time_t now = time(NULL);
+    strftime(lut->date, sizeof lut->date, "%Y-%m-%d", gmtime(&now));
+    snprintf(lut->hwnas_version, sizeof lut->hwnas_version, "0.1");
+    lut->batch = 1;
+}
+
+static int import_csv(const OrtArgs* a) {
+    if (!a->format || strcmp(a->format, "csv") != 0 || !a->space || !a->csv || !a->out)
+        return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Space space;
+    if (space_load(&space, a->space, &err) < 0) return cli_fail(&err);
+    Lut* lut = lut_csv_import(&space, a->csv, &err);
+    if (!lut) return cli_fail(&err);
+    char source[600];
+    snprintf(source, sizeof source, "hwnas latency import --format csv %.500s", a->csv);
+    stamp(lut, source);
+    snprintf(lut->device, sizeof lut->device, "%s", a->device_name ? a->device_name : "not stated (imported CSV)");
+    if (a->threads_set) lut->threads = a->threads;
+    if (a->runtime_name) snprintf(lut->runtime, sizeof lut->runtime, "%s", a->runtime_name);
+    int rc = lut_write(lut, a->out, &err) < 0 ? cli_fail(&err) : 0;
+    if (rc == 0) fprintf(stderr, "hwnas latency import: %d entries -> %s\n", lut->count, a->out);
+    lut_free(lut);
+    return rc;
+}
+
+static int work_dir(const OrtArgs* a, const char* out, char* dir, size_t cap, HwErr* err) {
+    if (a->work) return safe_path(dir, cap, err, "%s", a->work);
+    return safe_path(dir, cap, err, "%s.ort", out);
+}
+
+static void describe(Lut* lut, const OrtArgs* a, const char* version, double per_entry) {
+    char cpu[160];
+    cpu_model(cpu, sizeof cpu);
+    snprintf(lut->device, sizeof lut->device, "CPU %.100s, %d threads (ONNX Runtime, %.60s)", cpu, a->threads, version);
+    snprintf(lut->runtime, sizeof lut->runtime, "%.60s, CPU execution provider", version);
+    lut->method = LUT_MEASURED;
+    lut->threads = a->threads;
+    snprintf(lut->notes, sizeof lut->notes,
+             "each block exported alone as a batch-1 ONNX model and timed in ONNX Runtime (tools/ort_time.js: "
+             "intraOpNumThreads %d, sequential, all graph optimizations): %d warm-up runs, then mean = median of %d "
+             "timed runs; scale/offset_ms fitted on %d random subnets exported whole and timed the same way; %.4f ms "
+             "(one run's fixed cost, paid once per subnet) taken off every entry; the raw CSV is timings.csv in the work folder (%s)",
+             a->threads, a->warmup, a->runs, a->calibration, per_entry, a->work ? "--work" : "TARGET.ort/");
+}
+
+static int profile_ort(const OrtArgs* a) {
+    if (!a->space || !a->out) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Space space;
+    Device dev;
+    char dir[SAFE_PATH_MAX], manifest[SAFE_PATH_MAX], timings[SAFE_PATH_MAX], subnets[SAFE_PATH_MAX], version[128];
+    if (work_dir(a, a->out, dir, sizeof dir, &err) < 0 || ort_version(version, sizeof version, &err) < 0)
+        return cli_fail(&err);
+    Supernet* sn = open_supernet(a->space, &space, &dev, &err);
+    if (!sn) return cli_fail(&err);
+    OrtTiming t = {a->threads, a->warmup, a->runs};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    Lut* lut = NULL;
+    int rc = safe_path(manifest, sizeof manifest, &err, "%s/blocks/manifest.csv", dir) < 0 ||
+             safe_path(timings, sizeof timings, &err, "%s/timings.csv", dir) < 0 ||
+             safe_path(subnets, sizeof subnets, &err, "%s/subnets", dir) < 0 || safe_output_dir(dir, &err) < 0;
+    char blocks[SAFE_PATH_MAX];
+    if (!rc) rc = safe_path(blocks, sizeof blocks, &err, "%s/blocks", dir) < 0 || ort_export_blocks(sn, blocks, &err) < 0 ||
+                  ort_time_csv(manifest, timings, &t, &err) < 0;
+    if (!rc) rc = !(lut = lut_csv_import(&space, timings, &err));
+    double per_entry = 0;
+    if (!rc) rc = ort_calibrate(sn, lut, a->calibration, subnets, &t, &per_entry, &err) < 0;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc) {
+        char source[600];
+        snprintf(source, sizeof source, "hwnas latency profile --runtime onnxruntime --space %.500s", a->space);
+        stamp(lut, source);
+        describe(lut, a, version, per_entry);
+        rc = lut_write(lut, a->out, &err) < 0;
+    }
+    if (!rc)
+        fprintf(stderr, "hwnas latency profile: %d entries (ONNX Runtime, %d threads), scale %.3f offset %.4f ms, "
+                "in %.1f s -> %s (CSV: %s)\n", lut->count, a->threads, lut->scale, lut->offset_ms,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), a->out, timings);
+    lut_free(lut);
+    close_supernet(sn, &dev);
+    return rc ? cli_fail(&err) : 0;
+}
+
+static int write_check_csv(const char* path, const Space* s, const int* paths, const double* pred, const double* meas,
+                           int k, HwErr* err) {
+    SafeFile f;
+    if (safe_file_begin(&f, path, err) < 0) return -1;
+    safe_file_printf(&f, "ops,predicted_ms,measured_ms,error_pct\n");
+    for (int i = 0; i < k; i++) {
+        for (int l = 0; l < s->n_layers; l++)  // as `latency check` writes them: names, space-separated
+            safe_file_printf(&f, "%s%s", l ? " " : "", s->layers[l].names[paths[i * s->n_layers + l]]);
+        safe_file_printf(&f, ",%.5f,%.5f,%.2f\n", pred[i], meas[i], 100 * (pred[i] - meas[i]) / meas[i]);
+    }
+    return safe_file_commit(&f, err);
+}
+
+// Predictions against `samples` random subnets exported whole and timed in ONNX Runtime.
+static int check_subnets(Supernet* sn, const Lut* lut, const OrtArgs* a, const char* dir, HwErr* err) {
+    const Space* s = &sn->space;
+    int k = a->samples, rc = 0;
+    int* paths = calloc((size_t)k * s->n_layers, sizeof(int));
+    double* pred = calloc((size_t)k, sizeof(double));
+    double* meas = calloc((size_t)k, sizeof(double));
+    if (!paths || !pred || !meas) rc = hw_runtime(err, NULL, 0, "out of memory");
+    for (int i = 0; rc == 0 && i < k; i++) {
+        sample_path(sn, (uint64_t)a->seed, (uint64_t)i, 0, NULL, paths + i * s->n_layers);
+        rc = latency_predict(lut, s, paths + i * s->n_layers, &pred[i], err);
+    }
+    OrtTiming t = {a->threads, a->warmup, a->runs};
+    if (rc == 0) rc = ort_time_subnets(sn, paths, k, dir, &t, meas, err);
+    double within = 0, abs_sum = 0, bias = 0;
+    for (int i = 0; rc == 0 && i < k; i++) {
+        if (!(meas[i] > 0)) rc = hw_runtime(err, NULL, 0, "subnet %d: ONNX Runtime gave no positive time", i);
+        double e = (pred[i] - meas[i]) / meas[i];
+        within += fabs(e) <= 0.10, abs_sum += fabs(e), bias += e;
+    }
+    if (rc == 0 && a->csv) rc = write_check_csv(a->csv, s, paths, pred, meas, k, err);
+    if (rc == 0) printf("samples %d within10 %.3f mape %.2f bias %.2f\n", k, within / k, 100 * abs_sum / k, 100 * bias / k);
+    free(paths);
+    free(pred);
+    free(meas);
+    return rc;
+}
+
+static int check_ort(OrtArgs* a) {
+    if (!a->target || !a->space) return fputs(kUsage, stderr), 2;
+    HwErr err = {0};
+    Lut* lut = lut_load(a->target, &err);
+    if (!lut) return cli_fail(&err);
+    if (!a->threads_set && lut->threads > 0) a->threads = lut->threads;  // time as the table was made
+    char dir[SAFE_PATH_MAX];
+    Space space;
+    Device dev;
+    Supernet* sn = NULL;
+    int rc = work_dir(a, a->target, dir, sizeof dir, &err) < 0 || safe_output_dir(dir, &err) < 0 ||
+             safe_path(dir + strlen(dir), sizeof dir - strlen(dir), &err, "/check") < 0 ||
+             !(sn = open_supernet(a->space, &space, &dev, &err));
+    if (!rc) rc = check_subnets(sn, lut, a, dir, &err) < 0;
+    if (sn) close_supernet(sn, &dev);
+    lut_free(lut);
+    return rc ? cli_fail(&err) : 0;
+}
+
+int latency_ort_wants(int argc, char** argv) {
+    if (argc >= 2 && !strcmp(argv[1], "export-blocks")) return 1;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--runtime") || !strncmp(argv[i], "--runtime=", 10)) return 1;
+        if ((!strcmp(argv[i], "--format") && i + 1 < argc && !strcmp(argv[i + 1], "csv")) ||
+            !strcmp(argv[i], "--format=csv"))
+            return 1;
+    }
+    return 0;
+}
+
+int cmd_latency_ort(int argc, char** argv) {
+    OrtArgs a;
+    int p = parse(argc - 1, argv + 1, &a);
+    if (p) return p == 1 ? 0 : 2;
+    if (!strcmp(argv[1], "export-blocks")) return export_blocks(&a);
+    if (!strcmp(argv[1], "import")) return import_csv(&a);
+    if (!strcmp(argv[1], "profile")) return profile_ort(&a);
+    if (!strcmp(argv[1], "check")) return check_ort(&a);
+    fprintf(stderr, "hwnas: error: latency %s: --runtime and --format csv go with profile, check and import\n", argv[1]);
+    return 2;
+}
