@@ -109,9 +109,9 @@ static void cpu_model(char* out, size_t cap) {
 
 // A CPU supernet of the space with random weights (latency does not depend on them).
 static Supernet* open_supernet(const char* space_path, Space* space, Device* dev, HwErr* err) {
-    if (space_load(space, space_path, err) < 0 || device_open(dev, "cpu", 1, err) < 0) return NULL;
+    if (space_load(space, space_path, err) < 0 || device_open(dev, DEVICE_CPU, 1, err) < 0) return NULL;
     Supernet* sn = supernet_create(space, dev->ops, &dev->ctx, 1, err);
-    if (sn && supernet_init_params(sn, 1) < 0) {
+    if (sn && supernet_init_params(sn, 1, err) < 0) {
         supernet_destroy(sn);
         sn = NULL;
     }

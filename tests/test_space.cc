@@ -60,7 +60,7 @@ TEST(Space, OfaMbv3HasTheMobileNetV3StagesAndChoices) {
     // Written and read back, the _se_hs names survive.
     TempDir tmp("space");
     std::string f = tmp.file("ofa.yaml");
-    ASSERT_EQ(space_write(&s, f.c_str(), &err), 0) << err.msg;
+    ASSERT_EQ(space_write_with(&s, f.c_str(), NULL, NULL, NULL, &err), 0) << err.msg;
     Space back;
     ASSERT_EQ(space_load(&back, f.c_str(), &err), 0) << err.msg;
     EXPECT_STREQ(back.layers[19].names[1], s.layers[19].names[1]);
