@@ -10,6 +10,10 @@ extern "C" {
 // Seconds since an arbitrary fixed point (CLOCK_MONOTONIC).
 double clock_seconds(void);
 
+// Seconds of CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID):
+// against clock_seconds, it tells how much of a wall interval it ran.
+double clock_thread_cpu_seconds(void);
+
 #ifdef __cplusplus
 }
 #endif

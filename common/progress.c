@@ -1,22 +1,17 @@
 #include "common/progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-enum { QUIET_SECONDS = 10 };
+#include "common/clock.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+enum { QUIET_SECONDS = 10 };
 
 void progress_begin(Progress* p, const char* prefix, const char* what, int total) {
     p->prefix = prefix;
     p->what = what;
     p->total = total;
-    p->start = p->last_shown = now_s();
+    p->start = p->last_shown = clock_seconds();
     p->shown = 0;
     p->tty = isatty(STDERR_FILENO);
 }
@@ -30,7 +25,7 @@ void progress_format_duration(double seconds, char* out, int cap) {
 
 void progress_update(Progress* p, int done) {
     if (!p || done <= 0 || p->total <= 0) return;
-    double now = now_s(), elapsed = now - p->start;
+    double now = clock_seconds(), elapsed = now - p->start;
     if (elapsed < QUIET_SECONDS || now - p->last_shown < (p->tty ? 1 : QUIET_SECONDS)) return;
     p->last_shown = now;
     p->shown = 1;

@@ -5,13 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "kernels/cpu_team.h"
-
-static double clock_s(clockid_t c) {
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void pause_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -29,7 +24,7 @@ typedef struct Window {
 } Window;
 
 static Window window_now(const Supernet* sn) {
-    Window w = {clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_THREAD_CPUTIME_ID), -1};
+    Window w = {clock_seconds(), clock_thread_cpu_seconds(), -1};
     if (on_cpu(sn)) w.wait = cpu_team_wait_ns(sn->ctx.threads);
     return w;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/safe_file.h"
 #include "search/latency.h"
@@ -196,8 +197,7 @@ static int profile_ort(const OrtArgs* a) {
     Supernet* sn = open_supernet(a->space, &space, &dev, &err);
     if (!sn) return cli_fail(&err);
     OrtTiming t = {a->threads, a->warmup, a->runs};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_seconds();
     Lut* lut = NULL;
     int rc = safe_path(manifest, sizeof manifest, &err, "%s/blocks/manifest.csv", dir) < 0 ||
              safe_path(timings, sizeof timings, &err, "%s/timings.csv", dir) < 0 ||
@@ -208,7 +208,7 @@ static int profile_ort(const OrtArgs* a) {
     if (!rc) rc = !(lut = lut_csv_import(&space, timings, &err));
     double per_entry = 0;
     if (!rc) rc = ort_calibrate(sn, lut, a->calibration, subnets, &t, &per_entry, &err) < 0;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = clock_seconds() - t0;
     if (!rc) {
         char source[600];
         snprintf(source, sizeof source, "hwnas latency profile --runtime onnxruntime --space %.500s", a->space);
@@ -219,7 +219,7 @@ static int profile_ort(const OrtArgs* a) {
     if (!rc)
         fprintf(stderr, "hwnas latency profile: %d entries (ONNX Runtime, %d threads), scale %.3f offset %.4f ms, "
                 "in %.1f s -> %s (CSV: %s)\n", lut->count, a->threads, lut->scale, lut->offset_ms,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), a->out, timings);
+                seconds, a->out, timings);
     lut_free(lut);
     close_supernet(sn, &dev);
     return rc ? cli_fail(&err) : 0;

@@ -20,8 +20,12 @@ static int block_index(const Supernet* sn, const BlockRow* r) {
     return sn->layer_first[r->layer] + r->op;
 }
 
+// A model's file name, "b<index>_<layer>_<op>.onnx": at most 1 + 11 + 1 + 15
+// + 1 + 31 + 5 bytes and its NUL (BlockRow's fields are bounded).
+enum { MODEL_NAME_MAX = 80 };
+
 // Writes the models; files[i] is row i's file name (shared by equal keys).
-static int write_models(const Supernet* sn, const char* dir, const BlockRow* rows, int n, char (*files)[64],
+static int write_models(const Supernet* sn, const char* dir, const BlockRow* rows, int n, char (*files)[MODEL_NAME_MAX],
                         HwErr* err) {
     OnnxOptions opt = onnx_options_default();
     opt.batch = 1;
@@ -44,7 +48,7 @@ int ort_export_blocks(const Supernet* sn, const char* dir, HwErr* err) {
     BlockRow* rows = NULL;
     int n = 0;
     if (safe_output_dir(dir, err) < 0 || lut_csv_rows(&sn->space, &rows, &n, err) < 0) return -1;
-    char(*files)[64] = calloc((size_t)n, sizeof *files);
+    char(*files)[MODEL_NAME_MAX] = calloc((size_t)n, sizeof *files);
     char path[SAFE_PATH_MAX];
     int rc = files ? 0 : hw_runtime(err, NULL, 0, "out of memory");
     if (rc == 0) rc = write_models(sn, dir, rows, n, files, err);
