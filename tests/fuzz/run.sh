@@ -3,7 +3,9 @@
 # corpus it grew before, kept in build-fuzz/corpus/), and prints a table:
 # target, executions, coverage, crashes, timeouts, out-of-memory. A finding
 # leaves its input in build-fuzz/findings/TARGET/; replay it with
-# build-fuzz/TARGET FILE. Ends with "N passed, M failed".
+# build-fuzz/TARGET FILE. The folder holds this run's findings only (a fixed
+# finding lives on as a regression test, not as a file here), so the counts
+# are this run's. Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=$1
@@ -15,6 +17,7 @@ printf '|%s|%s|%s|%s|%s|%s|\n' -------------------------- -------------- -------
 for target in "$@"; do
   name=${target#fuzz_}
   corpus=build-fuzz/corpus/$name findings=build-fuzz/findings/$name log=build-fuzz/logs/$name.log
+  rm -rf "$findings"
   mkdir -p "$corpus" "$findings" build-fuzz/logs
   ./build-fuzz/"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "build-fuzz/seeds/$name" >"$log" 2>&1
