@@ -267,10 +267,14 @@ fuzz: deps
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench-ops: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench_ops
-	$(PYTHON) bench/bench_ops.py --bin $(BUILD)/bench_ops
+	@$(MAKE) --no-print-directory $(BUILD)/bench_ops $(BUILD)/peak_fma
+	$(PYTHON) bench/bench_ops.py --bin $(BUILD)/bench_ops --peak-bin $(BUILD)/peak_fma
 
 $(BUILD)/bench_ops: $(BUILD)/bench/bench_ops.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The measured FP32 FMA peak behind every "% of peak" of bench/.
+$(BUILD)/peak_fma: $(BUILD)/bench/peak_fma.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 clean:

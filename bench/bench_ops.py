@@ -176,16 +176,16 @@ def gflops(flop, ms):
     return flop / (ms * 1e6) if ms > 0 else float("nan")
 
 
-FMT = "{:<10} {:<22} {:>7} {:>8} {:>8} {:>6}  {:>7} {:>8} {:>8} {:>6}  {:>6} {:>6}"
+FMT = "{:<10} {:<22} {:>7} {:>8} {:>8} {:>6}  {:>7} {:>8} {:>8} {:>6}  {:>6} {:>6}  {:>5} {:>5}"
 
 
 def print_header(header):
     print(header)
     print(FMT.format("op", "shape (batch 128)", "fwd ms", "fwd GF/s", "torch", "ratio",
-                     "bwd ms", "bwd GF/s", "torch", "ratio", "min:fw", "min:bw"))
+                     "bwd ms", "bwd GF/s", "torch", "ratio", "min:fw", "min:bw", "fw%pk", "bw%pk"))
 
 
-def print_row(c, t):
+def print_row(c, t, peak):
     f_h, b_h = gflops(c["fwd_flop"], c["fwd_ms"]), gflops(c["bwd_flop"], c["bwd_ms"])
     cols = [c["op"], shape_text(c), f"{c['fwd_ms']:.2f}", f"{f_h:.1f}"]
     if t:
@@ -196,12 +196,22 @@ def print_row(c, t):
                  f"{t['bwd_min_ms'] / c['bwd_min_ms']:.2f}"]
     else:
         cols += ["-", "-", f"{c['bwd_ms']:.2f}", f"{b_h:.1f}", "-", "-", "-", "-"]
+    cols += [f"{100 * f_h / peak:.0f}", f"{100 * b_h / peak:.0f}"]
     print(FMT.format(*cols), flush=True)
+
+
+def measured_peak(args):
+    """GFLOP/s of bench/peak_fma.c at args.threads, and the ISA it used."""
+    out = subprocess.run([args.peak_bin, str(args.threads)], check=True, capture_output=True,
+                         text=True).stdout
+    fields = dict(kv.split("=") for kv in out.split() if "=" in kv)
+    return float(fields["gflops"]), fields["isa"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", help="the bench_ops binary")
+    ap.add_argument("--peak-bin", help="the peak_fma binary (bench/peak_fma.c)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--filter", default=None, help="substring of the 'op=.. n=.. h=..' specs")
@@ -212,9 +222,12 @@ def main():
     if args.torch_worker:
         torch_worker(args.threads, 2, args.reps)
         return
-    if not args.bin:
-        ap.error("--bin is required")
+    if not args.bin or not args.peak_bin:
+        ap.error("--bin and --peak-bin are required")
     start = time.time()
+    peak, isa = measured_peak(args)
+    print(f"measured FP32 FMA peak: {peak:.1f} GFLOP/s ({isa}, {args.threads} threads); "
+          f"fw%pk, bw%pk = hwnas GFLOP/s as a percentage of it")
     worker = None if args.no_torch else TorchWorker(args)
     if worker:
         policy = f"; OMP_WAIT_POLICY={args.omp_wait_policy}" if args.omp_wait_policy else ""
@@ -225,7 +238,7 @@ def main():
         print_header(f"hwnas only, {args.threads} threads, median of {args.reps}")
     for index, _ in hwnas_cases(args):
         result = run_hwnas(args, index)
-        print_row(result, worker.time(result) if worker else None)
+        print_row(result, worker.time(result) if worker else None, peak)
     if worker:
         worker.close()
     print("ratio = hwnas / torch GFLOP/s (> 1: hwnas faster), from medians; min:fw, min:bw = "

@@ -8,6 +8,12 @@ momentum 0.9, Nesterov, weight decay on conv/linear weights, unsampled
 parameters untouched via zero_grad(set_to_none=True)). PyTorch runs in its
 fastest CPU configuration measured on this machine: channels_last and
 tcmalloc (LD_PRELOAD) when available.
+
+Both are also given as a fraction of the machine's measured FP32 FMA peak
+(bench/peak_fma.c at the same thread count). The FLOP count of a step is 3x
+the forward's convolution and linear multiply-adds x 2 (forward, input
+gradient, weight gradient); BatchNorm, activations and the optimizer are not
+counted, so the fraction understates the work done.
 """
 import argparse
 import os
@@ -55,6 +61,7 @@ def torch_side(args, paths):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "hwnas"))
+    ap.add_argument("--peak-bin", default=os.path.join(ROOT, "build", "peak_fma"))
     ap.add_argument("--space", default=os.path.join(ROOT, "configs", "spaces", "hurricane-fmnist.yaml"))
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20)
@@ -85,12 +92,21 @@ def main():
                "--channels-last", str(args.channels_last)]
         t_ips, t_ms = map(float, subprocess.run(cmd, check=True, capture_output=True, text=True,
                                                 env=env).stdout.split())
+    peak = subprocess.run([args.peak_bin, str(args.threads)], check=True, capture_output=True,
+                          text=True).stdout
+    peak_fields = dict(kv.split("=") for kv in peak.split() if "=" in kv)
+    peak_gflops = float(peak_fields["gflops"])
     h_ips, h_ms = float(fields["images_per_s"]), float(fields["ms_per_step_mean"])
+    step_mflop = 3 * float(fields["mflops_per_image"])
     print(f"supernet train step, space {os.path.basename(args.space)}, batch {args.batch}, "
           f"{args.threads} threads, {args.steps} random paths (same paths for both)")
-    print(f"{'':24}{'images/s':>10}{'ms/step':>10}")
-    print(f"{'hwnas (C, cpu)':24}{h_ips:10.1f}{h_ms:10.1f}")
-    print(f"{'PyTorch 1.13 CPU':24}{t_ips:10.1f}{t_ms:10.1f}")
+    print(f"FLOPs: {step_mflop:.1f} MFLOP per image per step (3 x {fields['mflops_per_image']} forward, "
+          f"conv + linear only); measured FMA peak {peak_gflops:.1f} GFLOP/s ({peak_fields['isa']}, "
+          f"{args.threads} threads)")
+    print(f"{'':24}{'images/s':>10}{'ms/step':>10}{'GFLOP/s':>10}{'% peak':>8}")
+    for name, ips, ms in (("hwnas (C, cpu)", h_ips, h_ms), ("PyTorch 1.13 CPU", t_ips, t_ms)):
+        gflops = ips * step_mflop / 1e3
+        print(f"{name:24}{ips:10.1f}{ms:10.1f}{gflops:10.1f}{100 * gflops / peak_gflops:7.1f}%")
     print(f"speed-up {h_ips / t_ips:.2f}x")
 
 

@@ -107,9 +107,10 @@ static int bench_train(int argc, char** argv) {
     dev.ops->upload(&dev.ctx, sn->images, images, floats * sizeof(float));
     dev.ops->upload(&dev.ctx, sn->labels, labels, (size_t)batch * sizeof(int));
     SgdConfig sgd = {0.05f, 0.9f, 4e-5f, 1};
-    double total = 0;
+    double total = 0, macs = 0;
     for (int s = 0; s < warmup + steps; s++) {
         sample_path(sn, seed, (uint64_t)s, 0, NULL, path);
+        if (s >= warmup) macs += supernet_path_macs(sn, path);
         if (paths_out && s >= warmup) {
             for (int l = 0; l < space.n_layers; l++)
                 safe_file_printf(&paths, "%s%s", l ? " " : "", space.layers[l].names[path[l]]);
@@ -130,9 +131,9 @@ static int bench_train(int argc, char** argv) {
     qsort(step_ms, (size_t)steps, sizeof(double), compare_doubles);
     if (rc == 0)
         printf("bench train space=%s device=%s threads=%d batch=%d steps=%d images_per_s=%.1f "
-               "ms_per_step_mean=%.1f ms_per_step_median=%.1f\n",
+               "ms_per_step_mean=%.1f ms_per_step_median=%.1f mflops_per_image=%.2f\n",
                space.name, dev.ops->name, dev.ctx.threads, batch, steps, steps * batch / total, total * 1e3 / steps,
-               step_ms[steps / 2]);
+               step_ms[steps / 2], 2.0 * macs / steps / 1e6);
     free(images);
     free(labels);
     free(path);
