@@ -20,7 +20,7 @@ extern "C" {
 typedef struct RankRow {
     double inherited_top1;   // supernet weights, BN recalibrated
     double standalone_top1;  // trained from scratch with the proxy budget
-    double train_seconds;    // that training's wall time
+    double train_seconds;    // that training's wall time (steps run since the last restart)
 } RankRow;
 
 // The operator names of an architecture joined by single spaces.

@@ -168,15 +168,18 @@ typedef struct Ranking {
 } Ranking;
 
 // The latency table: the target's file, or for `cpu` the run directory's
-// measured table beside the checkpoint when there is one (else measured now).
+// measured table beside the checkpoint when there is one, else DIR's own
+// (measured on the first run and kept: a table measured again would move
+// the selection, and the finished rows would no longer match it).
 static int open_rank_target(Ranking* r, HwErr* err) {
     char path[SAFE_PATH_MAX];
-    if (r->cfg.target.kind == TARGET_CPU) {
-        if (run_dir_beside(path, sizeof path, r->supernet, RUN_TARGET_CPU, err) < 0) return -1;
-        if (access(path, F_OK) == 0) return (r->lut = lut_load(path, err)) ? 0 : -1;
-    }
-    r->lut = target_open(&r->cfg.target, &r->space, r->cfg.train.threads, 0, err);
-    return r->lut ? 0 : -1;
+    if (r->cfg.target.kind == TARGET_FILE) return (r->lut = target_open(&r->cfg.target, &r->space, 0, 0, err)) ? 0 : -1;
+    if (run_dir_beside(path, sizeof path, r->supernet, RUN_TARGET_CPU, err) < 0) return -1;
+    if (access(path, F_OK) != 0 && run_dir_file(path, sizeof path, r->args.out, RUN_TARGET_CPU, err) < 0) return -1;
+    if (access(path, F_OK) == 0) return (r->lut = lut_load(path, err)) ? 0 : -1;
+    if (!(r->lut = target_open(&r->cfg.target, &r->space, r->cfg.train.threads, 0, err))) return -1;
+    snprintf(r->lut->source, sizeof r->lut->source, "hwnas bench ranking (latency profile of %s)", r->space.name);
+    return lut_write(r->lut, path, err);
 }
 
 // CRC-32 of a whole file, read in pieces (a supernet may be large).
@@ -197,8 +200,8 @@ static int file_crc32(const char* path, unsigned long* crc, long long* bytes, Hw
 // What makes two rankings the same ranking, besides the config: the
 // supernet's bytes and the budget.
 static int settings_text(const Ranking* r, char* out, size_t cap, HwErr* err) {
-    unsigned long crc;
-    long long bytes;
+    unsigned long crc = 0;
+    long long bytes = 0;
     if (file_crc32(r->supernet, &crc, &bytes, err) < 0) return -1;
     int w = snprintf(out, cap, "supernet_crc32: %08lx\nsupernet_bytes: %lld\nsubnets: %d\nepochs: %d\n"
                                "train_fraction: %.17g\n",
@@ -369,6 +372,10 @@ static int write_md(const Ranking* r, const RankSummary* s, const char* path, Hw
                           "| stand-alone best (#%d) in the supernet's top %d | %s |\n| top-%d overlap | %d of %d |\n\n",
                      s->tau, s->rho, s->top.actual_best + 1, RANK_TOP_K, s->top.best_in_top_k ? "yes" : "no",
                      RANK_TOP_K, s->top.overlap, RANK_TOP_K);
+    if (r->args.n <= RANK_TOP_K)
+        safe_file_printf(&md, "With %d subnets the top-%d rows say nothing.\n\n", r->args.n, RANK_TOP_K);
+    safe_file_printf(&md, "train s: wall time of the training steps run by the process that finished the subnet "
+                          "(after a restart, those since the restart).\n\n");
     write_md_rows(&md, r, err);
     safe_file_printf(&md, "\n![inherited vs stand-alone top-1](ranking.svg)\n");
     return safe_file_commit(&md, err);
@@ -403,9 +410,10 @@ static int prepare(Ranking* r, HwErr* err) {
     char csv[SAFE_PATH_MAX];
     if (resolve_supernet(a->supernet, r->supernet, sizeof r->supernet, err) < 0 ||
         load_rank_config(a, r->supernet, &r->cfg, err) < 0 || space_load(&r->space, r->cfg.space, err) < 0 ||
-        batch_feed_check_data(&r->cfg.data, r->cfg.path, &r->space, err) < 0 || open_rank_target(r, err) < 0 ||
+        batch_feed_check_data(&r->cfg.data, r->cfg.path, &r->space, err) < 0 || count_train_images(r, err) < 0 ||
+        make_dirs(a->out, err) < 0 || open_rank_target(r, err) < 0 ||
         rank_select_stratified(&r->space, r->lut, a->n, r->cfg.train.seed, r->picks, err) < 0 ||
-        count_train_images(r, err) < 0 || make_dirs(a->out, err) < 0 || check_or_save_settings(r, err) < 0 ||
+        check_or_save_settings(r, err) < 0 ||
         run_dir_file(csv, sizeof csv, a->out, "ranking.csv", err) < 0)
         return -1;
     if ((r->done = rank_csv_read(csv, &r->space, r->picks, a->n, r->rows, err)) < 0) return -1;
