@@ -183,6 +183,9 @@ static const Field kSearchFields[] = {
     WORD(SearchSection, bn_mode, "exact|ema"),
     INT(SearchSection, val_images, 1, 100000000),
     U64(SearchSection, seed),
+    INT(SearchSection, max_params, 0, 2000000000),
+    FLT(SearchSection, max_mflops, 0.0, 1e9),
+    FLT(SearchSection, max_peak_kb, 0.0, 1e9),
     END,
 };
 

@@ -92,6 +92,11 @@ typedef struct SearchSection {
     BnMode bn_mode;             // exact | ema, default exact
     int val_images;             // validation images per candidate, default 10000
     uint64_t seed;              // default 1
+    // Constraints beside latency_ms: candidates over one are redrawn before
+    // evaluation, like those over the latency limit. 0 = none.
+    int max_params;             // parameters of the subnet, default 0
+    float max_mflops;           // 2 x MACs per image in millions (as train.sampling flops), default 0
+    float max_peak_kb;          // peak activation memory at batch 1, KiB of float32, default 0
 } SearchSection;
 
 typedef struct SpaceGenSection {

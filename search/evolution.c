@@ -3,6 +3,7 @@
 #include "search/evolution.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,11 @@
 // Rng stream kinds: each (iteration, kind) has its own stream, so one phase's
 // draws never shift another's.
 enum { STREAM_FILL = 1, STREAM_MUTATION = 2, STREAM_CROSSOVER = 3, STREAM_RANDOM_SEARCH = 4 };
+
+const char* search_cost_name(SearchCost c) {
+    static const char* const kNames[SEARCH_COST_COUNT] = {"params", "mflops", "peak_kb"};
+    return c >= 0 && c < SEARCH_COST_COUNT ? kNames[c] : "?";
+}
 
 // ---------------------------------------------------------------- memo
 
@@ -154,9 +160,10 @@ typedef struct Search {
     Memo memo;
     Candidate* evaluated;  // preallocated to cap: never moves, the memo points into it
     int count, cap;
-    int rejected, duplicates;
+    int rejected_latency, rejected_cost[SEARCH_COST_COUNT], duplicates;
     double space_size;     // architectures with the pinned layers fixed
-    double fastest_drawn;  // for the "nothing fits the limit" error
+    double fastest_drawn;  // for the "nothing fits the limits" error
+    double lowest_cost[SEARCH_COST_COUNT];  // lowest of each cost drawn, same use
     HwErr* err;
 } Search;
 
@@ -175,6 +182,10 @@ static int check_problem(const SearchProblem* p, HwErr* err) {
             return hw_bad_input(err, NULL, 0, "search: layer %d pinned to op %d, expected -1 (free) or 0..%d",
                                 l, p->pinned[l], p->n_ops[l] - 1);
     }
+    for (int k = 0; k < SEARCH_COST_COUNT; k++)
+        if (!(p->cost_limit[k] <= 0 || isfinite(p->cost_limit[k])) || (p->cost_limit[k] > 0 && !p->costs))
+            return hw_bad_input(err, NULL, 0, "search: %s limit %g needs a finite value and a costs callback",
+                                search_cost_name((SearchCost)k), p->cost_limit[k]);
     if (p->prior_count < 0 || (p->prior_count > 0 && !p->prior))
         return hw_bad_input(err, NULL, 0, "search: prior_count %d without prior candidates", p->prior_count);
     for (int i = 0; i < p->prior_count; i++)
@@ -200,6 +211,7 @@ static int search_init(Search* s, const SearchProblem* p, long long cap, HwErr* 
     s->p = p;
     s->err = err;
     s->fastest_drawn = INFINITY;
+    for (int k = 0; k < SEARCH_COST_COUNT; k++) s->lowest_cost[k] = INFINITY;
     if (cap > SEARCH_MAX_CANDIDATES)
         return hw_bad_input(err, NULL, 0, "search: up to %lld evaluations, expected at most %d", cap,
                             SEARCH_MAX_CANDIDATES);
@@ -250,8 +262,39 @@ static int fitness_of(Search* s, int memo_entry, Candidate* c) {
     return 0;
 }
 
+// The costs of a draw (all 0 without a callback); 0, or -1 when the callback
+// gave a value that is not finite and >= 0.
+static int costs_of(Search* s, const int* ops, double* cost) {
+    const SearchProblem* p = s->p;
+    for (int k = 0; k < SEARCH_COST_COUNT; k++) cost[k] = 0;
+    if (!p->costs) return 0;
+    p->costs(p->user, ops, cost);
+    for (int k = 0; k < SEARCH_COST_COUNT; k++) {
+        if (!isfinite(cost[k]) || cost[k] < 0)
+            return hw_runtime(s->err, NULL, 0, "search: the %s of an architecture is %g, expected a finite value >= 0",
+                              search_cost_name((SearchCost)k), cost[k]);
+        if (cost[k] < s->lowest_cost[k]) s->lowest_cost[k] = cost[k];
+    }
+    return 0;
+}
+
+// Whether a draw breaks a constraint; counts it under the first it breaks.
+static int breaks_a_constraint(Search* s, double latency, const double* cost) {
+    const SearchProblem* p = s->p;
+    if (p->latency_limit_ms > 0 && latency > p->latency_limit_ms) {
+        s->rejected_latency++;
+        return 1;
+    }
+    for (int k = 0; k < SEARCH_COST_COUNT; k++)
+        if (p->cost_limit[k] > 0 && cost[k] > p->cost_limit[k]) {
+            s->rejected_cost[k]++;
+            return 1;
+        }
+    return 0;
+}
+
 // One draw: 1 when it was legal and is now evaluated (appended), 0 when it was
-// a duplicate or over the latency limit, -1 on error.
+// a duplicate or broke a constraint, -1 on error.
 static int try_candidate(Search* s, const int* ops, int generation, const char* origin) {
     const SearchProblem* p = s->p;
     int e = memo_find(&s->memo, ops);
@@ -259,19 +302,18 @@ static int try_candidate(Search* s, const int* ops, int generation, const char* 
         s->duplicates++;
         return 0;
     }
-    double latency = p->latency(p->user, ops);
+    double latency = p->latency(p->user, ops), cost[SEARCH_COST_COUNT];
     if (!isfinite(latency))
         return hw_runtime(s->err, NULL, 0, "search: the latency prediction is %g, expected a finite value",
                           latency);
     if (latency < s->fastest_drawn) s->fastest_drawn = latency;
-    if (p->latency_limit_ms > 0 && latency > p->latency_limit_ms) {
-        s->rejected++;
-        return 0;
-    }
+    if (costs_of(s, ops, cost) != 0) return -1;
+    if (breaks_a_constraint(s, latency, cost)) return 0;
     Candidate* c = &s->evaluated[s->count];
     memset(c, 0, sizeof *c);
     memcpy(c->ops, ops, (size_t)p->n_layers * sizeof *ops);
     c->latency_ms = latency;
+    memcpy(c->cost, cost, sizeof c->cost);
     c->generation = generation;
     strncpy(c->origin, origin, sizeof c->origin - 1);
     if (fitness_of(s, e, c) != 0) return -1;
@@ -308,13 +350,32 @@ static int fill_random(Search* s, Rng* rng, int start, int target, int generatio
     return 0;
 }
 
+// Every limit that is set, with the lowest value drawn, into text.
+static void describe_limits(const Search* s, char* text, size_t cap) {
+    const SearchProblem* p = s->p;
+    size_t len = 0;
+    text[0] = '\0';
+    if (p->latency_limit_ms > 0)
+        len += (size_t)snprintf(text, cap, "the latency limit of %g ms (the fastest drawn predicts %g ms)", p->latency_limit_ms,
+                                s->fastest_drawn);
+    for (int k = 0; k < SEARCH_COST_COUNT && len < cap; k++)
+        if (p->cost_limit[k] > 0)
+            len += (size_t)snprintf(text + len, cap - len, "%ssearch.max_%s %g (the lowest drawn has %g)", len ? ", " : "",
+                                    search_cost_name((SearchCost)k), p->cost_limit[k], s->lowest_cost[k]);
+}
+
 static int no_legal_candidate(const Search* s) {
-    if (s->p->latency_limit_ms > 0)
-        return hw_bad_input(
-            s->err, NULL, 0,
-            "search: no architecture within the latency limit of %g ms in %d random draws (the "
-            "fastest drawn predicts %g ms); raise latency_ms or use a faster space",
-            s->p->latency_limit_ms, SEARCH_MAX_FUTILE_DRAWS, s->fastest_drawn);
+    int limited = s->p->latency_limit_ms > 0;
+    for (int k = 0; k < SEARCH_COST_COUNT; k++) limited |= s->p->cost_limit[k] > 0;
+    if (limited) {
+        char limits[512];
+        describe_limits(s, limits, sizeof limits);
+        return hw_bad_input(s->err, NULL, 0,
+                            "search: no architecture within the limits in %d random draws: %s; raise the "
+                            "limit (latency_ms, search.max_params, search.max_mflops, search.max_peak_kb) or "
+                            "use a smaller or faster space",
+                            SEARCH_MAX_FUTILE_DRAWS, limits);
+    }
     return hw_runtime(s->err, NULL, 0, "search: no architecture could be evaluated");
 }
 
@@ -322,7 +383,12 @@ static void finish(Search* s, SearchResult* out) {
     out->evaluated = s->evaluated;
     out->count = s->count;
     out->best = best_index(s->evaluated, s->count);
-    out->rejected = s->rejected;
+    out->rejected_latency = s->rejected_latency;
+    out->rejected = s->rejected_latency;
+    for (int k = 0; k < SEARCH_COST_COUNT; k++) {
+        out->rejected_cost[k] = s->rejected_cost[k];
+        out->rejected += s->rejected_cost[k];
+    }
     out->duplicates = s->duplicates;
     s->evaluated = NULL;
     search_free(s);

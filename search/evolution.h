@@ -22,10 +22,14 @@
 //       counts although it never enters a top-k)
 //
 // A draw is kept only when it is legal: never evaluated before in this run
-// (the memo; a hit counts as a duplicate) and, when a limit is set, with a
-// predicted latency <= latency_limit_ms (else it counts as rejected; the
-// check happens before any evaluation). With the defaults that is
-// 50 + 20 * 50 = 1050 evaluations.
+// (the memo; a hit counts as a duplicate), with a predicted latency <=
+// latency_limit_ms when that limit is set, and with every cost (parameters,
+// MFLOPs, peak activation KB: the `costs` callback) <= its cost_limit when
+// that limit is set. A draw that breaks any constraint counts as rejected,
+// under the first one it breaks (latency, then the costs in SearchCost
+// order); the checks happen before any evaluation and draw no random
+// numbers, so the Rng streams are the same whatever the limits. With the
+// defaults that is 50 + 20 * 50 = 1050 evaluations.
 //
 // Determinism: every random choice comes from Rng streams keyed by
 // (seed, iteration, kind), so the same problem and seed give the same
@@ -52,9 +56,23 @@ extern "C" {
 // duplicates or over the limit (a tiny or nearly infeasible space).
 #define SEARCH_MAX_FUTILE_DRAWS 100000
 
+// Resources beside latency that a search can be limited by. The search
+// only compares numbers: what they mean is the caller's (search_run.c
+// computes them from the supernet).
+typedef enum SearchCost {
+    COST_PARAMS,    // parameters of the path (count)
+    COST_MFLOPS,    // 2 x multiply-accumulates per image, in millions
+    COST_PEAK_KB,   // peak activation memory at batch 1, KiB of float32
+    SEARCH_COST_COUNT
+} SearchCost;
+
+// "params", "mflops", "peak_kb" (the search.csv column and config key stems).
+const char* search_cost_name(SearchCost c);
+
 typedef struct Candidate {
     int ops[SEARCH_MAX_LAYERS];  // layers >= n_layers are 0
     double latency_ms;           // predicted
+    double cost[SEARCH_COST_COUNT];  // 0 when the problem has no costs callback
     double top1, top5;           // fitness (validation accuracy with inherited weights)
     int generation;              // -1 random init / random fill, 0.. for the iteration that produced it
     char origin[12];             // "random", "mutation", "crossover", "fill"
@@ -66,6 +84,11 @@ typedef struct SearchProblem {
     const int* pinned;        // NULL or per layer: >= 0 fixes that layer's op (two-stage search), -1 free
     double latency_limit_ms;  // <= 0: no limit
     double (*latency)(void* user, const int* ops);  // predicted latency, cheap
+    // Limits on the costs, <= 0: none. A limit needs the costs callback.
+    double cost_limit[SEARCH_COST_COUNT];
+    // Optional, cheap: fills cost[0..SEARCH_COST_COUNT) of an architecture
+    // (finite values >= 0). NULL: every cost is 0.
+    void (*costs)(void* user, const int* ops, double* cost);
     // Expensive; 0, or -1 with err set (the search stops and returns it).
     int (*evaluate)(void* user, const int* ops, double* top1, double* top5, HwErr* err);
     void* user;
@@ -98,7 +121,9 @@ typedef struct SearchResult {
     Candidate* evaluated;  // every evaluated candidate, in order (malloc'd)
     int count;
     int best;        // index of the best top1 (ties: lower latency, then earlier)
-    int rejected;    // draws rejected by the latency limit before evaluation
+    int rejected;    // draws rejected by any constraint before evaluation (the sum of the next two)
+    int rejected_latency;                  // of them, over the latency limit
+    int rejected_cost[SEARCH_COST_COUNT];  // within the latency limit, over this cost's limit (first broken)
     int duplicates;  // draws that hit the memo
 } SearchResult;
 
@@ -106,7 +131,7 @@ typedef struct SearchResult {
 EvolutionConfig evolution_default_config(uint64_t seed);
 
 // 0, or -1 with err set (bad problem or config: code 2; no legal initial
-// candidate in SEARCH_MAX_FUTILE_DRAWS draws: code 2, naming the limit; a
+// candidate in SEARCH_MAX_FUTILE_DRAWS draws: code 2, naming the limits; a
 // failing callback: its error). On error *out is empty (count 0).
 int evolution_search(const SearchProblem* p, const EvolutionConfig* cfg, SearchResult* out, HwErr* err);
 // Uniform random legal candidates until `budget` distinct ones are evaluated

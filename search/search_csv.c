@@ -92,8 +92,9 @@ static int format_search_row(char* buf, size_t cap, size_t* len, const Candidate
         return hw_bad_input(err, path, 0, "origin '%.11s', expected random, mutation, crossover or fill",
                             c->origin);
     if (format_ops(buf, cap, len, c->ops, names, path, err) != 0) return -1;
-    int n = snprintf(buf + *len, cap - *len, ",%.17g,%.17g,%.17g,%d,%s\n", c->latency_ms, c->top1, c->top5,
-                     c->generation, c->origin);
+    int n = snprintf(buf + *len, cap - *len, ",%.17g,%.17g,%.17g,%d,%s,%.17g,%.17g,%.17g\n", c->latency_ms,
+                     c->top1, c->top5, c->generation, c->origin, c->cost[COST_PARAMS], c->cost[COST_MFLOPS],
+                     c->cost[COST_PEAK_KB]);
     if (n < 0 || (size_t)n >= cap - *len) return hw_bad_input(err, path, 0, "row longer than %zu bytes", cap);
     *len += (size_t)n;
     return 0;
@@ -208,13 +209,22 @@ static int parse_ops(char* field, int n_layers, SearchOpResolver resolve, void* 
     return 0;
 }
 
+// The cost columns (fields 6..8): finite numbers >= 0.
+static int parse_costs(char* const* f, Candidate* c, const char* path, int line_no, HwErr* err) {
+    for (int k = 0; k < SEARCH_COST_COUNT; k++)
+        if (parse_double(f[6 + k], &c->cost[k]) != 0 || c->cost[k] < 0)
+            return hw_bad_input(err, path, line_no, "%s '%s', expected a finite number >= 0",
+                                search_cost_name((SearchCost)k), f[6 + k]);
+    return 0;
+}
+
 static int parse_search_row(char* line, int n_layers, SearchOpResolver resolve, void* user, Candidate* c,
                             const char* path, int line_no, HwErr* err) {
-    char* f[6];
-    int n = split_fields(line, ',', f, 6);
-    if (n != 6)
-        return hw_bad_input(err, path, line_no, "%s%d fields, expected 6 (%s)", n > 6 ? "more than " : "",
-                            n > 6 ? 6 : n, SEARCH_CSV_HEADER);
+    char* f[SEARCH_CSV_FIELDS];
+    int n = split_fields(line, ',', f, SEARCH_CSV_FIELDS);
+    if (n != SEARCH_CSV_FIELDS)
+        return hw_bad_input(err, path, line_no, "%s%d fields, expected %d (%s)", n > SEARCH_CSV_FIELDS ? "more than " : "",
+                            n > SEARCH_CSV_FIELDS ? SEARCH_CSV_FIELDS : n, SEARCH_CSV_FIELDS, SEARCH_CSV_HEADER);
     memset(c, 0, sizeof *c);
     if (parse_ops(f[0], n_layers, resolve, user, c->ops, path, line_no, err) != 0) return -1;
     if (parse_double(f[1], &c->latency_ms) != 0 || c->latency_ms < 0)
@@ -229,12 +239,11 @@ static int parse_search_row(char* line, int n_layers, SearchOpResolver resolve, 
     if (!f[4][0] || *end || errno || g < -1 || g > INT_MAX)
         return hw_bad_input(err, path, line_no, "generation '%s', expected an integer >= -1", f[4]);
     c->generation = (int)g;
-    if (known_origin(f[5])) {
-        strcpy(c->origin, f[5]);
-        return 0;
-    }
-    return hw_bad_input(err, path, line_no, "origin '%s', expected random, mutation, crossover or fill",
-                        f[5]);
+    if (!known_origin(f[5]))
+        return hw_bad_input(err, path, line_no, "origin '%s', expected random, mutation, crossover or fill",
+                            f[5]);
+    strcpy(c->origin, f[5]);
+    return parse_costs(f, c, path, line_no, err);
 }
 
 static int push_candidate(Candidate** v, int* count, int* cap, const Candidate* c) {
@@ -269,6 +278,11 @@ static int parse_search_csv(char* text, size_t size, int n_layers, SearchOpResol
         *nl = '\0';
         if (nl > p && nl[-1] == '\r') nl[-1] = '\0';
         if (line_no == 1) {
+            if (strcmp(p, SEARCH_CSV_HEADER_V1) == 0)
+                return hw_bad_input(err, path, 1,
+                                    "header '%s' of an older hwnas, expected '%s' (the params, mflops and "
+                                    "peak_kb columns); move the file away to start the search afresh",
+                                    p, SEARCH_CSV_HEADER);
             if (strcmp(p, SEARCH_CSV_HEADER) != 0)
                 return hw_bad_input(err, path, 1, "header '%.200s', expected '%s'", p, SEARCH_CSV_HEADER);
         } else {
@@ -326,7 +340,7 @@ int pareto_csv_write(const char* path, const Candidate* c, int count, const Sear
             yaml_file_abort(fp, tmp);
             return -1;
         }
-        fprintf(fp, "%s\n", row);
+        fprintf(fp, "%s,%.17g,%.17g,%.17g\n", row, k->cost[COST_PARAMS], k->cost[COST_MFLOPS], k->cost[COST_PEAK_KB]);
     }
     free(front);
     return yaml_file_commit(fp, tmp, path, err);

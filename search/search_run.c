@@ -11,6 +11,7 @@
 #include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/search_csv.h"
+#include "supernet/peak_memory.h"
 
 typedef struct Ctx {
     const SearchJob* job;
@@ -41,6 +42,15 @@ static int evaluate(void* user, const int* ops, double* top1, double* top5, HwEr
     return evaluator_score(c->job->ev, ops, top1, top5, err);
 }
 
+// The costs the search can be limited by (search.max_params, max_mflops,
+// max_peak_kb), all from the supernet's own bookkeeping of the path.
+static void path_costs(void* user, const int* ops, double* cost) {
+    const Supernet* sn = ((Ctx*)user)->job->sn;
+    cost[COST_PARAMS] = supernet_path_params(sn, ops);
+    cost[COST_MFLOPS] = supernet_path_mflops(sn, ops);
+    cost[COST_PEAK_KB] = supernet_path_peak_kb(sn, ops);
+}
+
 static int append(void* user, const Candidate* cand, HwErr* err) {
     Ctx* c = user;
     if (!c->job->quiet) progress_update(&c->progress, ++c->evaluated);
@@ -63,6 +73,7 @@ int search_write_arch(const Supernet* sn, const Candidate* c, const char* path, 
     a.top1 = c->top1;
     a.flops = 2.0 * supernet_path_macs(sn, c->ops);
     a.params = supernet_path_params(sn, c->ops);
+    a.peak_kb = supernet_path_peak_kb(sn, c->ops);
     return arch_write(&a, &sn->space, path, err);
 }
 
@@ -111,6 +122,10 @@ static SearchProblem problem_of(Ctx* c) {
     p.pinned = job->pinned;
     p.latency_limit_ms = job->limit_ms;
     p.latency = predict;
+    p.costs = path_costs;
+    p.cost_limit[COST_PARAMS] = job->search->max_params;
+    p.cost_limit[COST_MFLOPS] = job->search->max_mflops;
+    p.cost_limit[COST_PEAK_KB] = job->search->max_peak_kb;
     p.evaluate = evaluate;
     p.user = c;
     p.on_evaluated = append;
@@ -177,6 +192,8 @@ int search_run(const SearchJob* job, SearchOutcome* out, HwErr* err) {
     out->best = r.evaluated[r.best];
     out->evaluated = r.count;
     out->rejected = r.rejected;
+    out->rejected_latency = r.rejected_latency;
+    memcpy(out->rejected_cost, r.rejected_cost, sizeof out->rejected_cost);
     char path[SAFE_PATH_MAX];
     if (path_in(path, sizeof path, job, "pareto.csv", err) < 0 ||
         pareto_csv_write(path, r.evaluated, r.count, &c.names.names, err) < 0)

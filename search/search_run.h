@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 typedef struct SearchJob {
-    const SearchSection* search;  // evolution settings and seed
+    const SearchSection* search;  // evolution settings, seed, and the cost limits (max_params, ...)
     Supernet* sn;
     Evaluator* ev;          // validation split, BN recalibration per candidate
     const Lut* lut;
@@ -33,7 +33,8 @@ typedef struct SearchJob {
 
 typedef struct SearchOutcome {
     Candidate best;
-    int evaluated, rejected;
+    int evaluated, rejected;  // rejected: by any constraint, split below
+    int rejected_latency, rejected_cost[SEARCH_COST_COUNT];
     double seconds;
     int has_random;
     Candidate random_best;
@@ -61,7 +62,7 @@ void search_names_of(const Space* s, SpaceNames* out);
 // array in *c (free() it), *count rows. Errors as search_csv_read.
 int search_read_candidates(const char* path, const Space* s, Candidate** c, int* count, HwErr* err);
 
-// Writes an architecture file for a candidate (latency, top1, flops, params).
+// Writes an architecture file for a candidate (latency, top1, flops, params, peak_kb).
 int search_write_arch(const Supernet* sn, const Candidate* c, const char* path, HwErr* err);
 
 #ifdef __cplusplus

@@ -141,3 +141,19 @@ int space_for_arch(const char* space_path, const char* arch_path, Space* space, 
     }
     return space_load(space, space_path, err);
 }
+
+static const char* const kCostFlags[COST_FLAG_COUNT] = {"--max-params", "--max-mflops", "--max-peak-kb"};
+static const char* const kCostKeys[COST_FLAG_COUNT] = {"search.max_params", "search.max_mflops",
+                                                       "search.max_peak_kb"};
+
+int cost_flags_take(CostFlags* f, int opt, const char* arg) {
+    if (opt < COST_FLAG_FIRST || opt >= COST_FLAG_FIRST + COST_FLAG_COUNT) return 0;
+    f->value[opt - COST_FLAG_FIRST] = arg;
+    return 1;
+}
+
+int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err) {
+    for (int i = 0; i < COST_FLAG_COUNT; i++)
+        if (f->value[i] && config_override_flag(cfg, kCostFlags[i], kCostKeys[i], f->value[i], err) < 0) return -1;
+    return 0;
+}

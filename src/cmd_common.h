@@ -33,6 +33,24 @@ int overrides_apply(const ConfigOverrides* o, Config* cfg, HwErr* err);
 // 1..1000000". Both return 0 or -1 with err (code 2).
 int flag_int(const char* flag, const char* value, long lo, long hi, int* out, HwErr* err);
 
+// --max-params N, --max-mflops X, --max-peak-kb X (`hwnas run`, `hwnas
+// search`): the search's limits beside latency, read by config_override_flag
+// as search.max_params, search.max_mflops, search.max_peak_kb (same ranges,
+// errors name the flag). COST_FLAG_OPTIONS goes into a getopt_long table.
+enum { COST_FLAG_FIRST = 0x100, COST_FLAG_COUNT = 3 };
+#define COST_FLAG_OPTIONS                                                                  \
+    {"max-params", required_argument, 0, COST_FLAG_FIRST},                                \
+        {"max-mflops", required_argument, 0, COST_FLAG_FIRST + 1}, {                      \
+        "max-peak-kb", required_argument, 0, COST_FLAG_FIRST + 2                           \
+    }
+typedef struct CostFlags {
+    const char* value[COST_FLAG_COUNT];  // NULL: not given
+} CostFlags;
+// Records a getopt_long result; 1 when `opt` was one of the flags, else 0.
+int cost_flags_take(CostFlags* f, int opt, const char* arg);
+// Applies the flags given over cfg; 0 or -1 with err (code 2).
+int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err);
+
 // `--resume` where RUN_DIR holds no checkpoint yet (a run killed before its
 // first one; a preemption wrapper passes --resume every time): says so in one
 // line, "no checkpoint in RUN_DIR yet: starting from the beginning", and

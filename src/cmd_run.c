@@ -14,11 +14,14 @@
 static const char* kUsage =
     "usage: hwnas run [-c CONFIG] [-o RUN_DIR] [--quick] [--target TARGET] [--latency-ms X]\n"
     "                 [--method two-stage|spos-hw|spos] [--no-random-baseline] [--set KEY=VALUE]\n"
+    "                 [--max-params N] [--max-mflops X] [--max-peak-kb X]\n"
     "Profiles the target (or reuses RUN_DIR/target-cpu.yaml), generates the\n"
     "hardware-specific space, trains and searches the supernet in two stages,\n"
     "fine-tunes and tests the winner and writes RUN_DIR/report.md.\n"
     "Defaults: -c configs/fmnist.yaml, -o runs/fmnist (runs/fmnist-quick with --quick),\n"
     "--method two-stage (spos-hw when the config sets stages.enabled: false).\n"
+    "--max-* limit the search beside latency (search.max_params, max_mflops: FLOPs\n"
+    "per image in millions, max_peak_kb: peak activation KiB at batch 1; 0 = none).\n"
     "A run stopped by Ctrl-C continues where it stopped when started again.\n"
     "A RUN_DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 
@@ -44,11 +47,12 @@ int cmd_run(int argc, char** argv) {
         {"quick", no_argument, 0, 'q'},        {"target", required_argument, 0, 'T'},
         {"latency-ms", required_argument, 0, 'L'}, {"method", required_argument, 0, 'm'},
         {"no-random-baseline", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
-        {"set", required_argument, 0, 'X'},
+        {"set", required_argument, 0, 'X'},    COST_FLAG_OPTIONS,
         {0, 0, 0, 0}};
     const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = NULL, *latency = NULL;
     int quick = 0, random = 1, opt;
     ConfigOverrides sets = {0};
+    CostFlags costs = {{0}};
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -63,7 +67,10 @@ int cmd_run(int argc, char** argv) {
             if (overrides_add(&sets, optarg)) return 2;
             break;
         case 'h': fputs(kUsage, stdout); return 0;
-        default: fputs(kUsage, stderr); return 2;
+        default:
+            if (cost_flags_take(&costs, opt, optarg)) break;
+            fputs(kUsage, stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -79,7 +86,7 @@ int cmd_run(int argc, char** argv) {
     if (quick) pipeline_quick_config(&cfg);
     if ((target && config_override_flag(&cfg, "--target", "target", target, &err) < 0) ||
         (latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
-        overrides_apply(&sets, &cfg, &err) < 0)
+        cost_flags_apply(&costs, &cfg, &err) < 0 || overrides_apply(&sets, &cfg, &err) < 0)
         return cli_fail(&err);
     // Without --method, stages.enabled chooses: two-stage, or SPOS over the
     // same hardware-specific space.

@@ -21,6 +21,7 @@ typedef struct SearchArgs {
     const char *config, *target, *out, *supernet, *space, *device;
     const char *latency_ms, *threads;  // numeric flags, read over the loaded config
     int random;
+    CostFlags costs;  // --max-params, --max-mflops, --max-peak-kb
     ConfigOverrides sets;
 } SearchArgs;
 
@@ -31,7 +32,8 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         {"space", required_argument, 0, 's'},    {"latency-ms", required_argument, 0, 'L'},
         {"device", required_argument, 0, 'd'},   {"random-baseline", no_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
-        {"set", required_argument, 0, 'X'},      {0, 0, 0, 0}};
+        {"set", required_argument, 0, 'X'},      COST_FLAG_OPTIONS,
+        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     int opt;
     optind = 1;
@@ -50,7 +52,10 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
             if (overrides_add(&a->sets, optarg)) return 2;
             break;
         case 'h': fputs(usage, stdout); return 1;
-        default: fputs(usage, stderr); return 2;
+        default:
+            if (cost_flags_take(&a->costs, opt, optarg)) break;
+            fputs(usage, stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -69,7 +74,7 @@ static int load_config(const SearchArgs* a, Config* cfg, HwErr* err) {
     if (a->device && config_override_flag(cfg, "--device", "train.device", a->device, err) < 0) return -1;
     if (a->latency_ms && config_override_flag(cfg, "--latency-ms", "latency_ms", a->latency_ms, err) < 0) return -1;
     if (a->threads && config_override_flag(cfg, "--threads", "train.threads", a->threads, err) < 0) return -1;
-    return 0;
+    return cost_flags_apply(&a->costs, cfg, err);
 }
 
 static const char* kSpaceUsage =
@@ -111,9 +116,12 @@ int cmd_space(int argc, char** argv) {
 static const char* kSearchUsage =
     "usage: hwnas search -c CONFIG --supernet CKPT --target TARGET --latency-ms X -o DIR\n"
     "                    [--space SPACE] [--random-baseline] [--device cpu|cuda] [--set KEY=VALUE ...]\n"
+    "                    [--max-params N] [--max-mflops X] [--max-peak-kb X]\n"
     "Evolutionary search (SPOS settings from the config's `search` section) with\n"
     "inherited weights, BN recalibrated per candidate, every candidate over X ms\n"
-    "(predicted from TARGET) rejected before evaluation. Writes DIR/search.csv,\n"
+    "(predicted from TARGET) rejected before evaluation, and so is every one over\n"
+    "a --max-* limit (search.max_params; max_mflops: FLOPs per image in millions;\n"
+    "max_peak_kb: peak activation KiB at batch 1; 0 = none). Writes DIR/search.csv,\n"
     "pareto.csv and best.yaml; a killed search continues from DIR/search.csv.\n"
     "A DIR that is a symbolic link is refused unless HWNAS_ALLOW_SYMLINK_OUTPUT=1.\n";
 
@@ -154,8 +162,14 @@ int cmd_search(int argc, char** argv) {
         rc = cli_fail(&err);
         goto done;
     }
-    printf("best top1 %.4f latency_ms %.4f evaluated %d rejected %d seconds %.1f\n", res.best.top1, res.best.latency_ms,
-           res.evaluated, res.rejected, res.seconds);
+    printf("best top1 %.4f latency_ms %.4f evaluated %d rejected %d seconds %.1f params %.0f mflops %.4f peak_kb %.2f\n",
+           res.best.top1, res.best.latency_ms, res.evaluated, res.rejected, res.seconds, res.best.cost[COST_PARAMS],
+           res.best.cost[COST_MFLOPS], res.best.cost[COST_PEAK_KB]);
+    if (res.rejected)
+        fprintf(stderr, "hwnas search: rejected before evaluation: %d over the latency limit, %d over max_params, %d "
+                        "over max_mflops, %d over max_peak_kb\n",
+                res.rejected_latency, res.rejected_cost[COST_PARAMS], res.rejected_cost[COST_MFLOPS],
+                res.rejected_cost[COST_PEAK_KB]);
     if (res.has_random)
         printf("random top1 %.4f latency_ms %.4f evaluated %d seconds %.1f\n", res.random_best.top1,
                res.random_best.latency_ms, res.random_evaluated, res.random_seconds);

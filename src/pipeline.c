@@ -16,6 +16,7 @@
 #include "search/latency.h"
 #include "search/latency_limit.h"
 #include "search/search_run.h"
+#include "supernet/peak_memory.h"
 #include "search/space_gen.h"
 #include "search/two_stage.h"
 #include "search/winner_check.h"
@@ -318,6 +319,10 @@ static int pick_winner(Run* r, SearchOutcome* so, PipelineResult* res, HwErr* er
     res->best = so->best;
     res->flops = 2.0 * supernet_path_macs(r->sn, so->best.ops);
     res->params = supernet_path_params(r->sn, so->best.ops);
+    res->peak_kb = supernet_path_peak_kb(r->sn, so->best.ops);
+    res->cost_limit[COST_PARAMS] = r->cfg->search.max_params;
+    res->cost_limit[COST_MFLOPS] = r->cfg->search.max_mflops;
+    res->cost_limit[COST_PEAK_KB] = r->cfg->search.max_peak_kb;
     say("winner: validation top-1 %.4f", so->best.top1);
     return 0;
 }
@@ -358,6 +363,7 @@ static int write_outputs(Run* r, const PipelineOptions* opt, const PipelineResul
     best.top1 = res->best.top1;
     best.flops = res->flops;
     best.params = res->params;
+    best.peak_kb = res->peak_kb;
     if (run_dir_file(path, sizeof path, r->dir, RUN_BEST_ARCH, err) < 0 || arch_write(&best, &r->sn->space, path, err) < 0)
         return -1;
     if (!opt->report) return 0;

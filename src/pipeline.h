@@ -22,6 +22,8 @@ typedef struct PipelineResult {
     double test_top1, test_top5;
     double measured_ms;          // end to end on this machine (-1 when the target is not this CPU)
     double flops, params;
+    double peak_kb;              // peak activation memory at batch 1 (supernet/peak_memory.h)
+    double cost_limit[SEARCH_COST_COUNT];  // search.max_params, max_mflops, max_peak_kb (0 = none)
     int has_random;
     Candidate random_best;
     int random_evaluated;

@@ -147,6 +147,17 @@ static void write_latency_checks(SafeFile* md, int finetune, const PipelineResul
                          checked, res->measured_ms, finetune ? "after fine-tuning" : "at the end");
 }
 
+// The constraints beside latency that the search had (search.max_*), if any.
+static void write_cost_limits(SafeFile* md, const PipelineResult* res) {
+    static const char* const kWhat[SEARCH_COST_COUNT] = {"parameter limit", "FLOPs limit",
+                                                         "peak activation memory limit"};
+    static const char* const kUnit[SEARCH_COST_COUNT] = {"", " M", " KiB"};
+    for (int k = 0; k < SEARCH_COST_COUNT; k++)
+        if (res->cost_limit[k] > 0)
+            safe_file_printf(md, "| %s (search.max_%s) | %.10g%s |\n", kWhat[k], search_cost_name((SearchCost)k),
+                             res->cost_limit[k], kUnit[k]);
+}
+
 // report.md, then the two plots it shows. Every write is checked: a report
 // or plot that cannot be written fails the run (exit 1), naming the file.
 int report_write(const ReportInput* in, HwErr* err) {
@@ -168,6 +179,8 @@ int report_write(const ReportInput* in, HwErr* err) {
     if (res->measured_ms >= 0)
         safe_file_printf(md, "| measured latency (end to end, batch 1) | %.3f ms |\n", res->measured_ms);
     safe_file_printf(md, "| FLOPs | %.2f M |\n| parameters | %.3f M |\n", res->flops / 1e6, res->params / 1e6);
+    safe_file_printf(md, "| peak activation memory (batch 1, float32) | %.1f KiB |\n", res->peak_kb);
+    write_cost_limits(md, res);
     safe_file_printf(md, "| validation top-1, inherited weights | %.4f |\n", res->best.top1);
     safe_file_printf(md, "| test top-1 %s | %.4f |\n| test top-5 | %.4f |\n",
                      in->finetune ? "after fine-tuning" : "with inherited weights (no fine-tuning)", res->test_top1,

@@ -11,7 +11,7 @@ void arch_init(Arch* a, const Space* space) {
     memset(a, 0, sizeof *a);
     snprintf(a->space, sizeof a->space, "%s", space->name);
     a->n_layers = space->n_layers;
-    a->latency_ms = a->top1 = a->flops = a->params = -1;
+    a->latency_ms = a->top1 = a->flops = a->params = a->peak_kb = -1;
 }
 
 static int read_optional(const YamlDoc* d, const char* key, double* out, HwErr* err) {
@@ -45,7 +45,7 @@ int arch_space_file(const char* arch_path, char* out, size_t cap, HwErr* err) {
 
 int arch_load(Arch* a, const char* path, const Space* space, HwErr* err) {
     static const char* const keys[] = {"space",  "space_file", "ops",          "latency_ms", "top1",
-                                       "flops", "params",     "predicted_ms", NULL};
+                                       "flops", "params",     "predicted_ms", "peak_kb", NULL};
     arch_init(a, space);
     YamlDoc* d = yaml_load_file(path, err);
     if (!d) return -1;
@@ -84,7 +84,8 @@ int arch_load(Arch* a, const char* path, const Space* space, HwErr* err) {
     const YamlNode* sf = yaml_get(root, "space_file");
     if (sf && read_space_file(d, sf, path, a->space_file, sizeof a->space_file, err) < 0) goto done;
     if (read_optional(d, "latency_ms", &a->latency_ms, err) < 0 || read_optional(d, "top1", &a->top1, err) < 0 ||
-        read_optional(d, "flops", &a->flops, err) < 0 || read_optional(d, "params", &a->params, err) < 0)
+        read_optional(d, "flops", &a->flops, err) < 0 || read_optional(d, "params", &a->params, err) < 0 ||
+        read_optional(d, "peak_kb", &a->peak_kb, err) < 0)
         goto done;
     rc = 0;
 done:
@@ -105,9 +106,9 @@ int arch_write(const Arch* a, const Space* space, const char* path, HwErr* err) 
     fprintf(fp, "\nops: [");
     for (int l = 0; l < space->n_layers; l++) fprintf(fp, "%s%s", l ? ", " : "", space->layers[l].names[a->ops[l]]);
     fprintf(fp, "]\n");
-    const char* names[] = {"latency_ms", "top1", "flops", "params"};
-    double values[] = {a->latency_ms, a->top1, a->flops, a->params};
-    for (int i = 0; i < 4; i++) {
+    const char* names[] = {"latency_ms", "top1", "flops", "params", "peak_kb"};
+    double values[] = {a->latency_ms, a->top1, a->flops, a->params, a->peak_kb};
+    for (int i = 0; i < 5; i++) {
         if (values[i] < 0) continue;
         fprintf(fp, "%s: ", names[i]);
         yaml_write_double(fp, values[i]);

@@ -7,6 +7,7 @@
 //   top1: 0.9123
 //   flops: 12.3e6
 //   params: 0.5e6
+//   peak_kb: 24.5          # peak activation memory at batch 1 (KiB, float32)
 #ifndef HWNAS_ARCH_H
 #define HWNAS_ARCH_H
 
@@ -22,7 +23,7 @@ typedef struct Arch {
     char space_file[64];        // "" or a file name (no directory) beside the architecture file
     int n_layers;
     int ops[SPACE_MAX_LAYERS];  // index into the layer's candidates
-    double latency_ms, top1, flops, params;  // < 0 = unknown
+    double latency_ms, top1, flops, params, peak_kb;  // < 0 = unknown
 } Arch;
 
 // Reads an architecture and resolves its operators against `space`: a wrong

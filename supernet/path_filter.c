@@ -22,7 +22,7 @@ int path_filter_accepts(const PathFilter* f, const int* path) {
     double value;
     switch (f->sampling) {
         case SAMPLING_UNIFORM: return 1;
-        case SAMPLING_FLOPS: value = 2.0 * supernet_path_macs(f->sn, path) / 1e6; break;
+        case SAMPLING_FLOPS: value = supernet_path_mflops(f->sn, path); break;
         case SAMPLING_LATENCY:
             if (f->latency(f->model, path, &value) < 0) return 0;
             break;

@@ -273,6 +273,8 @@ double supernet_path_macs(const Supernet* sn, const int* path) {
     return m;
 }
 
+double supernet_path_mflops(const Supernet* sn, const int* path) { return 2.0 * supernet_path_macs(sn, path) / 1e6; }
+
 double supernet_path_params(const Supernet* sn, const int* path) {
     double m = 0;
     for (int p = 0; p < supernet_positions(sn); p++)

@@ -114,6 +114,9 @@ int supernet_block_layer(const Supernet* sn, int block);  // -1 stem, n head
 // Multiply-accumulates and parameters of a path (per image).
 double supernet_path_macs(const Supernet* sn, const int* path);
 double supernet_path_params(const Supernet* sn, const int* path);
+// FLOPs per image in millions (2 x MACs / 1e6): train.sampling flops and
+// search.max_mflops count the same number.
+double supernet_path_mflops(const Supernet* sn, const int* path);
 
 #ifdef __cplusplus
 }

@@ -156,9 +156,19 @@ TEST(Cli, TrainWarnsAboutKeysItDoesNotUse) {
 TEST(Cli, RunHonoursStagesEnabledAndLatencySampling) {
     std::string dir = temp_dir();
     Result r = run("run -c tests/configs/smoke.yaml -o " + dir + " --no-random-baseline --set stages.enabled=false "
-                   "--set train.sampling=latency --set train.window=[1000,1000000] --set stages.split=2");
+                   "--set train.sampling=latency --set train.window=[1000,1000000] --set stages.split=2 "
+                   "--max-mflops 1e6 --max-peak-kb 1e6");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(exists(dir + "/train.csv"));
+    // The --max-* flags reach the search and the report, which shows the
+    // winner's peak activation memory; best.yaml carries it too.
+    std::string report = slurp(dir + "/report.md");
+    EXPECT_NE(report.find("| peak activation memory (batch 1, float32) | "), std::string::npos) << report;
+    EXPECT_NE(report.find("| FLOPs limit (search.max_mflops) | 1000000 M |"), std::string::npos) << report;
+    EXPECT_NE(report.find("| peak activation memory limit (search.max_peak_kb) | 1000000 KiB |"), std::string::npos)
+        << report;
+    EXPECT_EQ(report.find("search.max_params"), std::string::npos) << "a limit not set is not shown";
+    EXPECT_NE(slurp(dir + "/best.yaml").find("\npeak_kb: "), std::string::npos);
     EXPECT_FALSE(exists(dir + "/train-stage1.csv"));
     EXPECT_FALSE(exists(dir + "/train-stage2.csv"));
     EXPECT_NE(slurp(dir + "/report.md").find("Method: SPOS, hardware-specific space."), std::string::npos);

@@ -202,6 +202,38 @@ TEST(CliNumbers, EveryCommandChecksItsNumericFlags) {
         EXPECT_FALSE(exists(d + out)) << out << ": nothing is written on bad input";
 }
 
+// --max-params, --max-mflops and --max-peak-kb of `hwnas search` and `hwnas
+// run` are read as search.max_params, max_mflops, max_peak_kb: one error
+// line naming the flag, exit 2, nothing written.
+TEST(CliNumbers, ConstraintFlagsAreReadLikeTheirConfigKeys) {
+    std::string d = test_temp_dir("clinum");
+    std::string smoke = kSmoke, none = d + "/none";
+    std::string search = "search -c " + smoke + " --supernet " + none + " --target " + none + " -o " + d + "/s ";
+    std::string run_cmd = "run -c " + smoke + " -o " + d + "/run --target " + none + " ";
+    const std::string ints = "expected an integer in 0..2000000000", nums = "expected a number in [0, 1e+09]";
+    struct Case {
+        std::string args, want;
+    } cases[] = {
+        {search + "--max-params -1", "--max-params: found '-1', " + ints},
+        {search + "--max-params nan", "--max-params: found 'nan', " + ints},
+        {search + "--max-params 1x", "--max-params: found '1x', " + ints},
+        {search + "--max-mflops -0.5", "--max-mflops: found '-0.5', " + nums},
+        {search + "--max-mflops nan", "--max-mflops: found 'nan', " + nums},
+        {search + "--max-peak-kb 1x", "--max-peak-kb: found '1x', " + nums},
+        {search + "--max-peak-kb inf", "--max-peak-kb: found 'inf', " + nums},
+        {run_cmd + "--max-params 1x", "--max-params: found '1x', " + ints},
+        {run_cmd + "--max-mflops nan", "--max-mflops: found 'nan', " + nums},
+        {run_cmd + "--max-peak-kb -1", "--max-peak-kb: found '-1', " + nums},
+    };
+    for (const Case& c : cases) expect_error(run(c.args), 2, c.want, c.args);
+    for (const char* out : {"/s", "/run"}) EXPECT_FALSE(exists(d + out)) << out << ": nothing is written on bad input";
+    // The flag and --set give the same message after the name.
+    std::string a = run(search + "--max-peak-kb 2x").err, b = run(search + "--set search.max_peak_kb=2x").err;
+    ASSERT_NE(a.find("--max-peak-kb: "), std::string::npos) << a;
+    ASSERT_NE(b.find("search.max_peak_kb: "), std::string::npos) << b;
+    EXPECT_EQ(a.substr(a.find("--max-peak-kb: ") + 15), b.substr(b.find("search.max_peak_kb: ") + 20));
+}
+
 // A target file's threads and batch reach the device: they are range-checked
 // where the file is read, with its name and line.
 TEST(CliNumbers, TargetFileThreadsAndBatchAreRangeChecked) {

@@ -1,15 +1,20 @@
 // `hwnas space` and `hwnas search` end to end on a made-up latency table:
 // the operators kept, the limit respected, the files written.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
 extern "C" {
+#include "kernels/ops.h"
+#include "search/search_csv.h"
 #include "supernet/space.h"
+#include "supernet/supernet.h"
 }
 
 using hwtest::Result;
@@ -108,4 +113,66 @@ TEST(CliSearch, SearchRespectsTheLimitAndWritesItsFiles) {
     EXPECT_FALSE(slurp(dir + "/s/random.csv").empty());
     // A missing --supernet is a usage error.
     EXPECT_EQ(run("search -c tests/configs/smoke.yaml --target " + table + " -o " + dir + "/x").code, 2);
+}
+
+// A tight --max-params: the winner is within it, best.yaml says so (params
+// and peak_kb), every search.csv row is within it, and draws were rejected.
+// The limit is the median parameter count of the 24 architectures of
+// fmnist-small, counted here from the supernet's own blocks.
+TEST(CliSearch, MaxParamsBindsAndBestYamlShowsIt) {
+    std::string dir = test_temp_dir("cli_search");
+    std::string table = write_table(dir);
+    Space space;
+    HwErr err = {};
+    ASSERT_EQ(space_load(&space, "tests/spaces/fmnist-small.yaml", &err), 0) << err.msg;
+    OpContext ctx = {1, nullptr};
+    Supernet* sn = supernet_create(&space, &ops_cpu, &ctx, 1, &err);
+    ASSERT_NE(sn, nullptr) << err.msg;
+    std::vector<double> counts;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 2; c++) {
+                int ops[] = {a, b, c};
+                counts.push_back(supernet_path_params(sn, ops));
+            }
+    supernet_destroy(sn);
+    std::sort(counts.begin(), counts.end());
+    long limit = (long)counts[counts.size() / 2];
+    ASSERT_LT(limit, (long)counts.back()) << "the limit must bind";
+    Result r = run("train -c tests/configs/smoke.yaml -o " + dir + "/train");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run("search -c tests/configs/smoke.yaml --supernet " + dir + "/train/supernet.ckpt --target " + table +
+            " --max-params " + std::to_string(limit) + " -o " + dir + "/s");
+    ASSERT_EQ(r.code, 0) << r.err;
+    double top1, ms, seconds, params = -1, mflops = -1, peak = -1;
+    int evaluated = 0, rejected = 0;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "best top1 %lf latency_ms %lf evaluated %d rejected %d seconds %lf params %lf "
+                                         "mflops %lf peak_kb %lf",
+                          &top1, &ms, &evaluated, &rejected, &seconds, &params, &mflops, &peak),
+              8)
+        << r.out;
+    EXPECT_LE(params, limit);
+    EXPECT_GT(mflops, 0);
+    EXPECT_GT(peak, 0);
+    EXPECT_GT(rejected, 0);
+    EXPECT_NE(r.err.find("over max_params"), std::string::npos) << r.err;
+    std::string best = slurp(dir + "/s/best.yaml");
+    size_t at = best.find("\nparams: ");
+    ASSERT_NE(at, std::string::npos) << best;
+    EXPECT_EQ(std::atof(best.c_str() + at + 9), params) << best;
+    EXPECT_NE(best.find("\npeak_kb: "), std::string::npos) << best;
+    // Every evaluated candidate is within the limit (params is the 7th column).
+    std::istringstream csv(slurp(dir + "/s/search.csv"));
+    std::string line;
+    ASSERT_TRUE(std::getline(csv, line));
+    EXPECT_EQ(line, SEARCH_CSV_HEADER);
+    int rows = 0;
+    while (std::getline(csv, line)) {
+        size_t col = 0;
+        for (int c = 0; c < 6; c++) col = line.find(',', col) + 1;
+        EXPECT_LE(std::atof(line.c_str() + col), limit) << line;
+        rows++;
+    }
+    EXPECT_EQ(rows, evaluated);
+    EXPECT_EQ(slurp(dir + "/s/pareto.csv").rfind(std::string(PARETO_CSV_HEADER) + "\n", 0), 0u);
 }

@@ -96,6 +96,9 @@ TEST(Config, DefaultsMatchTheHeader) {
     EXPECT_EQ(c.search.bn_images, 2000);
     EXPECT_EQ(c.search.bn_mode, BN_EXACT);
     EXPECT_EQ(c.search.val_images, 10000);
+    EXPECT_EQ(c.search.max_params, 0);  // no constraints beside latency unless asked
+    EXPECT_EQ(c.search.max_mflops, 0.0f);
+    EXPECT_EQ(c.search.max_peak_kb, 0.0f);
     EXPECT_EQ(c.space_gen.top_k, 4);
     EXPECT_EQ(c.space_gen.score, SCORE_CAPACITY_PER_LATENCY);
     EXPECT_EQ(c.space_gen.capacity, CAPACITY_FLOPS);
@@ -283,6 +286,10 @@ TEST(Config, RangeAndTypeErrorsWithLine) {
          "search.parents: found 6, expected at most search.population (5)"},
         {"search:\n  bn_mode: fast\n", 2, "expected one of: exact, ema"},
         {"search:\n  mutation_prob: 1.5\n", 2, "search.mutation_prob"},
+        {"search:\n  max_params: -1\n", 2, "search.max_params: found '-1', expected an integer in 0..2000000000"},
+        {"search:\n  max_params: 1.5e6\n", 2, "search.max_params: found '1.5e6'"},
+        {"search:\n  max_mflops: .nan\n", 2, "search.max_mflops: found '.nan', expected a number in [0, 1e+09]"},
+        {"search:\n  max_peak_kb: -2\n", 2, "search.max_peak_kb: found '-2', expected a number in [0, 1e+09]"},
         {"space_gen:\n  top_k: 0\n", 2, "space_gen.top_k"},
         {"stages:\n  fill: last\n", 2, "stages.fill"},
         {"finetune:\n  retrain_lr: 0\n", 2, "finetune.retrain_lr"},
@@ -388,7 +395,8 @@ TEST(Config, WriteThenLoadIsIdentity) {
 // Words are enums from the moment the file is read, and config.yaml keeps
 // them as words: the resolved configs below were written by hwnas before the
 // words became enums (fb6fc90), and the text must not change by one byte
-// (but for the two checkpoint keys added since, train.checkpoint_every_*).
+// (but for the keys added since: train.checkpoint_every_* and
+// search.max_params, max_mflops, max_peak_kb).
 TEST(Config, WordsBecomeEnumsAndAreWrittenBackAsTheSameText) {
     TempDir tmp("config");
     HwErr err = {{0}, 0};

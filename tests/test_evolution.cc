@@ -195,7 +195,8 @@ int best_score(const TableProblem& t, const SearchResult& r) { return t.score_su
 
 bool same_candidate(const Candidate& a, const Candidate& b) {
     return std::memcmp(a.ops, b.ops, sizeof a.ops) == 0 && a.latency_ms == b.latency_ms && a.top1 == b.top1 &&
-           a.top5 == b.top5 && a.generation == b.generation && std::strcmp(a.origin, b.origin) == 0;
+           a.top5 == b.top5 && a.generation == b.generation && std::strcmp(a.origin, b.origin) == 0 &&
+           std::memcmp(a.cost, b.cost, sizeof a.cost) == 0;
 }
 
 void expect_same_result(const SearchResult& a, const SearchResult& b) {
@@ -984,6 +985,7 @@ TEST(SearchCsv, AppendReadRoundTripAndParetoCsv) {
         c.top5 = awkward[(i + 5) % 8] > 1 ? 0.5 : awkward[(i + 5) % 8];
         c.generation = i - 1;
         std::strcpy(c.origin, origins[i % 4]);
+        for (int k = 0; k < SEARCH_COST_COUNT; k++) c.cost[k] = awkward[(i + k) % 8] * 1000;
         rows.push_back(c);
         HwErr err = {{0}, 0};
         ASSERT_EQ(search_csv_append(csv.c_str(), &c, &names.names, &err), 0) << err.msg;
@@ -1008,9 +1010,10 @@ TEST(SearchCsv, AppendReadRoundTripAndParetoCsv) {
     std::string want = std::string(PARETO_CSV_HEADER) + "\n";
     for (int i : front) {
         char line[256];
-        std::snprintf(line, sizeof line, "%.17g,%.17g,%s %s %s\n", rows[i].latency_ms, rows[i].top1,
-                      names.text[0][rows[i].ops[0]].c_str(), names.text[1][rows[i].ops[1]].c_str(),
-                      names.text[2][rows[i].ops[2]].c_str());
+        std::snprintf(line, sizeof line, "%.17g,%.17g,%s %s %s,%.17g,%.17g,%.17g\n", rows[i].latency_ms,
+                      rows[i].top1, names.text[0][rows[i].ops[0]].c_str(), names.text[1][rows[i].ops[1]].c_str(),
+                      names.text[2][rows[i].ops[2]].c_str(), rows[i].cost[COST_PARAMS], rows[i].cost[COST_MFLOPS],
+                      rows[i].cost[COST_PEAK_KB]);
         want += line;
     }
     EXPECT_EQ(slurp(pareto), want);
@@ -1032,7 +1035,7 @@ TEST(SearchCsv, BadFilesNameFileAndLine) {
     TableNames names(n_ops);
     TempDir tmp("search");
     const std::string h = std::string(SEARCH_CSV_HEADER) + "\n";
-    const std::string ok = "op0_l0 op2_l1,1.5,0.5,0.75,-1,random\n";
+    const std::string ok = "op0_l0 op2_l1,1.5,0.5,0.75,-1,random,1,2,3\n";
     int case_no = 0;
     auto expect_error = [&](const std::string& text, int line, const std::string& part) {
         std::string f = tmp.write("bad" + std::to_string(case_no++) + ".csv", text);
@@ -1049,23 +1052,27 @@ TEST(SearchCsv, BadFilesNameFileAndLine) {
         EXPECT_TRUE(contains(err.msg, part)) << "want '" << part << "' in: " << err.msg;
     };
     expect_error("ops,latency,top1,top5,generation,origin\n" + ok, 1, "header");
-    expect_error(h + ok + "op0_l0 op2_l1,1.5,0.5,0.75,-1\n", 3, "5 fields, expected 6");
-    expect_error(h + ok + "op0_l0 op2_l1,1.5,0.5,0.75,-1,random,x\n", 3, "more than 6 fields");
-    expect_error(h + "op0_l0 op3_l1,1.5,0.5,0.75,-1,random\n", 2, "layer 1: 'op3_l1' is not an operator");
-    expect_error(h + "op0_l1 op2_l1,1.5,0.5,0.75,-1,random\n", 2, "layer 0: 'op0_l1'");
-    expect_error(h + "op0_l0,1.5,0.5,0.75,-1,random\n", 2, "1 operators, expected 2");
-    expect_error(h + "op0_l0 op1_l1 op1_l1,1.5,0.5,0.75,-1,random\n", 2, "3 operators, expected 2");
-    expect_error(h + "op0_l0  op1_l1,1.5,0.5,0.75,-1,random\n", 2, "3 operators");
-    expect_error(h + ok + "op0_l0 op1_l1,abc,0.5,0.75,-1,random\n", 3, "latency_ms 'abc'");
-    expect_error(h + "op0_l0 op1_l1,-1,0.5,0.75,-1,random\n", 2, "latency_ms '-1'");
-    expect_error(h + "op0_l0 op1_l1,nan,0.5,0.75,-1,random\n", 2, "latency_ms 'nan'");
-    expect_error(h + "op0_l0 op1_l1,inf,0.5,0.75,-1,random\n", 2, "latency_ms 'inf'");
-    expect_error(h + "op0_l0 op1_l1,,0.5,0.75,-1,random\n", 2, "latency_ms ''");
-    expect_error(h + "op0_l0 op1_l1,1,1.5,0.75,-1,random\n", 2, "top1 '1.5'");
-    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75x,-1,random\n", 2, "top5 '0.75x'");
-    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,-2,random\n", 2, "generation '-2'");
-    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,1.0,random\n", 2, "generation '1.0'");
-    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,3,magic\n", 2, "origin 'magic'");
+    expect_error(h + ok + "op0_l0 op2_l1,1.5,0.5,0.75,-1\n", 3, "5 fields, expected 9");
+    expect_error(h + ok + "op0_l0 op2_l1,1.5,0.5,0.75,-1,random\n", 3, "6 fields, expected 9");
+    expect_error(h + ok + "op0_l0 op2_l1,1.5,0.5,0.75,-1,random,1,2,3,x\n", 3, "more than 9 fields");
+    expect_error(h + "op0_l0 op3_l1,1.5,0.5,0.75,-1,random,1,2,3\n", 2, "layer 1: 'op3_l1' is not an operator");
+    expect_error(h + "op0_l1 op2_l1,1.5,0.5,0.75,-1,random,1,2,3\n", 2, "layer 0: 'op0_l1'");
+    expect_error(h + "op0_l0,1.5,0.5,0.75,-1,random,1,2,3\n", 2, "1 operators, expected 2");
+    expect_error(h + "op0_l0 op1_l1 op1_l1,1.5,0.5,0.75,-1,random,1,2,3\n", 2, "3 operators, expected 2");
+    expect_error(h + "op0_l0  op1_l1,1.5,0.5,0.75,-1,random,1,2,3\n", 2, "3 operators");
+    expect_error(h + ok + "op0_l0 op1_l1,abc,0.5,0.75,-1,random,1,2,3\n", 3, "latency_ms 'abc'");
+    expect_error(h + "op0_l0 op1_l1,-1,0.5,0.75,-1,random,1,2,3\n", 2, "latency_ms '-1'");
+    expect_error(h + "op0_l0 op1_l1,nan,0.5,0.75,-1,random,1,2,3\n", 2, "latency_ms 'nan'");
+    expect_error(h + "op0_l0 op1_l1,inf,0.5,0.75,-1,random,1,2,3\n", 2, "latency_ms 'inf'");
+    expect_error(h + "op0_l0 op1_l1,,0.5,0.75,-1,random,1,2,3\n", 2, "latency_ms ''");
+    expect_error(h + "op0_l0 op1_l1,1,1.5,0.75,-1,random,1,2,3\n", 2, "top1 '1.5'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75x,-1,random,1,2,3\n", 2, "top5 '0.75x'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,-2,random,1,2,3\n", 2, "generation '-2'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,1.0,random,1,2,3\n", 2, "generation '1.0'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,3,magic,1,2,3\n", 2, "origin 'magic'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,3,fill,x,2,3\n", 2, "params 'x'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,3,fill,1,nan,3\n", 2, "mflops 'nan'");
+    expect_error(h + "op0_l0 op1_l1,1,0.5,0.75,3,fill,1,2,-3\n", 2, "peak_kb '-3'");
     expect_error(h + ok + ok.substr(0, 20), 3, "no newline");
 
     // Missing file: code 2, names the file.
@@ -1111,7 +1118,7 @@ TEST(SearchCsv, AppendRejectsUnwritableRows) {
     EXPECT_EQ(search_csv_append(csv.c_str(), &c, &names.names, &err), -1);
     names.layer_ptrs[1][1] = names.text[1][1].c_str();
     ASSERT_EQ(search_csv_append(csv.c_str(), &c, &names.names, &err), 0) << err.msg;
-    EXPECT_EQ(slurp(csv), std::string(SEARCH_CSV_HEADER) + "\nop0_l0 op1_l1,0,0,0,0,random\n");
+    EXPECT_EQ(slurp(csv), std::string(SEARCH_CSV_HEADER) + "\nop0_l0 op1_l1,0,0,0,0,random,0,0,0\n");
     std::string nowhere = tmp.path + "/no/such/dir/search.csv";
     EXPECT_EQ(search_csv_append(nowhere.c_str(), &c, &names.names, &err), -1);
     EXPECT_TRUE(contains(err.msg, "cannot open")) << err.msg;

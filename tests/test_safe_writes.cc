@@ -228,7 +228,7 @@ TEST(SafeWrites, SearchCsvAppendRefusesALink) {
     // A regular file is appended to as before.
     std::string plain = tmp / "plain.csv";
     ASSERT_EQ(search_csv_append(plain.c_str(), &c, &names, &err), 0) << err.msg;
-    EXPECT_EQ(slurp(plain), std::string(SEARCH_CSV_HEADER) + "\nmb_k3_e3,1.5,0.5,0.90000000000000002,-1,random\n");
+    EXPECT_EQ(slurp(plain), std::string(SEARCH_CSV_HEADER) + "\nmb_k3_e3,1.5,0.5,0.90000000000000002,-1,random,0,0,0\n");
 }
 
 // `-o LINK` where LINK points at another directory: refused with one line
