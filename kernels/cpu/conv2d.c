@@ -15,10 +15,12 @@
 // the same GEMM calls whatever the thread count, so they are bit-identical for
 // any ctx->threads; the weight and bias gradients are deterministic for a
 // given thread count and agree within float32 rounding across counts.
-// 1x1 stride-1 unpadded convs skip im2col: they are one GEMM (linear.c).
+// 1x1 stride-1 unpadded convs skip im2col: they are one GEMM (linear.c);
+// one-input-channel convs (stems) too: direct loops (conv2d_stem.c).
 #include <omp.h>
 #include <string.h>
 
+#include "conv2d_stem.h"
 #include "cpu_ops.h"
 #include "gemm.h"
 #include "../shared/conv_body.h"
@@ -85,6 +87,7 @@ static long thread_scratch_floats(const ConvShape* s, const ConvPlan* p) {
 size_t conv2d_scratch_floats(const OpContext* ctx, const ConvShape* s) {
     ConvPlan p = conv_plan(s);
     if (p.direct) return 0;
+    if (conv2d_is_stem(s)) return conv2d_stem_scratch_floats(ctx, s);
     return (size_t)(ctx->threads < 1 ? 1 : ctx->threads) * (size_t)thread_scratch_floats(s, &p);
 }
 
@@ -187,6 +190,10 @@ void conv2d_forward_cpu(const OpContext* ctx, const ConvShape* s, float* out, co
                            s->out_c);
         return;
     }
+    if (conv2d_is_stem(s)) {
+        conv2d_stem_forward(ctx, s, out, in, weight, bias, scratch);
+        return;
+    }
     long per_thread = thread_scratch_floats(s, &p);
     int tiles_per_unit = (p.out_h + p.band_rows - 1) / p.band_rows;
     int tiles = p.units * tiles_per_unit;
@@ -249,6 +256,10 @@ void conv2d_backward_cpu(const OpContext* ctx, const ConvShape* s, float* din, f
     if (p.direct) {
         linear_backward_cpu(ctx, din, dweight, dbias, dout, in, weight,
                             s->batch * s->in_h * s->in_w, s->in_c, s->out_c);
+        return;
+    }
+    if (conv2d_is_stem(s)) {
+        conv2d_stem_backward(ctx, s, din, dweight, dbias, dout, in, weight, scratch);
         return;
     }
     long per_thread = thread_scratch_floats(s, &p);
