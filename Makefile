@@ -36,7 +36,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-psabi
 CPPFLAGS := -I. -I/usr/include/stb -MMD -MP -DHWNAS_CUDA=$(CUDA)
 CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -fopenmp
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -fopenmp
-LDLIBS := -lopenblas -lyaml -lturbojpeg -lstb -lz -lm -lpthread -lprotobuf-c
+LDLIBS := -ldnnl -lyaml -lturbojpeg -lstb -lz -lm -lpthread -lprotobuf-c
 LDFLAGS := $(OPT) -fopenmp
 
 # Every .cu file compiles with warnings as errors for sm_80 and sm_90.
@@ -244,7 +244,7 @@ FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURC
 # deploy/ (ONNX export) parses nothing and would need the generated protobuf code.
 FUZZ_LIB_C := $(filter-out kernels/cuda_stub.c,$(filter-out dist/% deploy/%,$(LIB_C))) kernels/cuda_stub.c dist/comm.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_C:%.c=build-fuzz/lib/%.o)
-FUZZ_LIBS := -lopenblas -lyaml -lturbojpeg -lstb -lz -lm -lpthread
+FUZZ_LIBS := -ldnnl -lyaml -lturbojpeg -lstb -lz -lm -lpthread
 
 build-fuzz/lib/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 HARNESS_MAIN = "int bench_data_main(int, char**);\nint main(int c, char** v) { return bench_data_main(c, v); }\n"
-LIBS = ["-fopenmp", "-lturbojpeg", "-lstb", "-lz", "-lm", "-lpthread", "-lopenblas", "-lyaml"]
+LIBS = ["-fopenmp", "-lturbojpeg", "-lstb", "-lz", "-lm", "-lpthread", "-ldnnl", "-lyaml"]
 
 
 def hwnas_command(args):

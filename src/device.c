@@ -1,6 +1,5 @@
 #include "src/device.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -26,7 +25,6 @@ int device_open(Device* d, DeviceKind kind, int threads, HwErr* err) {
         return hw_bad_input(err, NULL, 0, "threads: found %d, expected at most %d", threads, CONFIG_MAX_THREADS);
     if (threads <= 0) threads = omp_get_num_procs() < CONFIG_MAX_THREADS ? omp_get_num_procs() : CONFIG_MAX_THREADS;
     d->ctx.threads = threads;
-    openblas_set_num_threads(threads);
     if (kind == DEVICE_CPU) {
         d->ops = &ops_cpu;
         return 0;

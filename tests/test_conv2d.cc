@@ -101,7 +101,7 @@ void expect_identical(const std::string& what, const std::vector<float>& a,
 
 }  // namespace
 
-TEST(Conv2d, ReferenceHasCases) { EXPECT_GE(case_count(), 10); }
+TEST(Conv2d, ReferenceHasCases) { EXPECT_GE(case_count(), 12); }
 
 TEST(Conv2d, ForwardAndBackwardMatchTorch) {
     for (int i = 0; i < case_count(); i++) {
@@ -218,7 +218,7 @@ TEST(Conv2d, ThreadCountIndependent) {
 
 TEST(Conv2d, GradientConventions) {
     OpContext ctx = {2, nullptr};
-    for (int i : {1, 5, 9, 10}) {  // im2col, 1x1 direct, many images per tile, banded
+    for (int i : {1, 5, 9, 10, 11}) {  // im2col, 1x1 direct, many images per tile, banded, stem
         ConvCase c;
         ASSERT_TRUE(load_case(i, &c)) << i;
         ASSERT_TRUE(c.has_bias) << c.tag;
@@ -259,7 +259,7 @@ TEST(Conv2d, GradientConventions) {
 // float32 rounding of the changed outputs well below the 1e-3 tolerance.
 TEST(Conv2d, GradientsMatchFiniteDifferences) {
     OpContext ctx = {2, nullptr};
-    for (int i : {1, 3, 5, 8}) {
+    for (int i : {1, 3, 5, 8, 11}) {  // 11: the one-channel stem's direct loops
         ConvCase c;
         ASSERT_TRUE(load_case(i, &c)) << i;
         std::vector<float> x = c.in, w = c.weight, b = c.bias, probe = c.dout;

@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config
   libyaml-dev libstb-dev libturbojpeg0-dev zlib1g-dev
-  libopenblas-dev libopenmpi-dev openmpi-bin
+  libdnnl-dev libopenmpi-dev openmpi-bin
   googletest libgtest-dev
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml

@@ -1,4 +1,4 @@
-// Dense conv2d on the CPU: im2col of NHWC patches + OpenBLAS sgemm.
+// Dense conv2d on the CPU: im2col of NHWC patches + gemm_f32 (oneDNN sgemm).
 //
 // The im2col matrix has one row per output pixel and k*k*in_c columns in
 // [ky][kx][ci] order (kernels/shared/conv_body.h), which is one output
@@ -6,8 +6,8 @@
 // din = col2im(dout * W). The matrix is never built for the whole batch: the
 // output rows are cut into tiles (whole images, or bands of rows of one large
 // image) of at most COL_TILE_FLOATS floats, each thread with its own tile
-// buffer and single-threaded GEMMs (OpenBLAS's own threading changes its
-// blocking with the thread count, ours does not). The forward hands tiles out
+// buffer and single-threaded GEMMs (a threaded GEMM changes its blocking
+// with the thread count, ours does not). The forward hands tiles out
 // dynamically. The backward gives each thread a static share of work units
 // (groups of images) and its own weight/bias-gradient partial sums, added in
 // thread order afterwards; a unit owns its images' input gradient, so col2im
@@ -15,12 +15,14 @@
 // the same GEMM calls whatever the thread count, so they are bit-identical for
 // any ctx->threads; the weight and bias gradients are deterministic for a
 // given thread count and agree within float32 rounding across counts.
-// 1x1 stride-1 unpadded convs skip im2col: they are one GEMM (linear.c).
-#include <cblas.h>
+// 1x1 stride-1 unpadded convs skip im2col: they are one GEMM (linear.c);
+// one-input-channel convs (stems) too: direct loops (conv2d_stem.c).
 #include <omp.h>
 #include <string.h>
 
+#include "conv2d_stem.h"
 #include "cpu_ops.h"
+#include "gemm.h"
 #include "../shared/conv_body.h"
 
 enum {
@@ -85,6 +87,7 @@ static long thread_scratch_floats(const ConvShape* s, const ConvPlan* p) {
 size_t conv2d_scratch_floats(const OpContext* ctx, const ConvShape* s) {
     ConvPlan p = conv_plan(s);
     if (p.direct) return 0;
+    if (conv2d_is_stem(s)) return conv2d_stem_scratch_floats(ctx, s);
     return (size_t)(ctx->threads < 1 ? 1 : ctx->threads) * (size_t)thread_scratch_floats(s, &p);
 }
 
@@ -175,8 +178,8 @@ static void forward_tile(const ConvShape* s, const ConvPlan* p, float* out, cons
             memcpy(out_tile + r * s->out_c, bias, (size_t)s->out_c * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t->rows, s->out_c, (int)p->cols,
-                1.0f, col, (int)p->cols, weight, (int)p->cols, beta, out_tile, s->out_c);
+    gemm_f32(0, 1, (int)t->rows, s->out_c, (int)p->cols, 1.0f, col, (int)p->cols, weight,
+             (int)p->cols, beta, out_tile, s->out_c);
 }
 
 void conv2d_forward_cpu(const OpContext* ctx, const ConvShape* s, float* out, const float* in,
@@ -187,10 +190,13 @@ void conv2d_forward_cpu(const OpContext* ctx, const ConvShape* s, float* out, co
                            s->out_c);
         return;
     }
+    if (conv2d_is_stem(s)) {
+        conv2d_stem_forward(ctx, s, out, in, weight, bias, scratch);
+        return;
+    }
     long per_thread = thread_scratch_floats(s, &p);
     int tiles_per_unit = (p.out_h + p.band_rows - 1) / p.band_rows;
     int tiles = p.units * tiles_per_unit;
-    openblas_set_num_threads(1);  // GEMMs inside our parallel region
     #pragma omp parallel num_threads(pass_threads(ctx, s, &p))
     {
         float* col = scratch + omp_get_thread_num() * per_thread;
@@ -218,17 +224,15 @@ static void backward_unit(const ConvShape* s, const ConvPlan* p, float* din, flo
         const float* dout_tile = dout + t.row_begin * s->out_c;
         if (dweight_part) {  // dW[out_c][cols] += dout_tile^T * col
             im2col_tile(s, p, col, in, &t);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->out_c, (int)p->cols,
-                        (int)t.rows, 1.0f, dout_tile, s->out_c, col, (int)p->cols, 1.0f,
-                        dweight_part, (int)p->cols);
+            gemm_f32(1, 0, s->out_c, (int)p->cols, (int)t.rows, 1.0f, dout_tile, s->out_c, col,
+                     (int)p->cols, 1.0f, dweight_part, (int)p->cols);
         }
         if (dbias_part)
             for (long r = 0; r < t.rows; r++)
                 for (int o = 0; o < s->out_c; o++) dbias_part[o] += dout_tile[r * s->out_c + o];
         if (din) {  // dcol[rows][cols] = dout_tile * W, reusing the col buffer
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t.rows, (int)p->cols,
-                        s->out_c, 1.0f, dout_tile, s->out_c, weight, (int)p->cols, 0.0f, col,
-                        (int)p->cols);
+            gemm_f32(0, 0, (int)t.rows, (int)p->cols, s->out_c, 1.0f, dout_tile, s->out_c, weight,
+                     (int)p->cols, 0.0f, col, (int)p->cols);
             col2im_tile_add(s, p, din, col, &t);
         }
     }
@@ -254,10 +258,13 @@ void conv2d_backward_cpu(const OpContext* ctx, const ConvShape* s, float* din, f
                             s->batch * s->in_h * s->in_w, s->in_c, s->out_c);
         return;
     }
+    if (conv2d_is_stem(s)) {
+        conv2d_stem_backward(ctx, s, din, dweight, dbias, dout, in, weight, scratch);
+        return;
+    }
     long per_thread = thread_scratch_floats(s, &p);
     long tile_floats = p.tile_rows * p.cols, dw_size = (long)s->out_c * p.cols;
     int used = 1;
-    openblas_set_num_threads(1);  // GEMMs inside our parallel region
     #pragma omp parallel num_threads(pass_threads(ctx, s, &p))
     {
         int t = omp_get_thread_num();

@@ -1,17 +1,17 @@
-// Pointwise (1x1) conv and linear through OpenBLAS: with NHWC activations a
-// pointwise conv is the GEMM out[rows][out_f] = in[rows][in_f] * W^T, W
-// [out_f][in_f] row-major, rows = N*H*W.
+// Pointwise (1x1) conv and linear through gemm_f32 (gemm.h, oneDNN): with
+// NHWC activations a pointwise conv is the GEMM out[rows][out_f] =
+// in[rows][in_f] * W^T, W [out_f][in_f] row-major, rows = N*H*W.
 //
-// Threading is ours, not OpenBLAS's: every GEMM is cut into fixed chunks
-// (rows of the output, or columns of the weight gradient) that are each one
-// single-threaded sgemm call, handed out to ctx->threads dynamically (a thread
-// slowed by another process on its core does less). The chunks do not depend
-// on the thread count or on who runs them, so every result is bit-identical
-// for any ctx->threads (OpenBLAS's own threading changes its blocking, and so
-// the rounding), and OpenBLAS's worker threads never compete with OpenMP's.
-#include <cblas.h>
-
+// Threading is ours, not the GEMM library's: every GEMM is cut into fixed
+// chunks (rows of the output, or columns of the weight gradient) that are each
+// one single-threaded gemm_f32 call, handed out to ctx->threads dynamically (a
+// thread slowed by another process on its core does less). The chunks do not
+// depend on the thread count or on who runs them, so every result is
+// bit-identical for any ctx->threads (a threaded GEMM changes its blocking,
+// and so the rounding, with the thread count), and no second team of threads
+// competes with ours (gemm.c keeps oneDNN on the calling thread).
 #include "cpu_ops.h"
+#include "gemm.h"
 
 enum {
     ROW_CHUNK = 2048,                // rows per GEMM of the forward and input gradient
@@ -31,7 +31,6 @@ void linear_forward_cpu(const OpContext* ctx, float* out, const float* in, const
                         const float* bias, int rows, int in_f, int out_f) {
     if (rows <= 0 || out_f <= 0) return;
     int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    openblas_set_num_threads(1);  // GEMMs inside our parallel region
     #pragma omp parallel for num_threads(pass_threads(ctx, rows, in_f, out_f)) schedule(dynamic, 1)
     for (int c = 0; c < chunks; c++) {
         int r0 = c * ROW_CHUNK, n = min_int(ROW_CHUNK, rows - r0);
@@ -42,8 +41,8 @@ void linear_forward_cpu(const OpContext* ctx, float* out, const float* in, const
                 for (int j = 0; j < out_f; j++) o[(long)r * out_f + j] = bias[j];
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_f, in_f, 1.0f,
-                    in + (long)r0 * in_f, in_f, weight, in_f, beta, o, out_f);
+        gemm_f32(0, 1, n, out_f, in_f, 1.0f, in + (long)r0 * in_f, in_f, weight, in_f, beta, o,
+                 out_f);
     }
 }
 
@@ -54,9 +53,8 @@ static void input_grad(const OpContext* ctx, float* din, const float* dout, cons
     #pragma omp parallel for num_threads(pass_threads(ctx, rows, in_f, out_f)) schedule(dynamic, 1)
     for (int c = 0; c < chunks; c++) {
         int r0 = c * ROW_CHUNK, n = min_int(ROW_CHUNK, rows - r0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in_f, out_f, 1.0f,
-                    dout + (long)r0 * out_f, out_f, weight, in_f, 0.0f, din + (long)r0 * in_f,
-                    in_f);
+        gemm_f32(0, 0, n, in_f, out_f, 1.0f, dout + (long)r0 * out_f, out_f, weight, in_f, 0.0f,
+                 din + (long)r0 * in_f, in_f);
     }
 }
 
@@ -74,11 +72,11 @@ static void weight_grad(const OpContext* ctx, float* dweight, const float* dout,
     for (int c = 0; c < chunks; c++) {
         int j0 = c * chunk, n = min_int(chunk, width - j0);
         if (split_out)  // dW[j0 .. j0 + n][:] += dout[:, j0 .. j0 + n]^T * in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, in_f, rows, 1.0f, dout + j0,
-                        out_f, in, in_f, 1.0f, dweight + (long)j0 * in_f, in_f);
+            gemm_f32(1, 0, n, in_f, rows, 1.0f, dout + j0, out_f, in, in_f, 1.0f,
+                     dweight + (long)j0 * in_f, in_f);
         else  // dW[:][j0 .. j0 + n] += dout^T * in[:, j0 .. j0 + n]
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, n, rows, 1.0f, dout,
-                        out_f, in + j0, in_f, 1.0f, dweight + j0, in_f);
+            gemm_f32(1, 0, out_f, n, rows, 1.0f, dout, out_f, in + j0, in_f, 1.0f, dweight + j0,
+                     in_f);
     }
 }
 
@@ -104,7 +102,6 @@ void linear_backward_cpu(const OpContext* ctx, float* din, float* dweight, float
                          const float* dout, const float* in, const float* weight, int rows,
                          int in_f, int out_f) {
     if (rows <= 0) return;
-    openblas_set_num_threads(1);  // GEMMs inside our parallel regions
     if (din) input_grad(ctx, din, dout, weight, rows, in_f, out_f);
     if (dweight) weight_grad(ctx, dweight, dout, in, rows, in_f, out_f);
     if (dbias) bias_grad(ctx, dbias, dout, rows, out_f);

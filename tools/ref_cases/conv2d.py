@@ -13,7 +13,9 @@ from ref_cases._layout import arr, ints, nhwc, ohwi
 # (1 -> 16, 3 -> 16), a fused-MBConv-like 3x3 expand, kernels 1/3/5/7, stride 2
 # on odd inputs, batch 1, a 1x1 stride-1 conv (the GEMM-only path) and a 1x1
 # stride-2 one, pad 0, many small images (several images per im2col tile) and
-# one image large enough to be split into bands of output rows.
+# one image large enough to be split into bands of output rows; last, a
+# FashionMNIST-sized stride-2 grayscale stem with bias and a batch large enough
+# for several threads (kernels/cpu/conv2d_stem.c).
 SHAPES = [
     (2, 11, 11, 1, 16, 3, 1, 1, 0),
     (1, 13, 13, 3, 16, 3, 2, 1, 1),
@@ -26,6 +28,7 @@ SHAPES = [
     (1, 9, 10, 5, 12, 3, 2, 0, 1),
     (23, 5, 5, 3, 8, 3, 1, 1, 1),
     (1, 72, 72, 16, 8, 3, 1, 1, 1),
+    (16, 28, 28, 1, 16, 3, 2, 1, 1),
 ]
 
 
