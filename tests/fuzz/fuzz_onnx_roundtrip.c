@@ -107,6 +107,7 @@ static void check_io(const Onnx__GraphProto* g, const OnnxOptions* opt) {
 
 static void check_graph(const Onnx__GraphProto* g, const OnnxOptions* opt) {
     check_io(g, opt);
+    if (g->n_node == 0 || g->n_initializer == 0) violation("a graph without nodes or weights", NULL);
     size_t values = g->n_input + g->n_initializer;
     for (size_t i = 0; i < g->n_node; i++) values += g->node[i]->n_output;
     Defined d = {malloc(sizeof(char*) * (values + 1)), 0};
