@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +26,7 @@
 namespace {
 
 using cli::exists;
+using cli::leading_columns;
 using cli::slurp;
 
 // Step, epoch and batch of a checkpoint's header (see supernet/checkpoint.h);
@@ -79,19 +79,6 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 int kill9(pid_t pid) {
     kill(pid, SIGKILL);
     return cli::wait_code(pid);
-}
-
-// Columns step, epoch, lr, loss and top-1 of a training log (the timing
-// columns differ between runs).
-std::string leading_columns(const std::string& csv) {
-    std::stringstream in(csv), out;
-    std::string line;
-    while (std::getline(in, line)) {
-        size_t at = 0;
-        for (int c = 0; c < 5 && at != std::string::npos; c++) at = line.find(',', at + 1);
-        out << line.substr(0, at) << "\n";
-    }
-    return out.str();
 }
 
 // 3 epochs of 16 steps (1,024 training images, batch 64), a periodic
