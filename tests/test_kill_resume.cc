@@ -248,10 +248,12 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
 }
 
 // `hwnas run` killed while it fine-tunes the winner (one epoch of 24 steps,
-// a checkpoint every 5), after the fine-tune's periodic checkpoint at step 5
-// or 10, then run again with the same command: the fine-tune continues from
-// that checkpoint (training and search are not redone) and the run ends
-// with the uninterrupted run's weights, ONNX model, log and report.
+// a checkpoint every 5): once before the fine-tune's first checkpoint, once
+// after its periodic checkpoint at step 5 or 10, each time run again with
+// the same command: the fine-tune starts over (from the same inherited
+// weights), then continues from that checkpoint (training and search are
+// not redone), and the run ends with the uninterrupted run's weights, ONNX
+// model, log and report.
 TEST(KillResume, RunPipelineKilledInFineTuningContinuesToTheSameWeights) {
     std::string dir = test_temp_dir("kill_finetune"), a = dir + "/a";
     std::random_device rd;
@@ -260,17 +262,33 @@ TEST(KillResume, RunPipelineKilledInFineTuningContinuesToTheSameWeights) {
     std::mt19937 rng(seed);
     std::string args = quick_run_args(dir);
     ASSERT_FALSE(::testing::Test::HasFailure());
-    pid_t pid = cli::start(args + a, dir + "/a1");
+    // 1. Killed inside the fine-tune's first checkpoint write (held open by
+    // the test hook): no fine-tune checkpoint yet, so the next run starts
+    // the fine-tune over, from the weights the winner inherits again.
+    cli::Spawn hold;
+    hold.env = "HWNAS_TEST_CHECKPOINT_PAUSE_MS=300";
+    pid_t pid = cli::start(args + a, dir + "/a1", hold);
+    ASSERT_TRUE(wait_for([&] {
+        for (const std::string& name : temp_files(a))
+            if (name.rfind("finetune.ckpt.", 0) == 0) return true;
+        return false;
+    })) << slurp(dir + "/a1.err");
+    ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a1.err");
+    ASSERT_FALSE(exists(a + "/finetune.ckpt")) << "killed before the first fine-tune checkpoint was renamed";
+    // 2. Killed after the fine-tune's periodic checkpoint at step 5 or 10.
+    pid = cli::start(args + a, dir + "/a2");
     CkptState s;
     ASSERT_TRUE(wait_for([&] { return read_state(a + "/finetune.ckpt", &s) && s.batch != 0 && s.batch <= 10; }))
-        << slurp(dir + "/a1.err");
+        << slurp(dir + "/a2.err");
     sleep_ms((int)(rng() % 30));
-    ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a1.err");
+    ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a2.err");
+    EXPECT_EQ(slurp(dir + "/a2.err").find("fine-tuning continues"), std::string::npos) << slurp(dir + "/a2.err");
     ASSERT_FALSE(exists(a + "/best.safetensors")) << "killed in the fine-tune, before its weights were written";
     CkptState killed;
     ASSERT_TRUE(read_state(a + "/finetune.ckpt", &killed));
     std::string stage2 = slurp(a + "/stage2.ckpt");
-    cli::Result r = cli::run(args + a, dir + "/a2");
+    // 3. Run to the end: the fine-tune continues from that checkpoint.
+    cli::Result r = cli::run(args + a, dir + "/a3");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("fine-tuning continues from " + a + "/finetune.ckpt"), std::string::npos) << r.err;
     EXPECT_TRUE(slurp(a + "/stage2.ckpt") == stage2) << "the supernet was trained again";
