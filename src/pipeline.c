@@ -83,14 +83,12 @@ typedef struct Run {
     LatencyModel model;   // lut over the searched space, for train.sampling latency
     PathFilter filter;    // train.sampling (supernet/path_filter.h)
     volatile sig_atomic_t* interrupted;
-    char trained[SAFE_PATH_MAX];  // the last training stage's checkpoint
 } Run;
 
 static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, const int* pinned, double* seconds,
                        HwErr* err) {
     char path[SAFE_PATH_MAX];
     if (run_dir_file(path, sizeof path, r->dir, ckpt, err) < 0) return -1;
-    snprintf(r->trained, sizeof r->trained, "%s", path);
     TrainJob job = {0};
     job.train = &r->cfg->train;
     job.data = &r->cfg->data;
@@ -345,14 +343,14 @@ static int random_baseline(Run* r, PipelineResult* res, HwErr* err) {
     return 0;
 }
 
-// The search and the random baseline leave in the supernet the BN statistics
-// of the last path they recalibrated, and a run started again after a kill
-// evaluates fewer paths (its search.csv holds the rest): the winner inherits
-// the trained supernet, reloaded from the last stage's checkpoint, so that
-// its weights are the same whether or not the run was ever stopped.
+// Each block's BN statistics in the supernet are those of the last path
+// that recalibrated it, and a run started again after a kill evaluates
+// fewer paths (its search.csv holds the rest), so they depend on where the
+// run was stopped. The winner's are recalibrated first, as the search did
+// when it scored it: the weights it inherits are the same whether or not
+// the run was ever stopped.
 static int test_winner(Run* r, int finetune, PipelineResult* res, HwErr* err) {
-    TrainState st;
-    if (r->trained[0] && checkpoint_load(r->trained, r->sn, &st, NULL, err) < 0) return -1;
+    if (evaluator_recalibrate(r->ev, res->best.ops, err) < 0) return -1;
     if (finetune) {
         say("fine-tuning the winner for %d epochs", r->cfg->finetune.epochs);
         if (finetune_winner(r, &res->best, res, err) < 0) return -1;

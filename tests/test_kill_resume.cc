@@ -241,6 +241,8 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(slurp(a + "/best.yaml"), slurp(dir + "/b/best.yaml"));
     EXPECT_EQ(slurp(a + "/search.csv"), slurp(dir + "/b/search.csv"));
+    EXPECT_TRUE(slurp(a + "/best.safetensors") == slurp(dir + "/b/best.safetensors"))
+        << "the fine-tuned winner's weights differ from the uninterrupted run's";
     std::string report = slurp(a + "/report.md");
     ASSERT_NE(report.find("| architecture |"), std::string::npos) << report;
     EXPECT_EQ(report_without_times(report), report_without_times(slurp(dir + "/b/report.md")));
