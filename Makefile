@@ -241,16 +241,26 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/make_seeds.c
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURCE -O1 -g -march=native -Wno-psabi -fopenmp \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -I. -I/usr/include/stb -DHWNAS_CUDA=0 -DHWNAS_MPI=0 -DHWNAS_NCCL=0
-# deploy/ (ONNX export) parses nothing and would need the generated protobuf code.
-FUZZ_LIB_C := $(filter-out kernels/cuda_stub.c,$(filter-out dist/% deploy/%,$(LIB_C))) kernels/cuda_stub.c dist/comm.c
-FUZZ_LIB_OBJ := $(FUZZ_LIB_C:%.c=build-fuzz/lib/%.o)
-FUZZ_LIBS := -ldnnl -lyaml -lturbojpeg -lstb -lz -lm -lpthread
+# deploy/ (ONNX export, fuzz_onnx_roundtrip) with the protobuf-c code generated
+# from the same onnx.proto as the main build, into build-fuzz/gen.
+FUZZ_CFLAGS += -Ibuild-fuzz/gen
+FUZZ_LIB_C := $(filter-out kernels/cuda_stub.c,$(filter-out dist/%,$(LIB_C))) kernels/cuda_stub.c dist/comm.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_C:%.c=build-fuzz/lib/%.o) build-fuzz/lib/gen/onnx.pb-c.o
+FUZZ_LIBS := -ldnnl -lyaml -lturbojpeg -lstb -lz -lm -lpthread -lprotobuf-c
 
-build-fuzz/lib/%.o: %.c
+build-fuzz/gen/onnx.pb-c.c build-fuzz/gen/onnx.pb-c.h &: $(ONNX_PROTO_DIR)/onnx.proto
+	@mkdir -p build-fuzz/gen
+	protoc-c --proto_path=$(ONNX_PROTO_DIR) --c_out=build-fuzz/gen $<
+
+build-fuzz/lib/gen/onnx.pb-c.o: build-fuzz/gen/onnx.pb-c.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_input.h $(FUZZ_LIB_OBJ)
+build-fuzz/lib/%.o: %.c | build-fuzz/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_input.h tests/fuzz/fuzz_net.h $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) -o $@ $(FUZZ_LIBS)
 
 build-fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_LIB_OBJ)

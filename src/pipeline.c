@@ -158,12 +158,17 @@ static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, Hw
 }
 
 // Fine-tunes the winner from its inherited weights on the whole training
-// set, tests it and measures its latency end to end.
+// set, tests it and measures its latency end to end. A fine-tune stopped
+// part way (killed, interrupted) continues from its last checkpoint when the
+// run is started again: the search before it picks the same winner, so the
+// checkpoint is this subnet's, and the trainer's resume is exact; a finished
+// fine-tune is not trained again.
 static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, HwErr* err) {
     const Config* cfg = r->cfg;
-    char inherited[SAFE_PATH_MAX], final_path[SAFE_PATH_MAX];
+    char inherited[SAFE_PATH_MAX], final_path[SAFE_PATH_MAX], ckpt[SAFE_PATH_MAX];
     if (run_dir_file(inherited, sizeof inherited, r->dir, RUN_BEST_INHERITED, err) < 0 ||
         run_dir_file(final_path, sizeof final_path, r->dir, RUN_BEST_WEIGHTS, err) < 0 ||
+        run_dir_file(ckpt, sizeof ckpt, r->dir, RUN_FINETUNE_CKPT, err) < 0 ||
         safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
         return -1;
     Config ft = *cfg;
@@ -187,12 +192,15 @@ static int finetune_winner(Run* r, const Candidate* best, PipelineResult* res, H
     job.lr = cfg->finetune.lr;
     job.fixed_path = zeros;
     job.interrupted = r->interrupted;
+    job.resume = access(ckpt, F_OK) == 0;
+    if (job.resume) say("fine-tuning continues from %s", ckpt);
     TrainResult tr;
     double t0 = clock_seconds();
     int rc = train_run(sub, &job, &tr, err);
     res->seconds_finetune = clock_seconds() - t0;
     Evaluator* test = NULL;
-    if (rc == 0 && tr.interrupted) rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning");
+    if (rc == 0 && tr.interrupted)
+        rc = hw_runtime(err, NULL, 0, "interrupted during fine-tuning; run again to continue from %s", ckpt);
     if (rc == 0 && safetensors_write_subnet(sub, zeros, final_path, err) < 0) rc = -1;
     if (rc == 0 && onnx_export_beside(sub, zeros, final_path, err) < 0) rc = -1;  // best.onnx
     EvalOptions eo = eval_options(&ft, SPLIT_TEST, 0, cfg->data.limit_test);
@@ -340,7 +348,14 @@ static int random_baseline(Run* r, PipelineResult* res, HwErr* err) {
     return 0;
 }
 
+// Each block's BN statistics in the supernet are those of the last path
+// that recalibrated it, and a run started again after a kill evaluates
+// fewer paths (its search.csv holds the rest), so they depend on where the
+// run was stopped. The winner's are recalibrated first, as the search did
+// when it scored it: the weights it inherits are the same whether or not
+// the run was ever stopped.
 static int test_winner(Run* r, int finetune, PipelineResult* res, HwErr* err) {
+    if (evaluator_recalibrate(r->ev, res->best.ops, err) < 0) return -1;
     if (finetune) {
         say("fine-tuning the winner for %d epochs", r->cfg->finetune.epochs);
         if (finetune_winner(r, &res->best, res, err) < 0) return -1;

@@ -77,6 +77,20 @@ inline Result run(const std::string& args, const std::string& log, const Spawn& 
     return {code, slurp(log + ".out"), slurp(log + ".err")};
 }
 
+// The first `n` comma-separated columns of every line of a CSV (a training
+// log's step, epoch, lr, loss and top-1 with n = 5: the columns two runs
+// share, unlike the timing ones).
+inline std::string leading_columns(const std::string& csv, int n = 5) {
+    std::stringstream in(csv), out;
+    std::string line;
+    while (std::getline(in, line)) {
+        size_t at = 0;
+        for (int c = 0; c < n && at != std::string::npos; c++) at = line.find(',', at + 1);
+        out << line.substr(0, at) << "\n";
+    }
+    return out.str();
+}
+
 }  // namespace cli
 
 #endif

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "onnx_tools.h"
 #include "test_util.h"
 
@@ -215,19 +216,9 @@ TEST(Cli, CtrlCSavesAndResumeMatchesAnUninterruptedRun) {
     EXPECT_TRUE(slurp(dir + "/a/supernet.ckpt") == slurp(dir + "/b/supernet.ckpt"))
         << "the resumed run's checkpoint differs from the uninterrupted run's";
     // Same step, epoch, lr, loss and top-1 on every row (the timing columns differ).
-    auto leading_columns = [](const std::string& csv) {
-        std::stringstream in(csv), out;
-        std::string line;
-        while (std::getline(in, line)) {
-            size_t at = 0;
-            for (int c = 0; c < 5 && at != std::string::npos; c++) at = line.find(',', at + 1);
-            out << line.substr(0, at) << "\n";
-        }
-        return out.str();
-    };
     std::string a = slurp(dir + "/a/train.csv"), b = slurp(dir + "/b/train.csv");
     EXPECT_EQ(count_lines(dir + "/a/train.csv"), 201);
-    EXPECT_EQ(leading_columns(a), leading_columns(b));
+    EXPECT_EQ(cli::leading_columns(a), cli::leading_columns(b));
 }
 
 TEST(Cli, LatencyFileErrors) {

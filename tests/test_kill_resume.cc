@@ -5,7 +5,8 @@
 // ends on the same checkpoint, byte for byte, as a run never killed; the
 // temporary file a killed write leaves is removed. `hwnas run` killed in
 // training and in the search, then run again, picks the same winner with
-// the same report numbers.
+// the same report numbers; killed in the fine-tune, it continues from the
+// fine-tune's checkpoint to the same weights.
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -15,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +26,7 @@
 namespace {
 
 using cli::exists;
+using cli::leading_columns;
 using cli::slurp;
 
 // Step, epoch and batch of a checkpoint's header (see supernet/checkpoint.h);
@@ -80,24 +81,33 @@ int kill9(pid_t pid) {
     return cli::wait_code(pid);
 }
 
-// Columns step, epoch, lr, loss and top-1 of a training log (the timing
-// columns differ between runs).
-std::string leading_columns(const std::string& csv) {
-    std::stringstream in(csv), out;
-    std::string line;
-    while (std::getline(in, line)) {
-        size_t at = 0;
-        for (int c = 0; c < 5 && at != std::string::npos; c++) at = line.find(',', at + 1);
-        out << line.substr(0, at) << "\n";
-    }
-    return out.str();
-}
-
 // 3 epochs of 16 steps (1,024 training images, batch 64), a periodic
 // checkpoint every 5 steps: most land within an epoch.
 const char kTrainArgs[] =
     "train -c tests/configs/smoke.yaml --set train.epochs=3 --set train.checkpoint_every_steps=5 "
     "--set train.threads=1 -o ";
+
+// `hwnas run` two-stage on a fixed latency table (written into DIR, so that
+// nothing depends on timing), small enough for a test; "-o " ends it.
+std::string quick_run_args(const std::string& dir) {
+    cli::Result r = cli::run("latency profile --space tests/spaces/fmnist-small.yaml --threads 1 -o " + dir +
+                                 "/target.yaml",
+                             dir + "/profile");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return "run --quick --no-random-baseline -c tests/configs/smoke.yaml --target " + dir +
+           "/target.yaml --set data.limit_train=1536 --set data.holdout=512 --set data.limit_test=512 "
+           "--set stages.stage1_epochs=1 --set stages.stage2_epochs=1 --set search.population=8 --set search.parents=3 "
+           "--set search.iterations=2 --set search.mutations=4 --set search.crossovers=4 --set search.bn_images=128 "
+           "--set search.val_images=256 --set finetune.epochs=1 --set train.threads=1 "
+           "--set train.checkpoint_every_steps=5 -o ";
+}
+
+// A run's report.md but for the seconds per phase.
+std::string report_without_times(std::string md) {
+    size_t at = md.find("## Time per phase"), end = md.find("\n## ", at + 1);
+    if (at != std::string::npos) md.erase(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+    return md;
+}
 
 }  // namespace
 
@@ -201,17 +211,8 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
     unsigned seed = rd();
     SCOPED_TRACE("kill moments drawn with seed " + std::to_string(seed));
     std::mt19937 rng(seed);
-    cli::Result r = cli::run("latency profile --space tests/spaces/fmnist-small.yaml --threads 1 -o " + dir +
-                                 "/target.yaml",
-                             dir + "/profile");
-    ASSERT_EQ(r.code, 0) << r.err;
-    std::string args =
-        "run --quick --no-random-baseline -c tests/configs/smoke.yaml --target " + dir +
-        "/target.yaml --set data.limit_train=1536 --set data.holdout=512 --set data.limit_test=512 "
-        "--set stages.stage1_epochs=1 --set stages.stage2_epochs=1 --set search.population=8 --set search.parents=3 "
-        "--set search.iterations=2 --set search.mutations=4 --set search.crossovers=4 --set search.bn_images=128 "
-        "--set search.val_images=256 --set finetune.epochs=1 --set train.threads=1 "
-        "--set train.checkpoint_every_steps=5 -o ";
+    std::string args = quick_run_args(dir);
+    ASSERT_FALSE(::testing::Test::HasFailure());
     // Killed in stage 1 training (16 steps), after its periodic checkpoint
     // at step 5 or 10 and at least 5 steps before the search starts.
     pid_t pid = cli::start(args + a, dir + "/a1");
@@ -234,20 +235,76 @@ TEST(KillResume, RunPipelineKilledInTrainingAndSearchGivesTheSameWinner) {
     ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a2.err");
     int searched = rows() - 1;
     EXPECT_LT(searched, 24) << "killed before the stage 1 search ended (8 + 2 x 8 candidates)";
-    r = cli::run(args + a, dir + "/a3");
+    cli::Result r = cli::run(args + a, dir + "/a3");
     ASSERT_EQ(r.code, 0) << r.err;
     r = cli::run(args + dir + "/b", dir + "/b");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(slurp(a + "/best.yaml"), slurp(dir + "/b/best.yaml"));
     EXPECT_EQ(slurp(a + "/search.csv"), slurp(dir + "/b/search.csv"));
-    // The report but for the seconds per phase.
-    auto without_times = [](std::string md) {
-        size_t at = md.find("## Time per phase"), end = md.find("\n## ", at + 1);
-        if (at != std::string::npos) md.erase(at, end == std::string::npos ? std::string::npos : end + 1 - at);
-        return md;
-    };
+    EXPECT_TRUE(slurp(a + "/best.safetensors") == slurp(dir + "/b/best.safetensors"))
+        << "the fine-tuned winner's weights differ from the uninterrupted run's";
     std::string report = slurp(a + "/report.md");
     ASSERT_NE(report.find("| architecture |"), std::string::npos) << report;
-    EXPECT_EQ(without_times(report), without_times(slurp(dir + "/b/report.md")));
+    EXPECT_EQ(report_without_times(report), report_without_times(slurp(dir + "/b/report.md")));
+    EXPECT_TRUE(temp_files(a).empty()) << temp_files(a)[0];
+}
+
+// `hwnas run` killed while it fine-tunes the winner (one epoch of 24 steps,
+// a checkpoint every 5): once before the fine-tune's first checkpoint, once
+// after its periodic checkpoint at step 5 or 10, each time run again with
+// the same command: the fine-tune starts over (from the same inherited
+// weights), then continues from that checkpoint (training and search are
+// not redone), and the run ends with the uninterrupted run's weights, ONNX
+// model, log and report.
+TEST(KillResume, RunPipelineKilledInFineTuningContinuesToTheSameWeights) {
+    std::string dir = test_temp_dir("kill_finetune"), a = dir + "/a";
+    std::random_device rd;
+    unsigned seed = rd();
+    SCOPED_TRACE("kill moment drawn with seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    std::string args = quick_run_args(dir);
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    // 1. Killed inside the fine-tune's first checkpoint write (held open by
+    // the test hook): no fine-tune checkpoint yet, so the next run starts
+    // the fine-tune over, from the weights the winner inherits again.
+    cli::Spawn hold;
+    hold.env = "HWNAS_TEST_CHECKPOINT_PAUSE_MS=300";
+    pid_t pid = cli::start(args + a, dir + "/a1", hold);
+    ASSERT_TRUE(wait_for([&] {
+        for (const std::string& name : temp_files(a))
+            if (name.rfind("finetune.ckpt.", 0) == 0) return true;
+        return false;
+    })) << slurp(dir + "/a1.err");
+    ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a1.err");
+    ASSERT_FALSE(exists(a + "/finetune.ckpt")) << "killed before the first fine-tune checkpoint was renamed";
+    // 2. Killed after the fine-tune's periodic checkpoint at step 5 or 10.
+    pid = cli::start(args + a, dir + "/a2");
+    CkptState s;
+    ASSERT_TRUE(wait_for([&] { return read_state(a + "/finetune.ckpt", &s) && s.batch != 0 && s.batch <= 10; }))
+        << slurp(dir + "/a2.err");
+    sleep_ms((int)(rng() % 30));
+    ASSERT_EQ(kill9(pid), 128 + SIGKILL) << slurp(dir + "/a2.err");
+    EXPECT_EQ(slurp(dir + "/a2.err").find("fine-tuning continues"), std::string::npos) << slurp(dir + "/a2.err");
+    ASSERT_FALSE(exists(a + "/best.safetensors")) << "killed in the fine-tune, before its weights were written";
+    CkptState killed;
+    ASSERT_TRUE(read_state(a + "/finetune.ckpt", &killed));
+    std::string stage2 = slurp(a + "/stage2.ckpt");
+    // 3. Run to the end: the fine-tune continues from that checkpoint.
+    cli::Result r = cli::run(args + a, dir + "/a3");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("fine-tuning continues from " + a + "/finetune.ckpt"), std::string::npos) << r.err;
+    EXPECT_TRUE(slurp(a + "/stage2.ckpt") == stage2) << "the supernet was trained again";
+    r = cli::run(args + dir + "/b", dir + "/b");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err.find("fine-tuning continues"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(a + "/best.yaml"), slurp(dir + "/b/best.yaml"));
+    EXPECT_TRUE(slurp(a + "/best.safetensors") == slurp(dir + "/b/best.safetensors"))
+        << "fine-tuned weights differ from the uninterrupted run's (killed at step " << killed.step << ")";
+    EXPECT_TRUE(slurp(a + "/best.onnx") == slurp(dir + "/b/best.onnx"));
+    EXPECT_TRUE(slurp(a + "/finetune.ckpt") == slurp(dir + "/b/finetune.ckpt"));
+    EXPECT_EQ(leading_columns(slurp(a + "/finetune.csv")), leading_columns(slurp(dir + "/b/finetune.csv")));
+    std::string report = slurp(a + "/report.md");
+    ASSERT_NE(report.find("| architecture |"), std::string::npos) << report;
+    EXPECT_EQ(report_without_times(report), report_without_times(slurp(dir + "/b/report.md")));
     EXPECT_TRUE(temp_files(a).empty()) << temp_files(a)[0];
 }

@@ -5,7 +5,9 @@
 #ifndef HWNAS_FUZZ_INPUT_H
 #define HWNAS_FUZZ_INPUT_H
 
+#ifndef _GNU_SOURCE  // (the fuzz build defines it on the command line)
 #define _GNU_SOURCE
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
