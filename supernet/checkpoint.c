@@ -233,6 +233,7 @@ int checkpoint_load(const char* path, Supernet* sn, TrainState* st, char** confi
     sn->ops->upload(&sn->ctx, sn->params, r.data + r.pos, pf * sizeof(float));
     r.pos += pf * sizeof(float);
     sn->ops->upload(&sn->ctx, sn->momentum, r.data + r.pos, pf * sizeof(float));
+    sn->grads_momentum_zero = 0;
     r.pos += pf * sizeof(float);
     sn->ops->upload(&sn->ctx, sn->running, r.data + r.pos, rf * sizeof(float));
     r.pos += rf * sizeof(float);

@@ -130,6 +130,7 @@ static int allocate(Supernet* sn, HwErr* err) {
         sn->slot_images[i] = backend_alloc(sn, (size_t)B * sp->in_h * sp->in_w * sp->in_c, &failed);
     }
     supernet_select_input(sn, 0);
+    sn->grads_momentum_zero = !failed;  // alloc returns zeroed memory (kernels/op_list.h)
     if (failed)
         return hw_runtime(err, NULL, 0,
                           "out of %s memory for the supernet at batch %d (activations %.1f MB, parameters %.1f MB)",
@@ -226,21 +227,53 @@ static void fresh_running_stats(const Block* blk, float* r) {
     }
 }
 
-int supernet_init_params(Supernet* sn, uint64_t seed, HwErr* err) {
-    float* host = malloc((sn->param_floats > sn->running_floats ? sn->param_floats : sn->running_floats) *
-                             sizeof(float) + sizeof(float));
-    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the initial weights");
+// The CPU backend's memory is host memory: the weights are written in place
+// rather than into a staging buffer and copied, which at ImageNet scale
+// touched 600 MB twice.
+static int backend_is_host(const Supernet* sn) { return sn->ops == &ops_cpu; }
+
+// Every tensor draws from its own stream keyed by (seed, block, tensor), so
+// the values do not depend on which thread does a block or in what order;
+// Box-Muller for 150 M weights is most of the remaining start-up time.
+static void init_all_params(const Supernet* sn, uint64_t seed, float* dst) {
+    int threads = sn->ctx.threads > 1 ? sn->ctx.threads : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int b = 0; b < sn->n_blocks; b++) {
         const Block* blk = &sn->blocks[b];
         for (int i = 0; i < blk->param_count; i++) {
             Rng rng;
             rng_seed(&rng, seed, (uint64_t)b, (uint64_t)i, 0);
-            init_param(&blk->params[i], host + sn->param_offset[b] + blk->params[i].offset, &rng);
+            init_param(&blk->params[i], dst + sn->param_offset[b] + blk->params[i].offset, &rng);
         }
     }
+}
+
+static int init_weights(Supernet* sn, uint64_t seed, HwErr* err) {
+    if (backend_is_host(sn)) {
+        init_all_params(sn, seed, sn->params);
+        return 0;
+    }
+    float* host = malloc(sn->param_floats * sizeof(float) + sizeof(float));
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the initial weights");
+    init_all_params(sn, seed, host);
     sn->ops->upload(&sn->ctx, sn->params, host, sn->param_floats * sizeof(float));
-    sn->ops->fill_zero(&sn->ctx, sn->grads, sn->param_floats * sizeof(float));
-    sn->ops->fill_zero(&sn->ctx, sn->momentum, sn->param_floats * sizeof(float));
+    free(host);
+    return 0;
+}
+
+int supernet_init_params(Supernet* sn, uint64_t seed, HwErr* err) {
+    float* host = malloc(sn->running_floats * sizeof(float) + sizeof(float));
+    if (!host) return hw_runtime(err, NULL, 0, "out of memory for the initial weights");
+    if (init_weights(sn, seed, err) < 0) {
+        free(host);
+        return -1;
+    }
+    // Fresh from alloc they are zero already; zeroing would touch every page.
+    if (!sn->grads_momentum_zero) {
+        sn->ops->fill_zero(&sn->ctx, sn->grads, sn->param_floats * sizeof(float));
+        sn->ops->fill_zero(&sn->ctx, sn->momentum, sn->param_floats * sizeof(float));
+        sn->grads_momentum_zero = 1;
+    }
     for (int b = 0; b < sn->n_blocks; b++) {
         fresh_running_stats(&sn->blocks[b], host + sn->running_offset[b]);
         sn->bn_batches[b] = 0;
@@ -498,6 +531,7 @@ static void node_backward(Supernet* sn, BlockRun* r, const Node* n) {
 }
 
 void supernet_backward(Supernet* sn) {
+    sn->grads_momentum_zero = 0;
     int positions = supernet_positions(sn), batch = sn->last_batch;
     float* gout = sn->dlogits;
     for (int p = positions - 1; p >= 0; p--) {
@@ -535,6 +569,7 @@ void supernet_zero_path_grads(Supernet* sn, const int* path) {
 }
 
 void supernet_sgd_path(Supernet* sn, const int* path, const SgdConfig* cfg) {
+    sn->grads_momentum_zero = 0;
     for (int p = 0; p < supernet_positions(sn); p++) {
         int b = supernet_block_at(sn, path, p);
         const Block* blk = &sn->blocks[b];

@@ -41,6 +41,10 @@ typedef struct Supernet {
     float* grads;
     float* momentum;
     float* running;          // BN running mean/var pairs
+    // 1 while grads and momentum are still all zero as alloc returned them,
+    // so supernet_init_params need not zero (and first-touch) them again;
+    // whatever writes either clears it.
+    int grads_momentum_zero;
     float* act_arena;        // per position, sized for its largest block
     size_t* act_offset;      // per position
     size_t eval_offset[2];   // inference alternates two regions (cache-friendly, no backward to keep)

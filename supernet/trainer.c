@@ -179,6 +179,7 @@ static int finish_step(Supernet* sn, const int* path, const SgdConfig* sgd, Comm
 static int sync_weights(Supernet* sn, Comm* comm, HwErr* err) {
     if (!comm || comm->size == 1) return 0;
     if (comm_broadcast(comm, sn->params, sn->param_floats * sizeof(float), err) < 0) return -1;
+    sn->grads_momentum_zero = 0;
     return comm_broadcast(comm, sn->momentum, sn->param_floats * sizeof(float), err);
 }
 
