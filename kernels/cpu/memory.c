@@ -35,8 +35,9 @@ static void advise_huge_pages(void* p, size_t bytes) {
 // 16 bytes only, so the block is over-allocated, the pointer rounded up to 64
 // and calloc's own pointer kept in the word just below it for release_cpu.
 void* alloc_cpu(const OpContext* ctx, size_t bytes) {
+    // Checked before rounding: a size near SIZE_MAX would wrap to a tiny block.
+    if (bytes > SIZE_MAX - 2 * 64 - sizeof(void*)) return NULL;
     size_t size = aligned_size(bytes);
-    if (size > SIZE_MAX - 64 - sizeof(void*)) return NULL;
     char* base = calloc(1, size + 64 + sizeof(void*));
     if (!base) return NULL;
     uintptr_t aligned = ((uintptr_t)base + sizeof(void*) + 63) & ~(uintptr_t)63;
