@@ -123,7 +123,8 @@ static int seed_search_csv(void) {
     const char* const* names[3] = {layer_ops, layer_ops, layer_ops};
     int n_ops[3] = {5, 5, 5};
     SearchNames sn = {3, n_ops, names};
-    Candidate c = {{0, 2, 4}, 1.25, 0.5, 0.75, 0, "mutation"};
+    Candidate c = {.ops = {0, 2, 4}, .latency_ms = 1.25, .cost = {120000, 35.5, 98.0}, .top1 = 0.5, .top5 = 0.75,
+                   .generation = 0, .origin = "mutation"};
     HwErr err = {0};
     const char* path = seed_path("search_csv", "search.csv");
     remove(path);
