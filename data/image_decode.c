@@ -1,5 +1,7 @@
 #include "data/image_decode.h"
 
+#include "data/png_stream.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,6 +207,9 @@ static int decode_jpeg(ImageDecoder* d, int channels, double shrink, DecodedImag
 }
 
 static int decode_stb(ImageDecoder* d, int channels, DecodedImage* out) {
+    char why[96];
+    if (png_is_png(d->file, d->file_len) && png_check_stream(d->file, d->file_len, why, sizeof why) < 0)
+        return fail(d, "corrupt image (%s)", why);
     int w, h, n;
     uint8_t* p = stbi_load_from_memory(d->file, (int)d->file_len, &w, &h, &n, channels);
     if (!p) return fail(d, "corrupt image (%s)", stbi_failure_reason() ? stbi_failure_reason() : "unknown");

@@ -524,3 +524,76 @@ TEST(HostileData, PngChunkLongerThanTheFileIsRejected) {
     EXPECT_NE(std::string(dec.why).find("PNG chunk longer than the file"), std::string::npos) << dec.why;
     image_decoder_free(&dec);
 }
+
+// ---- PNG image data checked before stb_image --------------------------------
+
+// A PNG of w x h 8-bit gray pixels whose zlib stream holds `raw` (filtered
+// rows, as the caller lays them out), its IDAT cut to `keep` bytes of the
+// compressed stream when keep > 0.
+std::string png_with_raw(int w, int h, int interlace, const std::vector<uint8_t>& raw, size_t keep) {
+    uLongf packed_len = compressBound((uLong)raw.size());
+    std::vector<uint8_t> packed(packed_len);
+    EXPECT_EQ(compress2(packed.data(), &packed_len, raw.data(), (uLong)raw.size(), 6), Z_OK);
+    packed.resize(keep ? keep : packed_len);
+    std::string out("\x89PNG\r\n\x1a\n", 8), ihdr;
+    put_be32s(ihdr, (uint32_t)w);
+    put_be32s(ihdr, (uint32_t)h);
+    ihdr += std::string{8, 0, 0, 0, (char)interlace};
+    png_chunk(out, "IHDR", ihdr);
+    png_chunk(out, "IDAT", as_string(packed));
+    png_chunk(out, "IEND", "");
+    return out;
+}
+
+// The filtered rows of an Adam7-interlaced w x h gray image, every pixel v.
+std::vector<uint8_t> adam7_rows(int w, int h, uint8_t v) {
+    static const int pass[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                   {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+    std::vector<uint8_t> raw;
+    for (const auto& p : pass) {
+        int pw = w > p[0] ? (w - p[0] + p[2] - 1) / p[2] : 0, ph = h > p[1] ? (h - p[1] + p[3] - 1) / p[3] : 0;
+        for (int y = 0; pw > 0 && y < ph; y++) {
+            raw.push_back(0);
+            raw.insert(raw.end(), (size_t)pw, v);
+        }
+    }
+    return raw;
+}
+
+// fuzz_image's finding (its 8 parameter bytes taken off): a 12x9 PNG whose
+// IDAT chunk header says 22 bytes where 2 remain. Debian's stb_image 2.27
+// inflated past the end and asked for 1.5 GB. Now zlib must see the stream
+// end first, within the header's size; interlaced and complete PNGs decode.
+TEST(HostileData, PngImageDataMustEndWithinTheHeadersSize) {
+    static const unsigned char kFinding[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x09, 0x08, 0x02, 0x00, 0x00, 0x00, 0x89,
+        0x00, 0xda, 0x03, 0x5a, 0x00, 0x00, 0x16, 0x49, 0x44, 0x41, 0x54, 0x78, 0x82};
+    std::string why;
+    EXPECT_EQ(decode_buffer(std::string((const char*)kFinding, sizeof kFinding), 3, &why), -1);
+    EXPECT_NE(why.find("PNG image data that ends early"), std::string::npos) << why;
+
+    std::vector<uint8_t> rows;
+    for (int y = 0; y < 40; y++) rows.push_back(0), rows.insert(rows.end(), 30, 77);
+    std::string whole = png_with_raw(30, 40, 0, rows, 0);
+    ASSERT_EQ(decode_buffer(whole, 1, &why), 0) << why;
+    size_t packed = whole.size() - 8 - 25 - 12 - 12;  // signature, IHDR, IDAT and IEND framing
+    EXPECT_EQ(decode_buffer(png_with_raw(30, 40, 0, rows, packed / 2), 1, &why), -1) << "a cut stream decoded";
+    EXPECT_NE(why.find("ends early"), std::string::npos) << why;
+
+    std::vector<uint8_t> bomb(rows);
+    for (int k = 0; k < 100; k++) bomb.insert(bomb.end(), rows.begin(), rows.end());
+    EXPECT_EQ(decode_buffer(png_with_raw(30, 40, 0, bomb, 0), 1, &why), -1) << "101x the image data decoded";
+    EXPECT_NE(why.find("larger than its header says"), std::string::npos) << why;
+
+    for (int size : {1, 2, 5, 8, 13, 33}) {  // every Adam7 pass empty or not
+        ImageDecoder d;
+        HwErr err = {};
+        ASSERT_EQ(image_decoder_init(&d, &err), 0) << err.msg;
+        ASSERT_EQ(open_bytes(&d, png_with_raw(size, size + 3, 1, adam7_rows(size, size + 3, 91), 0)), 0) << d.why;
+        DecodedImage img;
+        ASSERT_EQ(image_decode(&d, 1, 1.0, &img), 0) << size << ": " << d.why;
+        for (int i = 0; i < size * (size + 3); i++) ASSERT_EQ(img.pixels[i], 91) << size << " pixel " << i;
+        image_decoder_free(&d);
+    }
+}
