@@ -68,7 +68,7 @@ struct alignas(64) RankControl {
     CallShape shape;                 // written before `arrived`, read after it
 };
 
-enum JoinState : int32_t { kJoining = 0, kComplete, kAbandoned };
+enum JoinState : int32_t { kJoining = 0, kComplete, kAbandoned, kUnlinking };
 
 // The segment starts as zero bytes (ftruncate), which is the initial state
 // of every field. Lock-free atomics are address-free, so they work across
@@ -229,13 +229,24 @@ ncclResult_t join(Segment* seg, const char* name, int nranks, int rank, int time
         return report(ncclInvalidArgument,
                       "ncclCommInitRank: rank %d joined twice (two processes passed the same rank)", rank);
     if (seg->joined.fetch_add(1) + 1 == nranks) {
+        // The name goes before the state says complete: no rank returns while
+        // the segment can still be opened by name.
         int32_t joining = kJoining;
-        if (seg->state.compare_exchange_strong(joining, kComplete)) shm_unlink(name);
+        if (seg->state.compare_exchange_strong(joining, kUnlinking)) {
+            shm_unlink(name);
+            seg->state.store(kComplete);
+        }
     }
-    auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-    bool settled = wait_until([seg] { return seg->state.load() != kJoining; }, deadline);
+    auto settled_state = [seg] {
+        int32_t s = seg->state.load();
+        return s == kComplete || s == kAbandoned;
+    };
+    bool settled = wait_until(settled_state, Clock::now() + std::chrono::seconds(timeout_s));
     int32_t joining = kJoining;
-    if (!settled && seg->state.compare_exchange_strong(joining, kAbandoned)) shm_unlink(name);
+    if (!settled && seg->state.compare_exchange_strong(joining, kAbandoned))
+        shm_unlink(name);
+    else if (!settled)  // the last rank is unlinking right now
+        settled = wait_until(settled_state, Clock::now() + std::chrono::seconds(1));
     if (seg->state.load() == kComplete) return ncclSuccess;
     if (settled)
         return report(ncclSystemError,
