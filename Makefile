@@ -237,6 +237,7 @@ $(BUILD)/tests/test_emu_%: $(BUILD)/tests/cuda_emu/test_emu_%.o $(LIB)
 # AddressSanitizer and UBSan in build-fuzz/ (CPU backend), each run for
 # FUZZ_SECONDS from a seed corpus made from the project's own files.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/make_seeds.c,$(wildcard tests/fuzz/*.c)))
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURCE -O1 -g -march=native -Wno-psabi -fopenmp \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
@@ -274,7 +275,7 @@ build-fuzz/seeds/.stamp: build-fuzz/make_seeds tests/fuzz/seeds.sh
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS)) build-fuzz/seeds/.stamp
-	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_RUNS=$(FUZZ_RUNS) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench-ops: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench_ops $(BUILD)/peak_fma

@@ -9,6 +9,7 @@
 #include "common/rng.h"
 #include "common/safe_file.h"
 #include "search/measure.h"
+#include "search/speed_reference.h"
 #include "supernet/trainer.h"
 
 static void stem_out(const Space* s, int* h, int* w, int* c) {
@@ -217,6 +218,13 @@ static int calibrate(Supernet* sn, Lut* lut, const ProfileOptions* opt, MeasureR
         rc = latency_predict(lut, s, paths + (size_t)i * s->n_layers, &sum[i], err);
     }
     if (rc == 0) rc = measure_paths(sn, paths, CALIBRATION_PATHS, opt, meas, res, err);
+    // The first networks, timed here with the rest, are the machine-speed
+    // reference that `latency check` times again.
+    if (rc == 0) {
+        double ref_ms = 0;
+        for (int i = 0; i < (int)SPEED_REF_PATHS; i++) ref_ms += meas[i];
+        rc = speed_reference_set(lut, s, paths, SPEED_REF_PATHS, ref_ms, err);
+    }
     free(paths);
     if (rc < 0) return -1;
     for (int i = 0; i < CALIBRATION_PATHS; i++)
@@ -322,7 +330,7 @@ static SafeFile* open_check_table(const char* csv, HwErr* err) {
         free(f);
         return NULL;
     }
-    safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct\n");
+    safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct,raw_predicted_ms,speed\n");
     return f;
 }
 
@@ -335,55 +343,83 @@ static int close_check_table(SafeFile* f, int rc, HwErr* err) {
     return rc;
 }
 
-// Running sums of a check.
+// Running sums of a check: with the machine-speed factor (what the check
+// reports) and without it (raw_*).
 typedef struct CheckSums {
     SafeFile* table;  // --csv, or NULL
-    int done, within, groups, busy_groups;
-    double abs_sum, bias_sum;
+    int done, within, raw_within, groups, busy_groups;
+    double abs_sum, bias_sum, raw_abs_sum, raw_bias_sum, speed_sum;
     char why[200];    // why the last busy group was busy
 } CheckSums;
 
-// Compares and records subnets paths[0..n) with predictions pred and
-// measurements meas.
+// The reference networks of a check and their time in the table.
+typedef struct CheckReference {
+    int n;  // 0: the table has none (speed 1)
+    int paths[SPEED_REF_PATHS * SPACE_MAX_LAYERS];
+    double table_ms;
+} CheckReference;
+
+// Compares and records subnets paths[0..n) with predictions pred (before the
+// speed factor) and measurements meas.
 static void check_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas,
-                       CheckSums* c) {
+                       double speed, CheckSums* c) {
     SafeFile* table = c->table;
     for (int i = 0; i < n; i++) {
         const int* path = paths + (size_t)i * s->n_layers;
-        double rel = (pred[i] - meas[i]) / meas[i];
-        c->within += fabs(rel) <= 0.10;
-        c->abs_sum += fabs(rel);
-        c->bias_sum += rel;
+        double rel = (speed * pred[i] - meas[i]) / meas[i], raw = (pred[i] - meas[i]) / meas[i];
+        c->within += fabs(rel) <= 0.10, c->raw_within += fabs(raw) <= 0.10;
+        c->abs_sum += fabs(rel), c->raw_abs_sum += fabs(raw);
+        c->bias_sum += rel, c->raw_bias_sum += raw;
         if (table) {
             for (int l = 0; l < s->n_layers; l++) safe_file_printf(table, "%s%s", l ? " " : "", s->layers[l].names[path[l]]);
-            safe_file_printf(table, ",%.5f,%.5f,%.2f\n", pred[i], meas[i], 100 * rel);
+            safe_file_printf(table, ",%.5f,%.5f,%.2f,%.5f,%.4f\n", speed * pred[i], meas[i], 100 * rel, pred[i], speed);
         }
     }
     c->done += n;
+    c->speed_sum += speed * n;
 }
 
-// Subnets i0 .. i0 + n - 1 of the check: predicted, then timed interleaved.
+// Subnets i0 .. i0 + n - 1 of the check: predicted, then timed interleaved
+// with the reference networks (after them in paths), whose time now over
+// their time in the table is this group's speed factor.
 static int check_group(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int n, const ProfileOptions* opt,
-                       int* paths, CheckSums* c, HwErr* err) {
+                       const CheckReference* ref, int* paths, CheckSums* c, HwErr* err) {
     const Space* s = &sn->space;
-    double pred[CHECK_GROUP], meas[CHECK_GROUP];
+    double pred[CHECK_GROUP], meas[CHECK_GROUP + SPEED_REF_PATHS];
     for (int i = 0; i < n; i++) {
         sample_path(sn, seed, (uint64_t)(i0 + i), 0, NULL, paths + (size_t)i * s->n_layers);
         if (latency_predict(lut, s, paths + (size_t)i * s->n_layers, &pred[i], err) < 0) return -1;
     }
+    memcpy(paths + (size_t)n * s->n_layers, ref->paths, sizeof(int) * (size_t)ref->n * s->n_layers);
     MeasureResult res;
-    if (measure_paths(sn, paths, n, opt, meas, &res, err) < 0) return -1;
+    if (measure_paths(sn, paths, n + ref->n, opt, meas, &res, err) < 0) return -1;
+    double ref_ms = 0;
+    for (int r = 0; r < ref->n; r++) ref_ms += meas[n + r];
     c->groups++;
     if (res.busy) c->busy_groups++, snprintf(c->why, sizeof c->why, "%s", res.why);
-    check_rows(s, paths, n, pred, meas, c);
+    check_rows(s, paths, n, pred, meas, ref->n ? ref_ms / ref->table_ms : 1.0, c);
     return 0;
+}
+
+static void check_result(const CheckSums* c, int samples, int ref_n, CheckResult* out) {
+    double k = samples ? samples : 1;
+    out->samples = samples;
+    out->busy_groups = c->busy_groups;
+    out->within10 = c->within / k, out->raw_within10 = c->raw_within / k;
+    out->mape = 100 * c->abs_sum / k, out->raw_mape = 100 * c->raw_abs_sum / k;
+    out->mean_bias = 100 * c->bias_sum / k, out->raw_bias = 100 * c->raw_bias_sum / k;
+    out->reference = ref_n;
+    out->speed = samples ? c->speed_sum / k : 1.0;
 }
 
 int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
                   const char* csv, CheckResult* out, HwErr* err) {
     const Space* s = &sn->space;
     memset(out, 0, sizeof *out);
-    int* paths = calloc((size_t)s->n_layers * CHECK_GROUP, sizeof(int));
+    CheckReference ref = {0};
+    if ((ref.n = speed_reference_paths(lut, s, ref.paths, err)) < 0) return -1;
+    ref.table_ms = lut->reference_ms;
+    int* paths = calloc((size_t)s->n_layers * (CHECK_GROUP + SPEED_REF_PATHS), sizeof(int));
     if (!paths) return hw_runtime(err, NULL, 0, "out of memory");
     CheckSums c;
     memset(&c, 0, sizeof c);
@@ -393,16 +429,12 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     int rc = 0;
     for (int i = 0; i < samples && rc == 0; i += CHECK_GROUP) {
         int n = samples - i < CHECK_GROUP ? samples - i : CHECK_GROUP;
-        rc = check_group(sn, lut, seed, i, n, opt, paths, &c, err);
+        rc = check_group(sn, lut, seed, i, n, opt, &ref, paths, &c, err);
         if (rc == 0 && !opt->quiet && isatty(STDERR_FILENO))
             fprintf(stderr, "\rchecking %d/%d  within 10%%: %d   ", c.done, samples, c.within);
     }
     if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    out->samples = samples;
-    out->busy_groups = c.busy_groups;
-    out->within10 = samples ? (double)c.within / samples : 0;
-    out->mape = samples ? 100 * c.abs_sum / samples : 0;
-    out->mean_bias = samples ? 100 * c.bias_sum / samples : 0;
+    check_result(&c, samples, ref.n, out);
     free(paths);
     rc = close_check_table(c.table, rc, err);
     // After the table: a failing command's stderr stays its one error line.

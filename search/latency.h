@@ -64,20 +64,28 @@ int latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* op
 // the L2 cache flushed before every timed run; CPU wall time, warm caches.
 const char* latency_timing_note(const Supernet* sn);
 
+// pred is the table's prediction times the machine-speed factor of the
+// subnet's group (search/speed_reference.h; 1 when the table has no
+// reference); raw_* compare the table's prediction as it is.
 typedef struct CheckResult {
     int samples;
     double within10;  // share of subnets with |pred - meas| <= 10% of meas
     double mape;      // mean absolute percentage error
     double mean_bias; // mean (pred - meas) / meas
     int busy_groups;  // groups of subnets measured on a busy machine (force only)
+    int reference;    // reference networks timed beside each group, 0 = none
+    double speed;     // mean speed factor: reference time now / in the table
+    double raw_within10, raw_mape, raw_bias;
 } CheckResult;
 
 // Subnets measured together (interleaved) in a check.
 enum { CHECK_GROUP = 10 };
 
 // Measures `samples` random subnets end to end, CHECK_GROUP at a time
-// interleaved, and compares with the target.
-// csv (may be NULL) receives "ops,predicted_ms,measured_ms,error_pct" rows.
+// interleaved (with the table's reference networks), and compares with the
+// target. A reference that does not fit sn's space is an error (code 2).
+// csv (may be NULL) receives
+// "ops,predicted_ms,measured_ms,error_pct,raw_predicted_ms,speed" rows.
 int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
                   const char* csv, CheckResult* out, HwErr* err);
 

@@ -224,7 +224,7 @@ static const char* const kTopKeys[] = {"device",  "unit",        "method",      
                                        "date",    "hwnas_version", "threads",     "batch",
                                        "notes",   "entries",     "peak_gflops",   "bandwidth_gbs",
                                        "overhead_ms", "scale",       "offset_ms",     "timing",
-                                       "pinned",  "runtime", NULL};
+                                       "pinned",  "runtime", "reference_ops", "reference_ms", NULL};
 static const char* const kEntryKeys[] = {"mean", "std", "n", NULL};
 
 static int read_required_string(const YamlDoc* d, const char* key, char* out, size_t cap,
@@ -348,6 +348,21 @@ static int read_entries(const YamlDoc* d, Lut* lut, HwErr* err) {
     return 0;
 }
 
+// reference_ops and reference_ms come together; the names are checked
+// against a space where the check uses them (latency_check).
+static int read_reference(const YamlDoc* d, Lut* lut, HwErr* err) {
+    const YamlNode* ops = yaml_get(d->root, "reference_ops");
+    const YamlNode* ms = yaml_get(d->root, "reference_ms");
+    if (!ops && !ms) return 0;
+    if (!ops || !ms)
+        return hw_bad_input(err, d->path, (ops ? ops : ms)->line,
+                            "found only one of reference_ops and reference_ms, expected both or neither");
+    if (yaml_string(d, ops, "reference_ops", lut->reference_ops, sizeof lut->reference_ops, err)) return -1;
+    if (!lut->reference_ops[0])
+        return hw_bad_input(err, d->path, ops->line, "reference_ops: found an empty string, expected networks");
+    return yaml_float(d, ms, "reference_ms", 1e-6, 1e9, &lut->reference_ms, err);
+}
+
 static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (d->root->kind != YAML_MAPPING)
         return hw_bad_input(err, d->path, d->root->line,
@@ -370,6 +385,7 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (cal && yaml_float(d, cal, "scale", 1e-3, 1e3, &lut->scale, err)) return -1;
     cal = yaml_get(d->root, "offset_ms");
     if (cal && yaml_float(d, cal, "offset_ms", 0.0, 1e9, &lut->offset_ms, err)) return -1;
+    if (read_reference(d, lut, err)) return -1;
     return read_entries(d, lut, err);
 }
 
@@ -429,6 +445,10 @@ static void write_lut(FILE* fp, const Lut* lut) {
     if (lut->scale != 1.0 || lut->offset_ms != 0.0) {
         write_number(fp, "scale", lut->scale);
         write_number(fp, "offset_ms", lut->offset_ms);
+    }
+    if (lut->reference_ops[0]) {
+        write_text(fp, "reference_ops", lut->reference_ops);
+        write_number(fp, "reference_ms", lut->reference_ms);
     }
     fputs(lut->count ? "entries:\n" : "entries: {}\n", fp);
     for (int i = 0; i < lut->count; i++) {

@@ -20,6 +20,8 @@
 //   overhead_ms: 0.01                 # analytic only, per operator, default 0
 //   scale: 1.08                       # optional: network = scale * sum + offset_ms
 //   offset_ms: 0.02                   # optional, default 0
+//   reference_ops: "a b c; d e f"     # optional: networks for the machine's speed
+//   reference_ms: 4.21                # (both or neither, below)
 //   entries:                          # required unless analytic
 //     mb_k5_e6-in:14x14x48-out:7x7x96-s:2: {mean: 0.412, std: 0.006, n: 50}
 //
@@ -31,6 +33,13 @@
 // of runs in groups of 5, the items of a layer interleaved round by round
 // (search/measure.h). Absent: not stated (imported tables, older files). A
 // check compares like with like only when both sides time the same way.
+//
+// `reference_ops` / `reference_ms`: networks of the profiled space (operator
+// names, one per layer, space-separated; networks separated by ';') timed
+// with the calibration, and their total time then. `latency check` times
+// them again beside every group of subnets, so a machine that runs faster or
+// slower now than when the table was made (a VM host's clock, thermal state)
+// is measured and reported apart from the table's own error.
 //
 // Key grammar (every key is exactly what the builders below produce):
 //
@@ -55,6 +64,7 @@ extern "C" {
 
 #define LUT_KEY_MAX 128  // longest key, NUL included
 #define LUT_OP_MAX 32    // longest operator name, NUL included
+#define LUT_REF_OPS_MAX 8192  // longest reference_ops, NUL included
 
 typedef enum LutMethod { LUT_MEASURED, LUT_IMPORTED, LUT_ANALYTIC } LutMethod;
 typedef enum LutTiming { LUT_TIMING_UNSTATED, LUT_TIMING_MEDIAN, LUT_TIMING_Q20_ROUNDS } LutTiming;
@@ -86,6 +96,9 @@ typedef struct Lut {
     // takes scale * (sum of its entries) + offset_ms (defaults 1 and 0).
     double scale;
     double offset_ms;
+    // Machine-speed reference (see the format above): "" / 0 = none.
+    char reference_ops[LUT_REF_OPS_MAX];
+    double reference_ms;
     int count;                // entries, in file / insertion order
     LutEntry* entries;
     // private: capacity and the open-addressing hash index over keys

@@ -38,7 +38,11 @@ static const char* kUsage =
     "Timings are the 20th percentile of runs in groups of 5, the networks or blocks\n"
     "compared interleaved, threads pinned where the OS allows. A machine too busy to\n"
     "measure is refused after 3 tries (exit 1); --force measures anyway with a warning.\n"
-    "--threads other than the table's is a warning; --strict makes it an error.\n";
+    "--threads other than the table's is a warning; --strict makes it an error.\n"
+    "check prints within10, mape and bias for the table's predictions times the\n"
+    "machine's speed now against when the table was made (`speed`: the table's\n"
+    "reference networks timed again beside every 10 subnets), then raw_within10,\n"
+    "raw_mape and raw_bias for the predictions as they are.\n";
 
 typedef struct LatencyArgs {
     const char *space, *out, *device, *target, *arch, *format, *csv, *file;
@@ -225,6 +229,16 @@ static int predict(const LatencyArgs* a) {
     return 0;
 }
 
+// The figures with the machine-speed factor, then (for a table with a
+// reference) the factor and the figures without it.
+static void print_check(const CheckResult* r) {
+    printf("samples %d within10 %.3f mape %.2f bias %.2f", r->samples, r->within10, r->mape, r->mean_bias);
+    if (r->reference)
+        printf(" speed %.3f raw_within10 %.3f raw_mape %.2f raw_bias %.2f", r->speed, r->raw_within10, r->raw_mape,
+               r->raw_bias);
+    putchar('\n');
+}
+
 static int check(const LatencyArgs* a) {
     if (!a->target || !a->space) {
         fputs(kUsage, stderr);
@@ -248,8 +262,7 @@ static int check(const LatencyArgs* a) {
     CheckResult res;
     int rc = latency_check(sn, lut, a->samples, a->seed, &opt, a->csv, &res, &err);
     if (rc < 0) rc = cli_fail(&err);
-    else
-        printf("samples %d within10 %.3f mape %.2f bias %.2f\n", res.samples, res.within10, res.mape, res.mean_bias);
+    else print_check(&res);
     lut_free(lut);
     supernet_destroy(sn);
     device_close(&dev);

@@ -3,7 +3,9 @@
 // a thread count other than the table's. No timing is asserted.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "cli_run.h"
 #include "test_util.h"
@@ -109,6 +111,81 @@ TEST(LatencyCli, CheckWarnsAboutThreadsAndTiming) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(contains(r.err, "hwnas: warning: " + old + ": timing not stated, this check measures q20-rounds"))
         << r.err;
+}
+
+// Splits a CSV line at commas.
+std::vector<std::string> fields(const std::string& line) {
+    std::vector<std::string> out(1);
+    for (char ch : line) {
+        if (ch == ',') out.emplace_back();
+        else out.back().push_back(ch);
+    }
+    return out;
+}
+
+std::vector<std::string> csv_rows(const std::string& path) {
+    std::vector<std::string> rows;
+    std::string text = slurp(path), line;
+    for (char ch : text) {
+        if (ch != '\n') line.push_back(ch);
+        else rows.push_back(line), line.clear();
+    }
+    return rows;
+}
+
+// The value after "NAME " in a check's summary line.
+double summary_value(const std::string& out, const std::string& name) {
+    size_t at = out.find(" " + name + " ");
+    return at == std::string::npos ? -1 : std::stod(out.substr(at + name.size() + 2));
+}
+
+// A profiled table carries reference networks; the check times them beside
+// every group and reports the figures with the speed factor and without it
+// (raw_*): both recomputed here from its CSV rows. Without a reference the
+// factor is 1 and not printed; a reference of another space is one error.
+TEST(LatencyCli, CheckReportsTheMachineSpeedApartFromTheTablesError) {
+    TempDir tmp("latspeed");
+    std::string table = tmp.file("t.yaml"), csv = tmp.file("c.csv");
+    Result r = run("latency profile" + kSpace + " --threads 1 -o " + table, tmp.path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string text = slurp(table);
+    ASSERT_TRUE(contains(text, "\nreference_ops: ") && contains(text, "\nreference_ms: ")) << text;
+    std::string check = "latency check" + kSpace + " --samples 12 --threads 1 --target ";
+    r = run(check + table + " --csv " + csv, tmp.path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> rows = csv_rows(csv);
+    ASSERT_EQ(rows.size(), 13u);
+    EXPECT_EQ(rows[0], "ops,predicted_ms,measured_ms,error_pct,raw_predicted_ms,speed");
+    int within = 0, raw_within = 0;
+    double speed_sum = 0;
+    for (size_t i = 1; i < rows.size(); i++) {
+        std::vector<std::string> f = fields(rows[i]);
+        ASSERT_EQ(f.size(), 6u) << rows[i];
+        double pred = std::stod(f[1]), meas = std::stod(f[2]), raw = std::stod(f[4]), speed = std::stod(f[5]);
+        EXPECT_GT(speed, 0.0);
+        EXPECT_NEAR(pred, raw * speed, 2e-5 + 1e-4 * pred) << rows[i];
+        if (i > 1 && i != 11) {
+            EXPECT_EQ(f[5], fields(rows[i - 1])[5]) << "one factor per group of 10";
+        }
+        within += std::fabs(pred - meas) <= 0.10 * meas;
+        raw_within += std::fabs(raw - meas) <= 0.10 * meas;
+        speed_sum += speed;
+    }
+    EXPECT_NEAR(summary_value(r.out, "within10"), within / 12.0, 1e-3) << r.out;
+    EXPECT_NEAR(summary_value(r.out, "raw_within10"), raw_within / 12.0, 1e-3) << r.out;
+    EXPECT_NEAR(summary_value(r.out, "speed"), speed_sum / 12.0, 1e-3) << r.out;
+
+    size_t at = text.find("\nreference_ops: ");
+    std::string plain = tmp.write("plain.yaml", text.substr(0, at + 1) + text.substr(text.find('\n', text.find("\nreference_ms: ") + 1) + 1));
+    r = run(check + plain + " --csv " + csv, tmp.path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_FALSE(contains(r.out, " speed ")) << r.out;
+    EXPECT_EQ(fields(csv_rows(csv)[1])[5], "1.0000");
+
+    std::string other = text;
+    other.replace(at, std::string("\nreference_ops: ").size(), "\nreference_ops: no_such_op ");
+    r = run(check + tmp.write("other.yaml", other), tmp.path);
+    expect_one_error_line(r, 2, "reference_ops network 1, layer 1: found 'no_such_op', expected an operator");
 }
 
 }  // namespace
