@@ -422,8 +422,15 @@ float* supernet_block_forward(Supernet* sn, int position, int block, float* inpu
 void supernet_forward(Supernet* sn, const int* path, int batch, ForwardMode mode, float bn_momentum) {
     float* x = sn->images;
     int positions = supernet_positions(sn), region = 0;
+    size_t packed = 0;
     for (int p = 0; p < positions; p++) {
         int block = supernet_block_at(sn, path, p);
+        // Training packs the path's blocks one after another (act_offset[p]
+        // is where the backward finds them), so a step touches the memory
+        // this path needs, not the sum of every layer's largest operator
+        // that allocate() reserved; each packed offset is at most allocate's,
+        // so the arena bounds it.
+        if (mode != MODE_EVAL) sn->act_offset[p] = packed, packed += block_activation_floats(&sn->blocks[block], batch);
         float* arena = sn->act_arena + (mode == MODE_EVAL ? sn->eval_offset[region] : sn->act_offset[p]);
         BlockRun r = block_run_at(sn, p, block, x, batch, arena);
         for (int i = 0; i < r.blk->node_count; i++) {

@@ -46,7 +46,7 @@ typedef struct Supernet {
     // whatever writes either clears it.
     int grads_momentum_zero;
     float* act_arena;        // per position, sized for its largest block
-    size_t* act_offset;      // per position
+    size_t* act_offset;      // per position: where the last training forward's path put it
     size_t eval_offset[2];   // inference alternates two regions (cache-friendly, no backward to keep)
     float* stat_arena;       // BN saved mean/rstd, per position
     size_t* stat_offset;
