@@ -8,11 +8,14 @@
 //
 // IN.csv: a header, then rows with at least the columns `file` (an .onnx
 // model, relative to IN.csv's folder unless absolute) and `input` (its input
-// shape NxCxHxW). OUT.csv: IN.csv's columns plus ms (median of the timed
-// runs), std (their standard deviation, ms) and n (timed runs). Each model is
-// loaded once (rows naming the same file share its timing), fed a fixed
-// pseudo-random input, run W times untimed, then R times, each run timed alone
-// with process.hrtime around session.run. Threads: intraOpNumThreads = N,
+// shape NxCxHxW). OUT.csv: IN.csv's columns plus ms (the 20th percentile of
+// the timed runs), std (their standard deviation, ms) and n (timed runs, R
+// rounded up to groups of 5). Each model is loaded once (rows naming the same
+// file share its timing), fed a fixed pseudo-random input and run W times
+// untimed; then the models, 16 at a time, are timed interleaved in rounds (an
+// untimed run and 5 runs timed alone with process.hrtime around session.run
+// per model per round), as hwnas times its own engine: a burst of other work
+// or a change of the machine's speed then touches every model alike. Threads: intraOpNumThreads = N,
 // interOpNumThreads = 1, sequential execution, all graph optimizations.
 // Exits 1 on any failure with one line on stderr, 2 on bad usage or when ONNX
 // Runtime is missing.
@@ -78,23 +81,61 @@ function input(dims) {
   return data;
 }
 
-async function timeModel(ort, model, dims, opt) {
+// Models timed together: loaded at once, then timed round by round.
+const CHUNK = 16;
+// Each round gives every model of the chunk one untimed run (the previous
+// model left the caches to itself) and GROUP timed ones.
+const GROUP = 5;
+
+async function openModel(ort, model, dims, opt) {
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: opt.threads, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all', executionProviders: ['cpu']});
   const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', input(dims), dims)};
   for (let i = 0; i < opt.warmup; i++) await session.run(feeds);
-  const t = [];
-  for (let i = 0; i < opt.runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  if (session.release) await session.release();
+  return {session, feeds, t: []};
+}
+
+// The 20th percentile of the runs (runs that another process interrupted
+// sit above it) and their standard deviation.
+function summarize(t) {
   const mean = t.reduce((a, b) => a + b, 0) / t.length;
   const std = t.length > 1 ? Math.sqrt(t.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (t.length - 1)) : 0;
-  t.sort((a, b) => a - b);
-  return {ms: t[Math.floor(t.length / 2)], std};
+  const sorted = t.slice().sort((a, b) => a - b);
+  return {ms: sorted[Math.floor(0.2 * (sorted.length - 1))], std};
+}
+
+// Times models [{model, dims}] interleaved as hwnas's own measurement does
+// (search/measure.h): rounds in which every model of a chunk, starting one
+// further each round, gets an untimed run and GROUP timed ones, until each
+// has opt.runs (rounded up to whole groups).
+async function timeChunk(ort, models, opt) {
+  const open = [];
+  for (const m of models) {
+    try {
+      open.push(await openModel(ort, m.model, m.dims, opt));
+    } catch (e) {
+      throw new Error(`${m.model}: ${String(e.message || e).split('\n')[0]}`);
+    }
+  }
+  const rounds = Math.ceil(opt.runs / GROUP);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < open.length; k++) {
+      const o = open[(k + r) % open.length];
+      await o.session.run(o.feeds);
+      for (let i = 0; i < GROUP; i++) {
+        const t0 = process.hrtime.bigint();
+        await o.session.run(o.feeds);
+        o.t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+  }
+  const out = [];
+  for (const o of open) {
+    if (o.session.release) await o.session.release();
+    out.push(summarize(o.t));
+  }
+  return out;
 }
 
 async function main(argv) {
@@ -111,21 +152,25 @@ async function main(argv) {
   }
   const [inFile, outFile] = opt.files;
   const csv = readCsv(inFile);
-  const cache = new Map();
-  const out = [csv.header.concat(['ms', 'std', 'n']).join(',')];
-  for (let i = 0; i < csv.rows.length; i++) {
-    const r = csv.rows[i];
+  // Each distinct model once (rows naming the same file share its timing).
+  const cache = new Map(), models = [];
+  csv.rows.forEach((r, i) => {
     const model = path.resolve(path.dirname(inFile), r[csv.fileCol]);
     if (!cache.has(model)) {
-      const dims = parseShape(r[csv.inputCol], `${inFile}:${i + 2}`);
-      try {
-        cache.set(model, await timeModel(ort, model, dims, opt));
-      } catch (e) {
-        throw new Error(`${model}: ${String(e.message || e).split('\n')[0]}`);
-      }
+      cache.set(model, null);
+      models.push({model, dims: parseShape(r[csv.inputCol], `${inFile}:${i + 2}`)});
     }
-    const t = cache.get(model);
-    out.push(r.concat([t.ms.toPrecision(6), t.std.toPrecision(4), String(opt.runs)]).join(','));
+  });
+  for (let i = 0; i < models.length; i += CHUNK) {
+    const chunk = models.slice(i, i + CHUNK);
+    const times = await timeChunk(ort, chunk, opt);
+    chunk.forEach((m, k) => cache.set(m.model, times[k]));
+  }
+  const runs = Math.ceil(opt.runs / GROUP) * GROUP;
+  const out = [csv.header.concat(['ms', 'std', 'n']).join(',')];
+  for (const r of csv.rows) {
+    const t = cache.get(path.resolve(path.dirname(inFile), r[csv.fileCol]));
+    out.push(r.concat([t.ms.toPrecision(6), t.std.toPrecision(4), String(runs)]).join(','));
   }
   const tmp = outFile + '.tmp' + process.pid;
   fs.writeFileSync(tmp, out.join('\n') + '\n');
