@@ -4,7 +4,7 @@
 # CPU engine, `hwnas latency check --runtime onnxruntime` exports the same N
 # subnets (same seed, same sampler) with `hwnas export`'s code and times them
 # in onnxruntime-node; both with THREADS threads, WARMUP untimed runs and the
-# median of RUNS. Prints one row per subnet and a summary: which is faster, by
+# 20th percentile of RUNS, the subnets timed interleaved. Prints one row per subnet and a summary: which is faster, by
 # how much (ratio = hwnas ms / ORT ms; > 1 means ONNX Runtime is faster).
 # Needs a quiet machine for numbers worth quoting.
 #
@@ -36,12 +36,14 @@ common="--space $space --samples $n --seed 7 --threads $threads --runs $runs --w
 "$hwnas" latency check --target "$out/analytic.yaml" $common --csv "$out/hwnas.csv" >/dev/null
 "$hwnas" latency check --runtime onnxruntime --target "$out/analytic.yaml" --work "$out/ort" $common \
     --csv "$out/ort.csv" >/dev/null
-echo "batch 1, $threads thread(s), median of $runs runs, space $space ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
-paste -d, "$out/hwnas.csv" "$out/ort.csv" | awk -F, '
+echo "batch 1, $threads thread(s), 20th percentile of $runs runs, space $space ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+# ORT's CSV first: its 4 columns (ops,predicted_ms,measured_ms,error_pct) put
+# hwnas's (the same and raw_predicted_ms,speed) at fixed fields 5-10.
+paste -d, "$out/ort.csv" "$out/hwnas.csv" | awk -F, '
     NR == 1 { printf "%-4s %10s %10s %8s  %s\n", "#", "hwnas ms", "ORT ms", "ratio", "faster"; next }
     $1 != $5 { print "engine_vs_ort: subnet " NR-1 " differs between the two CSVs" > "/dev/stderr"; exit 1 }
-    { r = $3 / $7; printf "%-4d %10.4f %10.4f %8.2f  %s\n", NR-1, $3, $7, r, (r > 1 ? "ONNX Runtime" : "hwnas")
-      sum_h += $3; sum_o += $7; ort += r > 1; ratios[NR-1] = r; k = NR-1 }
+    { r = $7 / $3; printf "%-4d %10.4f %10.4f %8.2f  %s\n", NR-1, $7, $3, r, (r > 1 ? "ONNX Runtime" : "hwnas")
+      sum_h += $7; sum_o += $3; ort += r > 1; ratios[NR-1] = r; k = NR-1 }
     END { if (!k) exit
           # median ratio (insertion sort: k is small)
           for (i = 2; i <= k; i++) { v = ratios[i]; j = i - 1; while (j > 0 && ratios[j] > v) { ratios[j+1] = ratios[j]; j-- } ratios[j+1] = v }

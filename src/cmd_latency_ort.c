@@ -180,8 +180,8 @@ static void describe(Lut* lut, const OrtArgs* a, const char* version, double per
     lut->threads = a->threads;
     snprintf(lut->notes, sizeof lut->notes,
              "each block exported alone as a batch-1 ONNX model and timed in ONNX Runtime (tools/ort_time.js: "
-             "intraOpNumThreads %d, sequential, all graph optimizations): %d warm-up runs, then mean = median of %d "
-             "timed runs; scale/offset_ms fitted on %d random subnets exported whole and timed the same way; %.4f ms "
+             "intraOpNumThreads %d, sequential, all graph optimizations): %d warm-up runs, then mean = 20th percentile "
+             "of %d timed runs, 16 models interleaved in rounds of 5; scale/offset_ms fitted on %d random subnets exported whole and timed the same way; %.4f ms "
              "(one run's fixed cost, paid once per subnet) taken off every entry; the raw CSV is timings.csv in the work folder (%s)",
              a->threads, a->warmup, a->runs, a->calibration, per_entry, a->work ? "--work" : "TARGET.ort/");
 }

@@ -13,7 +13,7 @@
 typedef struct OrtTiming {
     int threads;  // intraOpNumThreads, >= 1
     int warmup;   // untimed runs
-    int runs;     // timed runs (median)
+    int runs;     // timed runs (20th percentile, models interleaved)
 } OrtTiming;
 
 // Writes DIR/manifest.csv (columns layer,op,key,file,input; see
