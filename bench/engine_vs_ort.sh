@@ -37,13 +37,12 @@ common="--space $space --samples $n --seed 7 --threads $threads --runs $runs --w
 "$hwnas" latency check --runtime onnxruntime --target "$out/analytic.yaml" --work "$out/ort" $common \
     --csv "$out/ort.csv" >/dev/null
 echo "batch 1, $threads thread(s), 20th percentile of $runs runs, space $space ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
-# ORT's CSV first: its 4 columns (ops,predicted_ms,measured_ms,error_pct) put
-# hwnas's (the same and raw_predicted_ms,speed) at fixed fields 5-10.
+# Both CSVs: ops,predicted_ms,measured_ms,error_pct,raw_predicted_ms,speed.
 paste -d, "$out/ort.csv" "$out/hwnas.csv" | awk -F, '
     NR == 1 { printf "%-4s %10s %10s %8s  %s\n", "#", "hwnas ms", "ORT ms", "ratio", "faster"; next }
-    $1 != $5 { print "engine_vs_ort: subnet " NR-1 " differs between the two CSVs" > "/dev/stderr"; exit 1 }
-    { r = $7 / $3; printf "%-4d %10.4f %10.4f %8.2f  %s\n", NR-1, $7, $3, r, (r > 1 ? "ONNX Runtime" : "hwnas")
-      sum_h += $7; sum_o += $3; ort += r > 1; ratios[NR-1] = r; k = NR-1 }
+    $1 != $7 { print "engine_vs_ort: subnet " NR-1 " differs between the two CSVs" > "/dev/stderr"; exit 1 }
+    { r = $9 / $3; printf "%-4d %10.4f %10.4f %8.2f  %s\n", NR-1, $9, $3, r, (r > 1 ? "ONNX Runtime" : "hwnas")
+      sum_h += $9; sum_o += $3; ort += r > 1; ratios[NR-1] = r; k = NR-1 }
     END { if (!k) exit
           # median ratio (insertion sort: k is small)
           for (i = 2; i <= k; i++) { v = ratios[i]; j = i - 1; while (j > 0 && ratios[j] > v) { ratios[j+1] = ratios[j]; j-- } ratios[j+1] = v }

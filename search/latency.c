@@ -8,6 +8,7 @@
 
 #include "common/rng.h"
 #include "common/safe_file.h"
+#include "search/check_stats.h"
 #include "search/measure.h"
 #include "search/speed_reference.h"
 #include "supernet/trainer.h"
@@ -317,67 +318,12 @@ Lut* latency_profile(Supernet* sn, const ProfileOptions* opt, HwErr* err) {
     return lut;
 }
 
-// The optional table of a check (--csv): a SafeFile, so a link at its name
-// is replaced, not followed, and a full disk is an error.
-static SafeFile* open_check_table(const char* csv, HwErr* err) {
-    if (!csv) return NULL;
-    SafeFile* f = malloc(sizeof *f);
-    if (!f) {
-        hw_runtime(err, csv, 0, "out of memory");
-        return NULL;
-    }
-    if (safe_file_begin(f, csv, err) < 0) {
-        free(f);
-        return NULL;
-    }
-    safe_file_printf(f, "ops,predicted_ms,measured_ms,error_pct,raw_predicted_ms,speed\n");
-    return f;
-}
-
-// Commits (rc 0) or abandons the table; returns rc, or -1 when the commit fails.
-static int close_check_table(SafeFile* f, int rc, HwErr* err) {
-    if (!f) return rc;
-    if (rc == 0) rc = safe_file_commit(f, err);
-    else safe_file_abort(f);
-    free(f);
-    return rc;
-}
-
-// Running sums of a check: with the machine-speed factor (what the check
-// reports) and without it (raw_*).
-typedef struct CheckSums {
-    SafeFile* table;  // --csv, or NULL
-    int done, within, raw_within, groups, busy_groups;
-    double abs_sum, bias_sum, raw_abs_sum, raw_bias_sum, speed_sum;
-    char why[200];    // why the last busy group was busy
-} CheckSums;
-
 // The reference networks of a check and their time in the table.
 typedef struct CheckReference {
     int n;  // 0: the table has none (speed 1)
     int paths[SPEED_REF_PATHS * SPACE_MAX_LAYERS];
     double table_ms;
 } CheckReference;
-
-// Compares and records subnets paths[0..n) with predictions pred (before the
-// speed factor) and measurements meas.
-static void check_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas,
-                       double speed, CheckSums* c) {
-    SafeFile* table = c->table;
-    for (int i = 0; i < n; i++) {
-        const int* path = paths + (size_t)i * s->n_layers;
-        double rel = (speed * pred[i] - meas[i]) / meas[i], raw = (pred[i] - meas[i]) / meas[i];
-        c->within += fabs(rel) <= 0.10, c->raw_within += fabs(raw) <= 0.10;
-        c->abs_sum += fabs(rel), c->raw_abs_sum += fabs(raw);
-        c->bias_sum += rel, c->raw_bias_sum += raw;
-        if (table) {
-            for (int l = 0; l < s->n_layers; l++) safe_file_printf(table, "%s%s", l ? " " : "", s->layers[l].names[path[l]]);
-            safe_file_printf(table, ",%.5f,%.5f,%.2f,%.5f,%.4f\n", speed * pred[i], meas[i], 100 * rel, pred[i], speed);
-        }
-    }
-    c->done += n;
-    c->speed_sum += speed * n;
-}
 
 // Subnets i0 .. i0 + n - 1 of the check: predicted, then timed interleaved
 // with the reference networks (after them in paths), whose time now over
@@ -401,17 +347,6 @@ static int check_group(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int 
     return 0;
 }
 
-static void check_result(const CheckSums* c, int samples, int ref_n, CheckResult* out) {
-    double k = samples ? samples : 1;
-    out->samples = samples;
-    out->busy_groups = c->busy_groups;
-    out->within10 = c->within / k, out->raw_within10 = c->raw_within / k;
-    out->mape = 100 * c->abs_sum / k, out->raw_mape = 100 * c->raw_abs_sum / k;
-    out->mean_bias = 100 * c->bias_sum / k, out->raw_bias = 100 * c->raw_bias_sum / k;
-    out->reference = ref_n;
-    out->speed = samples ? c->speed_sum / k : 1.0;
-}
-
 int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, const ProfileOptions* opt,
                   const char* csv, CheckResult* out, HwErr* err) {
     const Space* s = &sn->space;
@@ -423,7 +358,7 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     if (!paths) return hw_runtime(err, NULL, 0, "out of memory");
     CheckSums c;
     memset(&c, 0, sizeof c);
-    c.table = open_check_table(csv, err);
+    c.table = check_table_open(csv, err);
     if (csv && !c.table) return free(paths), -1;
     fill_random(sn, sn->images, (size_t)opt->batch * s->in_h * s->in_w * s->in_c, 5);
     int rc = 0;
@@ -436,7 +371,7 @@ int latency_check(Supernet* sn, const Lut* lut, int samples, uint64_t seed, cons
     if (!opt->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     check_result(&c, samples, ref.n, out);
     free(paths);
-    rc = close_check_table(c.table, rc, err);
+    rc = check_table_close(c.table, rc, err);
     // After the table: a failing command's stderr stays its one error line.
     if (rc == 0) warn_busy("latency check", c.busy_groups, c.groups, c.why);
     return rc;

@@ -10,6 +10,7 @@
 #define HWNAS_LATENCY_H
 
 #include "common/error.h"
+#include "search/check_stats.h"
 #include "search/lut.h"
 #include "supernet/space.h"
 #include "supernet/supernet.h"
@@ -63,20 +64,6 @@ int latency_measure_path(Supernet* sn, const int* path, const ProfileOptions* op
 // How runs are timed on sn's backend, for a target's notes: CUDA events with
 // the L2 cache flushed before every timed run; CPU wall time, warm caches.
 const char* latency_timing_note(const Supernet* sn);
-
-// pred is the table's prediction times the machine-speed factor of the
-// subnet's group (search/speed_reference.h; 1 when the table has no
-// reference); raw_* compare the table's prediction as it is.
-typedef struct CheckResult {
-    int samples;
-    double within10;  // share of subnets with |pred - meas| <= 10% of meas
-    double mape;      // mean absolute percentage error
-    double mean_bias; // mean (pred - meas) / meas
-    int busy_groups;  // groups of subnets measured on a busy machine (force only)
-    int reference;    // reference networks timed beside each group, 0 = none
-    double speed;     // mean speed factor: reference time now / in the table
-    double raw_within10, raw_mape, raw_bias;
-} CheckResult;
 
 // Subnets measured together (interleaved) in a check.
 enum { CHECK_GROUP = 10 };

@@ -232,11 +232,9 @@ static int predict(const LatencyArgs* a) {
 // The figures with the machine-speed factor, then (for a table with a
 // reference) the factor and the figures without it.
 static void print_check(const CheckResult* r) {
-    printf("samples %d within10 %.3f mape %.2f bias %.2f", r->samples, r->within10, r->mape, r->mean_bias);
-    if (r->reference)
-        printf(" speed %.3f raw_within10 %.3f raw_mape %.2f raw_bias %.2f", r->speed, r->raw_within10, r->raw_mape,
-               r->raw_bias);
-    putchar('\n');
+    char line[256];
+    check_result_line(r, line, sizeof line);
+    puts(line);
 }
 
 static int check(const LatencyArgs* a) {

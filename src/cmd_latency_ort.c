@@ -15,6 +15,7 @@
 #include "common/safe_file.h"
 #include "search/latency.h"
 #include "search/lut_csv.h"
+#include "search/speed_reference.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -34,7 +35,13 @@ static const char* kUsage =
     "and DIR/manifest.csv (layer,op,key,file,input). Time the models with any runtime, add\n"
     "a column ms (and optionally std, n), then `latency import --format csv` makes the target.\n"
     "profile/check time the blocks and whole subnets in ONNX Runtime (node tools/ort_time.js;\n"
-    "--threads = its intraOpNumThreads, default all cores; --work defaults to TARGET.ort/).\n";
+    "--threads = its intraOpNumThreads, default all cores; --work defaults to TARGET.ort/).\n"
+    "check times 10 subnets at a time beside the table's reference networks and prints\n"
+    "what `hwnas latency check` prints (see `hwnas latency --help`).\n";
+
+// Block models loaded and timed interleaved at once by a profile (a space of
+// 64 layers x 32 operators has 2,050 blocks: timed in 3 chunks).
+enum { ORT_BLOCK_CHUNK = 1024 };
 
 typedef struct OrtArgs {
     const char *space, *out, *target, *format, *csv, *runtime, *work, *device_name, *runtime_name;
@@ -196,7 +203,9 @@ static int profile_ort(const OrtArgs* a) {
         return cli_fail(&err);
     Supernet* sn = open_supernet(a->space, &space, &dev, &err);
     if (!sn) return cli_fail(&err);
-    OrtTiming t = {a->threads, a->warmup, a->runs};
+    // Every block model in the same rounds: a change of the machine's speed
+    // while they are timed then moves them all alike.
+    OrtTiming t = {a->threads, a->warmup, a->runs, ORT_BLOCK_CHUNK};
     double t0 = clock_seconds();
     Lut* lut = NULL;
     int rc = safe_path(manifest, sizeof manifest, &err, "%s/blocks/manifest.csv", dir) < 0 ||
@@ -225,44 +234,55 @@ static int profile_ort(const OrtArgs* a) {
     return rc ? cli_fail(&err) : 0;
 }
 
-static int write_check_csv(const char* path, const Space* s, const int* paths, const double* pred, const double* meas,
-                           int k, HwErr* err) {
-    SafeFile f;
-    if (safe_file_begin(&f, path, err) < 0) return -1;
-    safe_file_printf(&f, "ops,predicted_ms,measured_ms,error_pct\n");
-    for (int i = 0; i < k; i++) {
-        for (int l = 0; l < s->n_layers; l++)  // as `latency check` writes them: names, space-separated
-            safe_file_printf(&f, "%s%s", l ? " " : "", s->layers[l].names[paths[i * s->n_layers + l]]);
-        safe_file_printf(&f, ",%.5f,%.5f,%.2f\n", pred[i], meas[i], 100 * (pred[i] - meas[i]) / meas[i]);
+// Subnets i0 .. i0 + n - 1 of the check, predicted, then exported whole and
+// timed in ONNX Runtime interleaved with the table's ref_n reference
+// networks (after them in paths), whose time now over their time in the
+// table is the group's speed factor (search/speed_reference.h).
+static int check_group(Supernet* sn, const Lut* lut, const OrtArgs* a, const char* dir, int i0, int n,
+                       const int* ref, int ref_n, int* paths, CheckSums* c, HwErr* err) {
+    const Space* s = &sn->space;
+    double pred[CHECK_GROUP], meas[CHECK_GROUP + SPEED_REF_PATHS], ref_ms = 0;
+    for (int i = 0; i < n; i++) {
+        sample_path(sn, (uint64_t)a->seed, (uint64_t)(i0 + i), 0, NULL, paths + (size_t)i * s->n_layers);
+        if (latency_predict(lut, s, paths + (size_t)i * s->n_layers, &pred[i], err) < 0) return -1;
     }
-    return safe_file_commit(&f, err);
+    memcpy(paths + (size_t)n * s->n_layers, ref, sizeof(int) * (size_t)ref_n * s->n_layers);
+    OrtTiming t = {a->threads, a->warmup, a->runs, n + ref_n};
+    if (ort_time_subnets(sn, paths, n + ref_n, dir, &t, meas, err) < 0) return -1;
+    for (int i = 0; i < n + ref_n; i++)
+        if (!(meas[i] > 0)) return hw_runtime(err, NULL, 0, "subnet %d: ONNX Runtime gave no positive time", i0 + i);
+    for (int r = 0; r < ref_n; r++) ref_ms += meas[n + r];
+    c->groups++;
+    check_rows(s, paths, n, pred, meas, ref_n ? ref_ms / lut->reference_ms : 1.0, c);
+    return 0;
 }
 
-// Predictions against `samples` random subnets exported whole and timed in ONNX Runtime.
+// Predictions against `samples` random subnets exported whole and timed in
+// ONNX Runtime, CHECK_GROUP at a time, as `hwnas latency check` does.
 static int check_subnets(Supernet* sn, const Lut* lut, const OrtArgs* a, const char* dir, HwErr* err) {
     const Space* s = &sn->space;
-    int k = a->samples, rc = 0;
-    int* paths = calloc((size_t)k * s->n_layers, sizeof(int));
-    double* pred = calloc((size_t)k, sizeof(double));
-    double* meas = calloc((size_t)k, sizeof(double));
-    if (!paths || !pred || !meas) rc = hw_runtime(err, NULL, 0, "out of memory");
-    for (int i = 0; rc == 0 && i < k; i++) {
-        sample_path(sn, (uint64_t)a->seed, (uint64_t)i, 0, NULL, paths + i * s->n_layers);
-        rc = latency_predict(lut, s, paths + i * s->n_layers, &pred[i], err);
+    int ref[SPEED_REF_PATHS * SPACE_MAX_LAYERS];
+    int ref_n = speed_reference_paths(lut, s, ref, err);
+    if (ref_n < 0) return -1;
+    int* paths = calloc((size_t)(CHECK_GROUP + SPEED_REF_PATHS) * s->n_layers, sizeof(int));
+    if (!paths) return hw_runtime(err, NULL, 0, "out of memory");
+    CheckSums c;
+    memset(&c, 0, sizeof c);
+    c.table = check_table_open(a->csv, err);
+    int rc = a->csv && !c.table ? -1 : 0;
+    for (int i = 0; rc == 0 && i < a->samples; i += CHECK_GROUP) {
+        int n = a->samples - i < CHECK_GROUP ? a->samples - i : CHECK_GROUP;
+        rc = check_group(sn, lut, a, dir, i, n, ref, ref_n, paths, &c, err);
     }
-    OrtTiming t = {a->threads, a->warmup, a->runs};
-    if (rc == 0) rc = ort_time_subnets(sn, paths, k, dir, &t, meas, err);
-    double within = 0, abs_sum = 0, bias = 0;
-    for (int i = 0; rc == 0 && i < k; i++) {
-        if (!(meas[i] > 0)) rc = hw_runtime(err, NULL, 0, "subnet %d: ONNX Runtime gave no positive time", i);
-        double e = (pred[i] - meas[i]) / meas[i];
-        within += fabs(e) <= 0.10, abs_sum += fabs(e), bias += e;
-    }
-    if (rc == 0 && a->csv) rc = write_check_csv(a->csv, s, paths, pred, meas, k, err);
-    if (rc == 0) printf("samples %d within10 %.3f mape %.2f bias %.2f\n", k, within / k, 100 * abs_sum / k, 100 * bias / k);
     free(paths);
-    free(pred);
-    free(meas);
+    rc = check_table_close(c.table, rc, err);
+    if (rc == 0) {
+        CheckResult r;
+        char line[256];
+        check_result(&c, a->samples, ref_n, &r);
+        check_result_line(&r, line, sizeof line);
+        puts(line);
+    }
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "common/safe_file.h"
 #include "deploy/onnx_blocks.h"
 #include "search/latency.h"
+#include "search/speed_reference.h"
 #include "search/lut_csv.h"
 #include "supernet/trainer.h"
 
@@ -103,11 +104,11 @@ static int run_node(const char* const* args, int nargs, int out_fd, HwErr* err) 
 }
 
 int ort_time_csv(const char* in_csv, const char* out_csv, const OrtTiming* t, HwErr* err) {
-    char th[16], wu[16], ru[16];
+    char th[16], wu[16], ru[16], ch[16];
     snprintf(th, sizeof th, "%d", t->threads), snprintf(wu, sizeof wu, "%d", t->warmup);
-    snprintf(ru, sizeof ru, "%d", t->runs);
-    const char* args[] = {in_csv, out_csv, "--threads", th, "--warmup", wu, "--runs", ru};
-    return run_node(args, 8, -1, err);
+    snprintf(ru, sizeof ru, "%d", t->runs), snprintf(ch, sizeof ch, "%d", t->chunk);
+    const char* args[] = {in_csv, out_csv, "--threads", th, "--warmup", wu, "--runs", ru, "--chunk", ch};
+    return run_node(args, t->chunk > 0 ? 10 : 8, -1, err);
 }
 
 int ort_version(char* out, size_t cap, HwErr* err) {
@@ -183,7 +184,14 @@ int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, cons
     // The subnets `latency profile` calibrates the hwnas table on.
     for (int i = 0; rc == 0 && i < count; i++) sample_path(sn, 0xCA11B, (uint64_t)i, 0, NULL, paths + i * s->n_layers);
     lut->scale = 1.0, lut->offset_ms = 0.0;
-    if (rc == 0) rc = ort_time_subnets(sn, paths, count, dir, t, meas, err);
+    OrtTiming all = *t;
+    all.chunk = count;  // every calibration subnet timed in the same rounds
+    if (rc == 0) rc = ort_time_subnets(sn, paths, count, dir, &all, meas, err);
+    if (rc == 0 && count >= (int)SPEED_REF_PATHS) {
+        double ref_ms = 0;
+        for (int i = 0; i < (int)SPEED_REF_PATHS; i++) ref_ms += meas[i];
+        rc = speed_reference_set(lut, s, paths, SPEED_REF_PATHS, ref_ms, err);
+    }
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (int i = 0; rc == 0 && i < count; i++) {
         double sum;

@@ -14,6 +14,7 @@ typedef struct OrtTiming {
     int threads;  // intraOpNumThreads, >= 1
     int warmup;   // untimed runs
     int runs;     // timed runs (20th percentile, models interleaved)
+    int chunk;    // models loaded and timed interleaved together; 0 = the script's 16
 } OrtTiming;
 
 // Writes DIR/manifest.csv (columns layer,op,key,file,input; see
@@ -34,9 +35,11 @@ int ort_time_subnets(const Supernet* sn, const int* paths, int k, const char* di
                      HwErr* err);
 
 // Fits lut's scale and offset_ms (network = scale * sum + offset) on `count`
-// random subnets timed whole in ONNX Runtime (files under dir). A negative
-// offset (the per-run cost that every block model pays and a whole subnet
-// pays once) is taken off every entry instead: *per_entry_ms.
+// random subnets timed whole in ONNX Runtime, all interleaved (files under
+// dir). A negative offset (the per-run cost that every block model pays and
+// a whole subnet pays once) is taken off every entry instead: *per_entry_ms.
+// The first SPEED_REF_PATHS subnets become the table's machine-speed
+// reference (search/speed_reference.h) when count allows.
 int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, const OrtTiming* t, double* per_entry_ms,
                   HwErr* err);
 

@@ -274,6 +274,44 @@ TEST(LatencyOrt, ProfileInOnnxRuntimeWritesATableStatingRuntimeAndThreads) {
     EXPECT_EQ(space_load(&gen, (dir / "space.yaml").c_str(), &err), 0) << err.msg;
 }
 
+// The ONNX Runtime check reports as `latency check` does: with the machine's
+// speed from the table's reference networks (the first 3 calibration
+// subnets; a table calibrated on fewer has none, and the check says nothing
+// of speed), the raw figures beside, the same CSV columns.
+TEST(LatencyOrt, CheckTimesTheTablesReferenceBesideEveryGroup) {
+    TempDir dir("ort_speed");
+    const std::string quick = std::string(" --space ") + kSpace + " --threads 1 --warmup 0 --runs 1";
+    for (int calibration : {2, 3}) {
+        std::string target = dir / ("t" + std::to_string(calibration) + ".yaml"), csv = target + ".csv";
+        cli::Result r = cli::run("latency profile --runtime onnxruntime -o " + target + quick + " --calibration " +
+                                     std::to_string(calibration), dir / "profile");
+        ASSERT_EQ(r.code, 0) << r.err;
+        HwErr err = {};
+        Lut* lut = lut_load(target.c_str(), &err);
+        ASSERT_NE(lut, nullptr) << err.msg;
+        EXPECT_EQ(lut->reference_ops[0] != 0, calibration == 3) << lut->reference_ops;
+        lut_free(lut);
+        r = cli::run("latency check --runtime onnxruntime --samples 12 --target " + target + " --csv " + csv + quick,
+                     dir / "check");
+        ASSERT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.out.rfind("samples 12 within10 ", 0), 0u) << r.out;
+        EXPECT_EQ(r.out.find(" speed ") != std::string::npos, calibration == 3) << r.out;
+        EXPECT_EQ(r.out.find(" raw_within10 ") != std::string::npos, calibration == 3) << r.out;
+        Csv c = read_csv(csv);
+        ASSERT_EQ(c.rows.size(), 12u);
+        int pred = c.col("predicted_ms"), raw = c.col("raw_predicted_ms"), speed = c.col("speed");
+        ASSERT_TRUE(pred >= 0 && raw >= 0 && speed >= 0 && c.col("measured_ms") >= 0);
+        for (const Row& row : c.rows) {
+            double f = std::strtod(row[speed].c_str(), nullptr);
+            if (calibration == 2) {
+                EXPECT_EQ(row[speed], "1.0000");
+            }
+            EXPECT_NEAR(std::strtod(row[pred].c_str(), nullptr), f * std::strtod(row[raw].c_str(), nullptr),
+                        2e-5 + 1e-4 * std::strtod(row[pred].c_str(), nullptr));
+        }
+    }
+}
+
 TEST(LatencyOrt, NewCommandsHaveHelpAndRefuseBadInputsWithOneLine) {
     TempDir dir("ort_cli");
     for (const char* sub : {"export-blocks", "import --format csv", "profile --runtime onnxruntime",

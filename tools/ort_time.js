@@ -3,7 +3,7 @@
 // execution provider), for `hwnas latency profile|check --runtime onnxruntime`
 // and bench/engine_vs_ort.sh:
 //
-//   node tools/ort_time.js IN.csv OUT.csv [--threads N] [--warmup W] [--runs R]
+//   node tools/ort_time.js IN.csv OUT.csv [--threads N] [--warmup W] [--runs R] [--chunk C]
 //   node tools/ort_time.js --version
 //
 // IN.csv: a header, then rows with at least the columns `file` (an .onnx
@@ -12,7 +12,7 @@
 // the timed runs), std (their standard deviation, ms) and n (timed runs, R
 // rounded up to groups of 5). Each model is loaded once (rows naming the same
 // file share its timing), fed a fixed pseudo-random input and run W times
-// untimed; then the models, 16 at a time, are timed interleaved in rounds (an
+// untimed; then the models, C at a time (16), are timed interleaved in rounds (an
 // untimed run and 5 runs timed alone with process.hrtime around session.run
 // per model per round), as hwnas times its own engine: a burst of other work
 // or a change of the machine's speed then touches every model alike. Threads: intraOpNumThreads = N,
@@ -31,10 +31,10 @@ function fail(code, msg) {
 }
 
 function parseArgs(argv) {
-  const opt = {threads: 1, warmup: 10, runs: 50, files: []};
+  const opt = {threads: 1, warmup: 10, runs: 50, chunk: 16, files: []};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--threads' || a === '--warmup' || a === '--runs') {
+    if (a === '--threads' || a === '--warmup' || a === '--runs' || a === '--chunk') {
       const v = Number(argv[++i]);
       const min = a === '--warmup' ? 0 : 1;
       if (!Number.isInteger(v) || v < min || v > 1000000) fail(2, `${a}: expected an integer >= ${min}`);
@@ -45,7 +45,7 @@ function parseArgs(argv) {
       opt.files.push(a);
     }
   }
-  if (opt.files.length !== 2) fail(2, 'usage: node tools/ort_time.js IN.csv OUT.csv [--threads N] [--warmup W] [--runs R]');
+  if (opt.files.length !== 2) fail(2, 'usage: node tools/ort_time.js IN.csv OUT.csv [--threads N] [--warmup W] [--runs R] [--chunk C]');
   return opt;
 }
 
@@ -81,8 +81,8 @@ function input(dims) {
   return data;
 }
 
-// Models timed together: loaded at once, then timed round by round.
-const CHUNK = 16;
+// Models timed together (--chunk, default 16): loaded at once, then timed
+// round by round.
 // Each round gives every model of the chunk one untimed run (the previous
 // model left the caches to itself) and GROUP timed ones.
 const GROUP = 5;
@@ -161,8 +161,8 @@ async function main(argv) {
       models.push({model, dims: parseShape(r[csv.inputCol], `${inFile}:${i + 2}`)});
     }
   });
-  for (let i = 0; i < models.length; i += CHUNK) {
-    const chunk = models.slice(i, i + CHUNK);
+  for (let i = 0; i < models.length; i += opt.chunk) {
+    const chunk = models.slice(i, i + opt.chunk);
     const times = await timeChunk(ort, chunk, opt);
     chunk.forEach((m, k) => cache.set(m.model, times[k]));
   }
