@@ -172,9 +172,10 @@ static void warn_busy(const char* what, int busy, int total, const char* why) {
 static int measure_paths(Supernet* sn, const int* paths, int n, const ProfileOptions* opt, double* ms,
                          MeasureResult* res, HwErr* err) {
     int L = sn->space.n_layers;
-    PathArg* args = malloc(sizeof(PathArg) * (size_t)n);
-    MeasureItem* items = malloc(sizeof(MeasureItem) * (size_t)n);
-    TimingSummary* out = malloc(sizeof(TimingSummary) * (size_t)n);
+    // calloc: gcc -O2 cannot see that n >= 1 fills every item below.
+    PathArg* args = calloc((size_t)n, sizeof(PathArg));
+    MeasureItem* items = calloc((size_t)n, sizeof(MeasureItem));
+    TimingSummary* out = calloc((size_t)n, sizeof(TimingSummary));
     int rc = -1;
     if (!args || !items || !out) {
         hw_runtime(err, NULL, 0, "out of memory");
