@@ -149,13 +149,15 @@ int cmd_bench(int argc, char** argv) {
                 "usage: hwnas bench train [options]   supernet train-step images/s\n"
                 "       hwnas bench data --root DIR   data loader images/s\n"
                 "       hwnas bench pipeline [--quick] training time of SPOS vs the two-stage method\n"
-                "       hwnas bench ranking --supernet RUN_DIR|CKPT  supernet vs stand-alone ranking\n");
+                "       hwnas bench ranking --supernet RUN_DIR|CKPT  supernet vs stand-alone ranking\n"
+                "       hwnas bench curve [--budgets 1,2,3,5]  time to accuracy, SPOS vs two-stage\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "data")) return bench_data_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "pipeline")) return bench_pipeline_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ranking")) return bench_ranking_main(argc - 1, argv + 1);
-    fprintf(stderr, "hwnas: error: bench: unknown benchmark '%s' (train, data, pipeline, ranking)\n", argv[1]);
+    if (!strcmp(argv[1], "curve")) return bench_curve_main(argc - 1, argv + 1);
+    fprintf(stderr, "hwnas: error: bench: unknown benchmark '%s' (train, data, pipeline, ranking, curve)\n", argv[1]);
     return 2;
 }

@@ -89,27 +89,6 @@ static int write_bench(const char* out, const BenchMethod* m, const PipelineResu
     return safe_file_commit(&md, err);
 }
 
-// Copies a file we wrote (the run's target table) into another run directory.
-static int copy_file(const char* from, const char* to, HwErr* err) {
-    FILE* in = fopen(from, "rb");
-    if (!in) return hw_runtime(err, from, 0, "cannot read: %s", strerror(errno));
-    SafeFile o;
-    if (safe_file_begin(&o, to, err) < 0) {
-        fclose(in);
-        return -1;
-    }
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) safe_file_write(&o, buf, n);
-    int bad = ferror(in);
-    fclose(in);
-    if (bad) {
-        safe_file_abort(&o);
-        return hw_runtime(err, from, 0, "read error while copying it to %s", to);
-    }
-    return safe_file_commit(&o, err);
-}
-
 // "E1,E2": two epoch counts in 1..10000, each read like every numeric flag
 // (sscanf's %d would wrap 4294967297 to 1).
 static int parse_short(const char* s, int* e1, int* e2) {
@@ -174,7 +153,7 @@ int bench_pipeline_main(int argc, char** argv) {
         if (i > 0 && cfg.target.kind == TARGET_CPU) {
             char from[SAFE_PATH_MAX], to[SAFE_PATH_MAX];
             if (safe_path(from, sizeof from, &err, "%s/%s/%s", out, m[0].name, RUN_TARGET_CPU) < 0 ||
-                run_dir_file(to, sizeof to, dir, RUN_TARGET_CPU, &err) < 0 || copy_file(from, to, &err) < 0)
+                run_dir_file(to, sizeof to, dir, RUN_TARGET_CPU, &err) < 0 || copy_file_atomic(from, to, &err) < 0)
                 return cli_fail(&err);
         }
         if (i > 0 && c.latency_ms <= 0) c.latency_ms = (float)res[0].limit_ms;

@@ -157,3 +157,23 @@ int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err) {
         if (f->value[i] && config_override_flag(cfg, kCostFlags[i], kCostKeys[i], f->value[i], err) < 0) return -1;
     return 0;
 }
+
+int copy_file_atomic(const char* from, const char* to, HwErr* err) {
+    FILE* in = fopen(from, "rb");
+    if (!in) return hw_runtime(err, from, 0, "cannot read: %s", strerror(errno));
+    SafeFile o;
+    if (safe_file_begin(&o, to, err) < 0) {
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) safe_file_write(&o, buf, n);
+    int bad = ferror(in);
+    fclose(in);
+    if (bad) {
+        safe_file_abort(&o);
+        return hw_runtime(err, from, 0, "read error while copying it to %s", to);
+    }
+    return safe_file_commit(&o, err);
+}

@@ -58,6 +58,9 @@ int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err);
 // be looked at, so that loading it reports what is wrong.
 int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name);
 
+// Copies a file (a run's target table) to `to` atomically (common/safe_file.h).
+int copy_file_atomic(const char* from, const char* to, HwErr* err);
+
 // The space of an architecture file: SPACE_PATH when not NULL, else
 // configs/spaces/NAME.yaml for the file's `space: NAME` (a plain name only).
 int space_for_arch(const char* space_path, const char* arch_path, Space* space, HwErr* err);

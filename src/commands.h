@@ -18,5 +18,6 @@ int cmd_search(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int bench_pipeline_main(int argc, char** argv);
 int bench_ranking_main(int argc, char** argv);
+int bench_curve_main(int argc, char** argv);
 
 #endif

@@ -84,6 +84,7 @@ typedef struct Run {
     LatencyModel model;   // lut over the searched space, for train.sampling latency
     PathFilter filter;    // train.sampling (supernet/path_filter.h)
     volatile sig_atomic_t* interrupted;
+    int train_resumed;    // a stage was (partly) trained by an earlier process
 } Run;
 
 static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, const int* pinned, double* seconds,
@@ -107,6 +108,7 @@ static int train_stage(Run* r, const char* ckpt, const char* csv, int epochs, co
         TrainState st;
         Supernet* sn = r->sn;
         if (checkpoint_load(path, sn, &st, NULL, err) < 0) return -1;
+        r->train_resumed = 1;
         if ((int)st.epoch >= epochs) return 0;
         job.resume = 1;
     }
@@ -416,6 +418,7 @@ int pipeline_run(const Config* cfg_in, const char* run_dir, const PipelineOption
     if (rc == 0 && opt->random_baseline) rc = random_baseline(&r, res, err);
     if (rc == 0) rc = test_winner(&r, opt->finetune, res, err);
     if (rc == 0) rc = write_outputs(&r, opt, res, err);
+    res->train_resumed = r.train_resumed;
     evaluator_destroy(r.ev);
     supernet_destroy(r.sn);
     device_close(&r.dev);

@@ -16,6 +16,7 @@ typedef enum PipelineMode {
 
 typedef struct PipelineResult {
     double seconds_profile, seconds_space, seconds_train, seconds_search, seconds_finetune;
+    int train_resumed;           // seconds_train counts only this process: training began in an earlier one
     double limit_ms;
     int evaluated;
     Candidate best;              // top1 = validation accuracy with inherited weights
