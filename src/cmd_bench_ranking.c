@@ -39,7 +39,8 @@
 static const char* kRankUsage =
     "usage: hwnas bench ranking --supernet RUN_DIR|CKPT [-c CONFIG] [-n 20] [--epochs 2]\n"
     "                           [--train-fraction 0.5] [--seed S] [--target TARGET] [-o DIR]\n"
-    "                           [--threads N] [--device cpu|cuda] [--resume] [--set KEY=VALUE ...]\n"
+    "                           [--threads N] [--device cpu|cuda] [--resume] [--standalone-from DIR2]\n"
+    "                           [--set KEY=VALUE ...]\n"
     "How well the supernet ranks architectures: N subnets at evenly spaced predicted\n"
     "latencies (fastest to slowest of the space, under TARGET), each scored with\n"
     "inherited weights (BN recalibrated, as the search does) and trained stand-alone\n"
@@ -51,10 +52,13 @@ static const char* kRankUsage =
     "defaults to config.yaml beside the checkpoint (its space is the supernet's).\n"
     "--seed sets train.seed (selection and initialization). Rerunning into the same\n"
     "DIR (with or without --resume) keeps finished subnets; other settings are refused.\n"
+    "--standalone-from DIR2 takes the stand-alone results of DIR2, a ranking of another\n"
+    "supernet over the same space, table, seed, recipe and budget (checked): only the\n"
+    "inherited scores are measured again for the subnets DIR2 has finished.\n"
     "Default budget: 20 subnets x 2 epochs x 50%% of Fashion-MNIST, about 2 h on 2 cores.\n";
 
 typedef struct RankArgs {
-    const char *config, *supernet, *out, *target, *threads, *device, *seed;
+    const char *config, *supernet, *out, *target, *threads, *device, *seed, *standalone_from;
     int n, epochs;
     double fraction;
     ConfigOverrides sets;
@@ -80,6 +84,7 @@ static int parse_rank_args(int argc, char** argv, RankArgs* a) {
         {"target", required_argument, 0, 'T'},  {"threads", required_argument, 0, 't'},
         {"device", required_argument, 0, 'd'},  {"resume", no_argument, 0, 'R'},
         {"set", required_argument, 0, 'X'},     {"help", no_argument, 0, 'h'},
+        {"standalone-from", required_argument, 0, 'F'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->out = "runs/bench-ranking", a->n = RANK_DEFAULT_SUBNETS, a->epochs = RANK_DEFAULT_EPOCHS;
@@ -99,6 +104,7 @@ static int parse_rank_args(int argc, char** argv, RankArgs* a) {
         case 'T': a->target = optarg; break;
         case 't': a->threads = optarg; break;
         case 'd': a->device = optarg; break;
+        case 'F': a->standalone_from = optarg; break;
         case 'R': break;  // the default: finished subnets are always kept
         case 'X':
             if (overrides_add(&a->sets, optarg)) return 2;
@@ -159,6 +165,8 @@ typedef struct Ranking {
     RankPick picks[RANK_SELECT_MAX];
     RankRow rows[RANK_SELECT_MAX];
     int done;
+    RankRow reused[RANK_SELECT_MAX];  // stand-alone results of --standalone-from
+    int n_reused;
     int train_images;  // stand-alone training images (fraction of the training split)
     Device dev;
     int dev_open;
@@ -197,16 +205,29 @@ static int file_crc32(const char* path, unsigned long* crc, long long* bytes, Hw
 
 #define RANK_KEY_FILE "ranking-key.txt"
 
+// Settings text on one line, for an error message: "a: 1; b: 2".
+static void one_line(char* text) {
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == '\n') text[--n] = 0;
+    for (char* p = text; *p; p++)
+        if (*p == '\n') *p = ';';
+}
+
+// The stand-alone budget, the last lines of ranking-key.txt.
+static int budget_text(const Ranking* r, char* out, size_t cap, HwErr* err) {
+    int w = snprintf(out, cap, "subnets: %d\nepochs: %d\ntrain_fraction: %.17g\n", r->args.n, r->args.epochs,
+                     r->args.fraction);
+    return w > 0 && (size_t)w < cap ? 0 : hw_runtime(err, NULL, 0, "settings text too long");
+}
+
 // What makes two rankings the same ranking, besides the config: the
 // supernet's bytes and the budget.
 static int settings_text(const Ranking* r, char* out, size_t cap, HwErr* err) {
     unsigned long crc = 0;
     long long bytes = 0;
     if (file_crc32(r->supernet, &crc, &bytes, err) < 0) return -1;
-    int w = snprintf(out, cap, "supernet_crc32: %08lx\nsupernet_bytes: %lld\nsubnets: %d\nepochs: %d\n"
-                               "train_fraction: %.17g\n",
-                     crc, bytes, r->args.n, r->args.epochs, r->args.fraction);
-    return w > 0 && (size_t)w < cap ? 0 : hw_runtime(err, NULL, 0, "settings text too long");
+    int w = snprintf(out, cap, "supernet_crc32: %08lx\nsupernet_bytes: %lld\n", crc, bytes);
+    return w > 0 && (size_t)w < cap ? budget_text(r, out + w, cap - (size_t)w, err) : hw_runtime(err, NULL, 0, "settings text too long");
 }
 
 // First run: saves DIR/config.yaml and DIR/ranking-key.txt. Later runs:
@@ -224,10 +245,12 @@ static int check_or_save_settings(const Ranking* r, HwErr* err) {
     FILE* fp = fopen(key_path, "r");
     size_t got = fp ? fread(saved_text, 1, sizeof saved_text - 1, fp) : 0;
     if (fp) fclose(fp);
-    if (strlen(text) != got || memcmp(saved_text, text, got) != 0)
+    if (strlen(text) != got || memcmp(saved_text, text, got) != 0) {
+        one_line(saved_text), one_line(text);
         return hw_bad_input(err, key_path, 0, "this directory holds a ranking of another supernet, -n, --epochs or "
-                                              "--train-fraction (found:\n%s), expected:\n%s; use another -o",
+                                              "--train-fraction (found %s; expected %s); use another -o",
                             saved_text, text);
+    }
     Config saved;
     config_defaults(&saved);
     if (config_load(&saved, cfg_path, err) < 0) return -1;
@@ -237,6 +260,39 @@ static int check_or_save_settings(const Ranking* r, HwErr* err) {
         return hw_bad_input(err, cfg_path, 0, "this directory's ranking used other values of %s; use another -o",
                             changed);
     return 0;
+}
+
+// --standalone-from DIR2: its stand-alone results, when DIR2 ranked the same
+// picks (rank_csv_read checks every row's operators) with the same budget
+// (the end of its ranking-key.txt) and the same data, training recipe and
+// fine-tuning keys (its config.yaml). The inherited scores stay ours.
+static int load_standalone_from(Ranking* r, HwErr* err) {
+    const char* dir = r->args.standalone_from;
+    char key_path[SAFE_PATH_MAX], cfg_path[SAFE_PATH_MAX], csv[SAFE_PATH_MAX], budget[256], text[1024] = {0};
+    if (run_dir_file(key_path, sizeof key_path, dir, RANK_KEY_FILE, err) < 0 ||
+        run_dir_file(cfg_path, sizeof cfg_path, dir, RUN_CONFIG, err) < 0 ||
+        run_dir_file(csv, sizeof csv, dir, "ranking.csv", err) < 0 || budget_text(r, budget, sizeof budget, err) < 0)
+        return -1;
+    FILE* fp = fopen(key_path, "r");
+    if (!fp) return hw_bad_input(err, key_path, 0, "--standalone-from: cannot read: %s", strerror(errno));
+    size_t got = fread(text, 1, sizeof text - 1, fp), want = strlen(budget);
+    fclose(fp);
+    if (got < want || memcmp(text + got - want, budget, want) != 0) {
+        one_line(text), one_line(budget);
+        return hw_bad_input(err, key_path, 0, "--standalone-from: another stand-alone budget (found %s; expected it "
+                                              "to end with %s)",
+                            text, budget);
+    }
+    Config other;
+    config_defaults(&other);
+    if (config_load(&other, cfg_path, err) < 0) return -1;
+    static const char* const kRecipe[] = {"data.", "train.", "finetune.", NULL};
+    char changed[512];
+    if (config_changed_keys(&r->cfg, &other, kRecipe, changed, sizeof changed) > 0)
+        return hw_bad_input(err, cfg_path, 0, "--standalone-from: that ranking used other values of %s", changed);
+    if (access(csv, F_OK) != 0) return hw_bad_input(err, csv, 0, "--standalone-from: no ranking.csv there");
+    r->n_reused = rank_csv_read(csv, &r->space, r->picks, r->args.n, r->reused, err);
+    return r->n_reused < 0 ? -1 : 0;
 }
 
 // Stand-alone training images: the fraction of the training split, at least
@@ -321,9 +377,15 @@ static int rank_one(Ranking* r, int k, int* interrupted, HwErr* err) {
     RankRow* row = &r->rows[k];
     double top5;
     if (evaluator_score(r->ev, r->picks[k].ops, &row->inherited_top1, &top5, err) < 0) return -1;
-    fprintf(stderr, "hwnas bench ranking: subnet %d/%d: %.3f ms predicted, inherited top-1 %.4f; training it "
-                    "stand-alone\n",
-            k + 1, r->args.n, r->picks[k].latency_ms, row->inherited_top1);
+    fprintf(stderr, "hwnas bench ranking: subnet %d/%d: %.3f ms predicted, inherited top-1 %.4f%s\n", k + 1,
+            r->args.n, r->picks[k].latency_ms, row->inherited_top1,
+            k < r->n_reused ? "" : "; training it stand-alone");
+    if (k < r->n_reused) {
+        row->standalone_top1 = r->reused[k].standalone_top1, row->train_seconds = r->reused[k].train_seconds;
+        fprintf(stderr, "hwnas bench ranking: subnet %d/%d: stand-alone top-1 %.4f taken from %s\n", k + 1,
+                r->args.n, row->standalone_top1, r->args.standalone_from);
+        return 0;
+    }
     if (train_standalone(r, k, row, interrupted, err) < 0 || *interrupted) return *interrupted ? 0 : -1;
     fprintf(stderr, "hwnas bench ranking: subnet %d/%d: stand-alone top-1 %.4f after %.1f s of training\n", k + 1,
             r->args.n, row->standalone_top1, row->train_seconds);
@@ -376,6 +438,10 @@ static int write_md(const Ranking* r, const RankSummary* s, const char* path, Hw
         safe_file_printf(&md, "With %d subnets the top-%d rows say nothing.\n\n", r->args.n, RANK_TOP_K);
     safe_file_printf(&md, "train s: wall time of the training steps run by the process that finished the subnet "
                           "(after a restart, those since the restart).\n\n");
+    if (r->n_reused > 0)
+        safe_file_printf(&md, "Stand-alone results of subnets 1-%d taken from `%s` (the same picks, recipe and "
+                              "budget; another supernet).\n\n",
+                         r->n_reused, r->args.standalone_from);
     write_md_rows(&md, r, err);
     safe_file_printf(&md, "\n![inherited vs stand-alone top-1](ranking.svg)\n");
     return safe_file_commit(&md, err);
@@ -417,6 +483,7 @@ static int prepare(Ranking* r, HwErr* err) {
         run_dir_file(csv, sizeof csv, a->out, "ranking.csv", err) < 0)
         return -1;
     if ((r->done = rank_csv_read(csv, &r->space, r->picks, a->n, r->rows, err)) < 0) return -1;
+    if (a->standalone_from && load_standalone_from(r, err) < 0) return -1;
     for (int k = 0; k < r->done; k++)
         fprintf(stderr, "hwnas bench ranking: subnet %d/%d: kept from %s (stand-alone top-1 %.4f)\n", k + 1, a->n,
                 csv, r->rows[k].standalone_top1);

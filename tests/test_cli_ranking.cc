@@ -21,29 +21,54 @@ namespace {
 using cli::exists;
 using cli::slurp;
 
-// A supernet trained once for every test here.
-const std::string& supernet_ckpt() {
-    static std::string ckpt;
-    if (ckpt.empty()) {
-        std::string dir = test_temp_dir("ranking_supernet");
-        cli::Result r = cli::run("train -c tests/configs/smoke.yaml --set train.threads=1 -o " + dir + "/sn",
-                                 dir + "/train");
-        EXPECT_EQ(r.code, 0) << r.err;
-        ckpt = dir + "/sn/supernet.ckpt";
-    }
-    return ckpt;
-}
-
-std::string ranking_args(const std::string& out) {
-    return "bench ranking --supernet " + supernet_ckpt() +
-           " -c tests/configs/smoke.yaml --target tests/targets/fmnist-small.yaml -n 3 --epochs 2"
-           " --train-fraction 1 --seed 5 --set train.threads=1 -o " + out;
-}
-
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
     std::stringstream in(text);
     for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+std::string train_supernet(const char* name, const char* seed) {
+    std::string dir = test_temp_dir(name);
+    cli::Result r = cli::run("train -c tests/configs/smoke.yaml --set train.threads=1 --set train.seed=" + std::string(seed) +
+                                 " -o " + dir + "/sn",
+                             dir + "/train");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return dir + "/sn/supernet.ckpt";
+}
+
+// A supernet trained once for every test here, and a second one (another
+// seed: other weights over the same space).
+const std::string& supernet_ckpt() {
+    static std::string ckpt;
+    if (ckpt.empty()) ckpt = train_supernet("ranking_supernet", "1");
+    return ckpt;
+}
+
+const std::string& second_supernet_ckpt() {
+    static std::string ckpt;
+    if (ckpt.empty()) ckpt = train_supernet("ranking_supernet2", "2");
+    return ckpt;
+}
+
+// The seed of the ranking (selection, initialization) is --seed 5 whatever
+// the supernet's.
+std::string ranking_args(const std::string& out, const std::string& supernet = supernet_ckpt()) {
+    return "bench ranking --supernet " + supernet +
+           " -c tests/configs/smoke.yaml --target tests/targets/fmnist-small.yaml -n 3 --epochs 2"
+           " --train-fraction 1 --seed 5 --set train.threads=1 -o " + out;
+}
+
+// Column `col` (0-based) of every row after the header.
+std::vector<std::string> column(const std::string& csv, int col) {
+    std::vector<std::string> out;
+    std::vector<std::string> rows = lines(csv);
+    for (size_t i = 1; i < rows.size(); i++) {
+        std::stringstream in(rows[i]);
+        std::string field;
+        for (int c = 0; c <= col; c++) std::getline(in, field, ',');
+        out.push_back(field);
+    }
     return out;
 }
 
@@ -122,6 +147,41 @@ TEST(CliRanking, StoppedRunsKeepFinishedSubnetsAndEndAsAnUninterruptedOne) {
     EXPECT_EQ(other.code, 2) << other.err;
     EXPECT_NE(other.err.find("use another -o"), std::string::npos) << other.err;
     EXPECT_EQ(slurp(dir + "/whole/ranking.csv"), csv);
+}
+
+// A ranking of a second supernet over the same picks takes the first
+// ranking's stand-alone results (not trained again) and measures its own
+// inherited scores: the same as a ranking of it that trains everything.
+// Another budget is refused.
+TEST(CliRanking, StandaloneResultsOfAnotherRankingAreTakenNotTrainedAgain) {
+    std::string dir = test_temp_dir("ranking_reuse");
+    cli::Result first = cli::run(ranking_args(dir + "/first"), dir + "/first");
+    ASSERT_EQ(first.code, 0) << first.err;
+    cli::Result own = cli::run(ranking_args(dir + "/own", second_supernet_ckpt()), dir + "/own");
+    ASSERT_EQ(own.code, 0) << own.err;
+    cli::Result reuse =
+        cli::run(ranking_args(dir + "/reuse", second_supernet_ckpt()) + " --standalone-from " + dir + "/first",
+                 dir + "/reuse");
+    ASSERT_EQ(reuse.code, 0) << reuse.err;
+    EXPECT_EQ(reuse.err.find("training it stand-alone"), std::string::npos) << reuse.err;
+    EXPECT_NE(reuse.err.find("subnet 3/3: stand-alone top-1"), std::string::npos) << reuse.err;
+    std::string a = slurp(dir + "/first/ranking.csv"), b = slurp(dir + "/own/ranking.csv");
+    std::string c = slurp(dir + "/reuse/ranking.csv");
+    ASSERT_EQ(lines(c).size(), 4u) << c;
+    EXPECT_EQ(column(c, 1), column(a, 1)) << "the same picks";
+    EXPECT_EQ(column(c, 3), column(b, 3)) << "inherited scores of the second supernet";
+    EXPECT_NE(column(c, 3), column(a, 3)) << "the supernets differ";
+    EXPECT_EQ(column(c, 4), column(a, 4)) << "stand-alone results taken";
+    EXPECT_EQ(column(c, 4), column(b, 4)) << "and they are what training gives";
+    EXPECT_EQ(column(c, 5), column(a, 5)) << "with their training time";
+    EXPECT_NE(slurp(dir + "/reuse/ranking.md").find("taken from"), std::string::npos);
+
+    cli::Result other = cli::run(ranking_args(dir + "/other", second_supernet_ckpt()) + " --epochs 1 " +
+                                     "--standalone-from " + dir + "/first",
+                                 dir + "/other");
+    EXPECT_EQ(other.code, 2) << other.err;
+    EXPECT_EQ(lines(other.err).size(), 1u) << other.err;
+    EXPECT_NE(other.err.find("another stand-alone budget"), std::string::npos) << other.err;
 }
 
 }  // namespace
