@@ -12,6 +12,7 @@
 #include "search/latency.h"
 #include "search/lut.h"
 #include "search/lut_import.h"
+#include "search/winner_check.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -26,6 +27,7 @@ static const char* kUsage =
     "usage: hwnas latency profile --space SPACE.yaml -o TARGET.yaml [--device cpu|cuda] [--batch 1]\n"
     "                             [--runs 30] [--warmup 5] [--threads N] [--force]\n"
     "       hwnas latency predict --target TARGET --arch ARCH.yaml|RUN_DIR [--space SPACE.yaml] [--threads N] [--strict]\n"
+    "                             [--measure]\n"
     "       hwnas latency check   --target TARGET --space SPACE.yaml --samples N [--csv FILE] [--threads N]\n"
     "                             [--force] [--strict]\n"
     "       hwnas latency import  --format proxyless|ofa FILE -o TARGET.yaml\n"
@@ -34,7 +36,9 @@ static const char* kUsage =
     "A target is a latency lookup table (YAML) in ms; `skip` costs 0 ms unless the\n"
     "table has an entry for it. --arch RUN_DIR means RUN_DIR/best.yaml. SPACE\n"
     "defaults to the file the architecture names (`space_file:`, beside it), else\n"
-    "to configs/spaces/NAME.yaml for its `space: NAME`.\n"
+    "to configs/spaces/NAME.yaml for its `space: NAME`. predict prints the predicted\n"
+    "ms; --measure adds `measured_ms X threads T`: the architecture timed end to end\n"
+    "at batch 1 on this CPU with the table's threads, as `hwnas run` times its winner.\n"
     "Timings are the 20th percentile of runs in groups of 5, the networks or blocks\n"
     "compared interleaved, threads pinned where the OS allows. A machine too busy to\n"
     "measure is refused after 3 tries (exit 1); --force measures anyway with a warning.\n"
@@ -47,7 +51,7 @@ static const char* kUsage =
 typedef struct LatencyArgs {
     const char *space, *out, *device, *target, *arch, *format, *csv, *file;
     int batch, runs, warmup, threads, samples;
-    int force, strict;
+    int force, strict, measure;
     uint64_t seed;
 } LatencyArgs;
 
@@ -61,7 +65,7 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         {"threads", required_argument, 0, 't'}, {"samples", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
         {"force", no_argument, 0, 'F'},        {"strict", no_argument, 0, 'X'},
-        {0, 0, 0, 0}};
+        {"measure", no_argument, 0, 'M'},      {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->device = "cpu", a->runs = 30, a->warmup = 5, a->samples = 100;
     // --batch, --threads and --seed are read as the config keys they mirror.
@@ -88,6 +92,7 @@ static int parse(int argc, char** argv, LatencyArgs* a) {
         case 'S': bad = config_override_flag(&flags, "--seed", "train.seed", optarg, &err); break;
         case 'F': a->force = 1; break;
         case 'X': a->strict = 1; break;
+        case 'M': a->measure = 1; break;
         case 'h': fputs(kUsage, stdout); return 1;
         default: fputs(kUsage, stderr); return 2;
         }
@@ -205,6 +210,21 @@ static void timing_mismatch(const Lut* lut, const char* target) {
                     "like\n", target, lut->timing == LUT_TIMING_UNSTATED ? "not stated" : lut_timing_name(lut->timing));
 }
 
+// --measure: the architecture timed end to end at batch 1 on this CPU, as
+// `hwnas run` times its winner (search/winner_check.h), with the table's
+// thread count.
+static int measure_arch(const Space* space, const int* ops, int threads) {
+    HwErr err = {0};
+    Device dev;
+    double ms;
+    if (device_open(&dev, DEVICE_CPU, threads, &err) < 0) return cli_fail(&err);
+    int rc = winner_measure(space, ops, NULL, &dev.ctx, &ms, &err);
+    device_close(&dev);
+    if (rc < 0) return cli_fail(&err);
+    printf("measured_ms %.4f threads %d\n", ms, threads);
+    return 0;
+}
+
 static int predict(const LatencyArgs* a) {
     if (!a->target || !a->arch) {
         fputs(kUsage, stderr);
@@ -222,11 +242,12 @@ static int predict(const LatencyArgs* a) {
     int mismatch = thread_mismatch(lut, a);
     if (mismatch) return lut_free(lut), mismatch;
     double ms;
+    int threads = lut->threads > 0 ? lut->threads : a->threads;
     int rc = latency_predict(lut, &space, arch.ops, &ms, &err);
     lut_free(lut);
     if (rc < 0) return cli_fail(&err);
     printf("%.4f\n", ms);
-    return 0;
+    return a->measure ? measure_arch(&space, arch.ops, threads) : 0;
 }
 
 // The figures with the machine-speed factor, then (for a table with a

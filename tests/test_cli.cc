@@ -272,6 +272,17 @@ TEST(Cli, LatencyProfilePredictCheck) {
     EXPECT_GE(offset, 0.0);
     double want = scale * sum + offset;
     EXPECT_NEAR(predicted, want, 1e-3 * want + 1e-4);  // predict prints 4 decimals
+    // --measure adds the end-to-end time with the table's threads (1).
+    r = run("latency predict --measure --target " + dir + "/cpu.yaml --arch " + dir +
+            "/a.yaml --space tests/spaces/fmnist-small.yaml");
+    ASSERT_EQ(r.code, 0) << r.err;
+    double again = 0, measured = 0;
+    int threads = 0;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "%lf\nmeasured_ms %lf threads %d", &again, &measured, &threads), 3) << r.out;
+    EXPECT_EQ(again, std::atof(r.out.c_str()));
+    EXPECT_NEAR(again, predicted, 1e-9);
+    EXPECT_GT(measured, 0);
+    EXPECT_EQ(threads, 1);
     r = run("latency check --target " + dir + "/cpu.yaml --space tests/spaces/fmnist-small.yaml --samples 3 --threads 1");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("samples 3 within10"), std::string::npos) << r.out;
