@@ -139,12 +139,11 @@ static int measure_winner(Run* r, const Candidate* best, const char* weights, Pi
 // Without fine-tuning: the winner's test accuracy with the weights it
 // inherits from the supernet, BN recalibrated over 2,000 training images (at
 // least the search's number), as the training-time benchmark compares
-// supernets.
+// supernets. The weights are written after the recalibration, so that
+// `hwnas eval` of best-inherited.safetensors gives the accuracy reported.
 static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, HwErr* err) {
     char inherited[SAFE_PATH_MAX];
-    if (run_dir_file(inherited, sizeof inherited, r->dir, RUN_BEST_INHERITED, err) < 0 ||
-        safetensors_write_subnet(r->sn, best->ops, inherited, err) < 0)
-        return -1;
+    if (run_dir_file(inherited, sizeof inherited, r->dir, RUN_BEST_INHERITED, err) < 0) return -1;
     int recal = r->cfg->search.bn_images > 2000 ? r->cfg->search.bn_images : 2000;
     EvalOptions eo = eval_options(r->cfg, SPLIT_TEST, recal, r->cfg->data.limit_test);
     Evaluator* test = evaluator_create(r->sn, &eo, err);
@@ -155,6 +154,7 @@ static int test_inherited(Run* r, const Candidate* best, PipelineResult* res, Hw
     int rc = evaluator_score(test, best->ops, &res->test_top1, &res->test_top5, err);
     progress_end(&shown);
     evaluator_destroy(test);
+    if (rc == 0) rc = safetensors_write_subnet(r->sn, best->ops, inherited, err);
     if (rc == 0) rc = measure_winner(r, best, inherited, res, err);
     return rc;
 }
