@@ -174,15 +174,11 @@ static int check_or_save_config(const Curve* c, HwErr* err) {
     char path[SAFE_PATH_MAX];
     if (run_dir_file(path, sizeof path, c->out, RUN_CONFIG, err) < 0) return -1;
     if (access(path, F_OK) != 0) return config_write(&c->cfg, path, err);
-    Config saved;
-    config_defaults(&saved);
-    if (config_load(&saved, path, err) < 0) return -1;
     static const char* const kAll[] = {"data.", "space", "train.", "search.", "stages.", "space_gen.", "target",
                                        "latency_ms", NULL};
     char changed[512];
-    if (config_changed_keys(&c->cfg, &saved, kAll, changed, sizeof changed) > 0)
-        return hw_bad_input(err, path, 0, "these curves used other values of %s; use another -o", changed);
-    return 0;
+    int n = config_file_changed_keys(&c->cfg, path, kAll, changed, sizeof changed, err);
+    return n > 0 ? hw_bad_input(err, path, 0, "these curves used other values of %s; use another -o", changed) : n;
 }
 
 // The table every run uses and the limit: measured once into DIR for

@@ -251,15 +251,12 @@ static int check_or_save_settings(const Ranking* r, HwErr* err) {
                                               "--train-fraction (found %s; expected %s); use another -o",
                             saved_text, text);
     }
-    Config saved;
-    config_defaults(&saved);
-    if (config_load(&saved, cfg_path, err) < 0) return -1;
     static const char* const kAll[] = {"data.", "space", "train.", "search.", "finetune.", "target", NULL};
     char changed[512];
-    if (config_changed_keys(&r->cfg, &saved, kAll, changed, sizeof changed) > 0)
-        return hw_bad_input(err, cfg_path, 0, "this directory's ranking used other values of %s; use another -o",
-                            changed);
-    return 0;
+    int n = config_file_changed_keys(&r->cfg, cfg_path, kAll, changed, sizeof changed, err);
+    return n > 0 ? hw_bad_input(err, cfg_path, 0, "this directory's ranking used other values of %s; use another -o",
+                                changed)
+                 : n;
 }
 
 // --standalone-from DIR2: its stand-alone results, when DIR2 ranked the same
@@ -283,13 +280,11 @@ static int load_standalone_from(Ranking* r, HwErr* err) {
                                               "to end with %s)",
                             text, budget);
     }
-    Config other;
-    config_defaults(&other);
-    if (config_load(&other, cfg_path, err) < 0) return -1;
     static const char* const kRecipe[] = {"data.", "train.", "finetune.", NULL};
     char changed[512];
-    if (config_changed_keys(&r->cfg, &other, kRecipe, changed, sizeof changed) > 0)
-        return hw_bad_input(err, cfg_path, 0, "--standalone-from: that ranking used other values of %s", changed);
+    int n = config_file_changed_keys(&r->cfg, cfg_path, kRecipe, changed, sizeof changed, err);
+    if (n < 0) return -1;
+    if (n > 0) return hw_bad_input(err, cfg_path, 0, "--standalone-from: that ranking used other values of %s", changed);
     if (access(csv, F_OK) != 0) return hw_bad_input(err, csv, 0, "--standalone-from: no ranking.csv there");
     r->n_reused = rank_csv_read(csv, &r->space, r->picks, r->args.n, r->reused, err);
     return r->n_reused < 0 ? -1 : 0;

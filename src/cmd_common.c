@@ -177,3 +177,11 @@ int copy_file_atomic(const char* from, const char* to, HwErr* err) {
     }
     return safe_file_commit(&o, err);
 }
+
+int config_file_changed_keys(const Config* cfg, const char* path, const char* const* keys, char* out, size_t cap,
+                             HwErr* err) {
+    Config saved;
+    config_defaults(&saved);
+    if (config_load(&saved, path, err) < 0) return -1;
+    return config_changed_keys(cfg, &saved, keys, out, cap);
+}

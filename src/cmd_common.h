@@ -58,6 +58,12 @@ int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err);
 // be looked at, so that loading it reports what is wrong.
 int resume_has_checkpoint(const char* command, const char* run_dir, const char* checkpoint_name);
 
+// The keys of `keys` (as config_changed_keys) whose values in cfg differ
+// from those of the config file `path`, listed in `out`: how many, or -1
+// with err when the file cannot be read.
+int config_file_changed_keys(const Config* cfg, const char* path, const char* const* keys, char* out, size_t cap,
+                             HwErr* err);
+
 // Copies a file (a run's target table) to `to` atomically (common/safe_file.h).
 int copy_file_atomic(const char* from, const char* to, HwErr* err);
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace cli {
 
@@ -27,6 +28,14 @@ struct Result {
     int code;  // exit status; 128 + N when killed by signal N; -1 when it could not run
     std::string out, err;
 };
+
+// The lines of a text, without their newlines.
+inline std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
 
 inline std::string slurp(const std::string& path) {
     std::ifstream f(path, std::ios::binary);

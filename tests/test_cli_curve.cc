@@ -14,13 +14,7 @@
 namespace {
 
 using cli::slurp;
-
-std::vector<std::string> lines(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
+using cli::lines;
 
 std::string curve_args(const std::string& out) {
     return "bench curve -c tests/configs/smoke.yaml --set target=tests/targets/fmnist-small.yaml --set "

@@ -20,13 +20,7 @@ namespace {
 
 using cli::exists;
 using cli::slurp;
-
-std::vector<std::string> lines(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
+using cli::lines;
 
 std::string train_supernet(const char* name, const char* seed) {
     std::string dir = test_temp_dir(name);
