@@ -45,6 +45,14 @@ void check_rows(const Space* s, const int* paths, int n, const double* pred, con
     c->speed_sum += speed * n;
 }
 
+void check_group_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas, int ref_n,
+                      double ref_table_ms, CheckSums* c) {
+    double ref_ms = 0;
+    for (int r = 0; r < ref_n; r++) ref_ms += meas[n + r];
+    c->groups++;
+    check_rows(s, paths, n, pred, meas, ref_n ? ref_ms / ref_table_ms : 1.0, c);
+}
+
 void check_result(const CheckSums* c, int samples, int reference, CheckResult* out) {
     double k = samples ? samples : 1;
     out->samples = samples;

@@ -49,6 +49,12 @@ int check_table_close(SafeFile* table, int rc, HwErr* err);
 // predictions pred, the measurements meas and their group's speed factor.
 void check_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas, double speed,
                 CheckSums* c);
+// A group of a check: subnets paths[0..n) measured in meas[0..n), then
+// ref_n reference networks in meas[n..n + ref_n), which took ref_table_ms
+// in the table together; their time now over that is the group's speed
+// factor (1 without references). Counts the group and adds its rows.
+void check_group_rows(const Space* s, const int* paths, int n, const double* pred, const double* meas, int ref_n,
+                      double ref_table_ms, CheckSums* c);
 // The result of `samples` subnets with `reference` networks per group.
 void check_result(const CheckSums* c, int samples, int reference, CheckResult* out);
 // The summary line both checks print (no newline): "samples N within10 ...",

@@ -326,25 +326,28 @@ typedef struct CheckReference {
     double table_ms;
 } CheckReference;
 
+int latency_check_group_paths(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int n, const int* ref, int ref_n,
+                              int* paths, double* pred, HwErr* err) {
+    const Space* s = &sn->space;
+    for (int i = 0; i < n; i++) {
+        sample_path(sn, seed, (uint64_t)(i0 + i), 0, NULL, paths + (size_t)i * s->n_layers);
+        if (latency_predict(lut, s, paths + (size_t)i * s->n_layers, &pred[i], err) < 0) return -1;
+    }
+    memcpy(paths + (size_t)n * s->n_layers, ref, sizeof(int) * (size_t)ref_n * s->n_layers);
+    return 0;
+}
+
 // Subnets i0 .. i0 + n - 1 of the check: predicted, then timed interleaved
 // with the reference networks (after them in paths), whose time now over
 // their time in the table is this group's speed factor.
 static int check_group(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int n, const ProfileOptions* opt,
                        const CheckReference* ref, int* paths, CheckSums* c, HwErr* err) {
-    const Space* s = &sn->space;
     double pred[CHECK_GROUP], meas[CHECK_GROUP + SPEED_REF_PATHS];
-    for (int i = 0; i < n; i++) {
-        sample_path(sn, seed, (uint64_t)(i0 + i), 0, NULL, paths + (size_t)i * s->n_layers);
-        if (latency_predict(lut, s, paths + (size_t)i * s->n_layers, &pred[i], err) < 0) return -1;
-    }
-    memcpy(paths + (size_t)n * s->n_layers, ref->paths, sizeof(int) * (size_t)ref->n * s->n_layers);
+    if (latency_check_group_paths(sn, lut, seed, i0, n, ref->paths, ref->n, paths, pred, err) < 0) return -1;
     MeasureResult res;
     if (measure_paths(sn, paths, n + ref->n, opt, meas, &res, err) < 0) return -1;
-    double ref_ms = 0;
-    for (int r = 0; r < ref->n; r++) ref_ms += meas[n + r];
-    c->groups++;
     if (res.busy) c->busy_groups++, snprintf(c->why, sizeof c->why, "%s", res.why);
-    check_rows(s, paths, n, pred, meas, ref->n ? ref_ms / ref->table_ms : 1.0, c);
+    check_group_rows(&sn->space, paths, n, pred, meas, ref->n, ref->table_ms, c);
     return 0;
 }
 

@@ -68,6 +68,13 @@ const char* latency_timing_note(const Supernet* sn);
 // Subnets measured together (interleaved) in a check.
 enum { CHECK_GROUP = 10 };
 
+// A group of a check, before it is timed: random subnets i0 .. i0 + n - 1
+// (seed) into paths with the table's predictions in pred, then the ref_n
+// reference networks `ref` after them, so that they are timed interleaved.
+// Both checks (hwnas's engine and ONNX Runtime) draw the same subnets.
+int latency_check_group_paths(Supernet* sn, const Lut* lut, uint64_t seed, int i0, int n, const int* ref, int ref_n,
+                              int* paths, double* pred, HwErr* err);
+
 // Measures `samples` random subnets end to end, CHECK_GROUP at a time
 // interleaved (with the table's reference networks), and compares with the
 // target. A reference that does not fit sn's space is an error (code 2).

@@ -1,7 +1,6 @@
 // hwnas bench: speed measurements with machine-readable output.
 //   hwnas bench train [--space S] [--batch N] [--steps N] [--warmup N] [--threads N] [--paths-out F]
 //   hwnas bench data --root DIR [...]          (see bench_data_main)
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "common/safe_file.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -31,37 +31,26 @@ typedef struct BenchTrainArgs {
 
 // 0 to run, 1 after --help, 2 on a usage error (printed).
 static int parse_bench_train(int argc, char** argv, BenchTrainArgs* a) {
-    static const struct option longopts[] = {
-        {"space", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
-        {"steps", required_argument, 0, 'n'},   {"warmup", required_argument, 0, 'w'},
-        {"threads", required_argument, 0, 't'}, {"device", required_argument, 0, 'd'},
-        {"paths-out", required_argument, 0, 'p'}, {"seed", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("space", 0, BenchTrainArgs, space),
+        FLAG_CONFIG_ROW("batch", BenchTrainArgs, keys, "train.batch"),
+        FLAG_INT_ROW("steps", 0, BenchTrainArgs, steps, 1, 1000000),
+        FLAG_INT_ROW("warmup", 0, BenchTrainArgs, warmup, 0, 1000000),
+        FLAG_CONFIG_ROW("threads", BenchTrainArgs, keys, "train.threads"),
+        FLAG_TEXT_ROW("device", 0, BenchTrainArgs, device),
+        FLAG_TEXT_ROW("paths-out", 0, BenchTrainArgs, paths_out),
+        FLAG_CONFIG_ROW("seed", BenchTrainArgs, keys, "train.seed"),
+        FLAG_END};
+    static const char* kUsage =
+        "usage: hwnas bench train [--space S] [--batch 128] [--steps 20] [--warmup 3] [--threads N]\n"
+        "                         [--device cpu|cuda] [--paths-out FILE] [--seed 1]\n";
     a->space = "configs/spaces/hurricane-fmnist.yaml", a->device = "cpu", a->paths_out = NULL;
     a->steps = 20, a->warmup = 3;
     config_defaults(&a->keys);
     a->keys.train.batch = 128;
-    HwErr err = {0};
-    int opt, bad = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's': a->space = optarg; break;
-        case 'b': bad = config_override_flag(&a->keys, "--batch", "train.batch", optarg, &err); break;
-        case 'n': bad = flag_int("--steps", optarg, 1, 1000000, &a->steps, &err); break;
-        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
-        case 't': bad = config_override_flag(&a->keys, "--threads", "train.threads", optarg, &err); break;
-        case 'd': a->device = optarg; break;
-        case 'p': a->paths_out = optarg; break;
-        case 'S': bad = config_override_flag(&a->keys, "--seed", "train.seed", optarg, &err); break;
-        case 'h':
-            printf("usage: hwnas bench train [--space S] [--batch 128] [--steps 20] [--warmup 3] [--threads N]\n"
-                   "                         [--device cpu|cuda] [--paths-out FILE] [--seed 1]\n");
-            return 1;
-        default: return 2;
-        }
-        if (bad) return cli_fail(&err);
-    }
+    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
+    if (rc) return rc;
+    if (next != argc) return fputs(kUsage, stderr), 2;
     return 0;
 }
 

@@ -7,7 +7,6 @@
 // time each method needs to reach an accuracy is read off it
 // (search/time_to_accuracy.h). Wiring only: every run is pipeline_run.
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "common/safe_file.h"
 #include "search/latency_limit.h"
 #include "search/time_to_accuracy.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/pipeline.h"
@@ -117,45 +117,38 @@ static int parse_methods(const char* text, Curve* c, HwErr* err) {
                         text);
 }
 
+typedef struct CurveArgs {
+    const char *config, *out, *budgets, *methods;
+    int quick;
+    ConfigOverrides sets;
+} CurveArgs;
+
 // 0 to run, 1 after --help, 2 on a usage error (printed).
-static int parse_curve_args(int argc, char** argv, Curve* c) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'},  {"out", required_argument, 0, 'o'},
-        {"budgets", required_argument, 0, 'b'}, {"methods", required_argument, 0, 'm'},
-        {"quick", no_argument, 0, 'q'},         {"set", required_argument, 0, 'X'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char* config = "configs/fmnist.yaml";
-    ConfigOverrides sets = {0};
-    HwErr err = {0};
-    int opt, bad = 0;
-    c->out = "runs/bench-curve";
-    if (parse_budgets("1,2,3,5", c, &err) < 0 || parse_methods("spos,spos-hw,two-stage", c, &err) < 0)
-        return cli_fail(&err);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config = optarg; break;
-        case 'o': c->out = optarg; break;
-        case 'b': bad = parse_budgets(optarg, c, &err); break;
-        case 'm': bad = parse_methods(optarg, c, &err); break;
-        case 'q': c->quick = 1; break;
-        case 'X':
-            if (overrides_add(&sets, optarg)) return 2;
-            break;
-        case 'h': fputs(kCurveUsage, stdout); return 1;
-        default: fputs(kCurveUsage, stderr); return 2;
-        }
-        if (bad) return cli_fail(&err);
-    }
-    if (optind != argc) {
-        fprintf(stderr, "hwnas: error: bench curve: unexpected argument '%s'\n", argv[optind]);
+static int parse_curve_args(int argc, char** argv, CurveArgs* a) {
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', CurveArgs, config),   FLAG_TEXT_ROW("out", 'o', CurveArgs, out),
+        FLAG_TEXT_ROW("budgets", 0, CurveArgs, budgets),   FLAG_TEXT_ROW("methods", 0, CurveArgs, methods),
+        FLAG_ON_ROW("quick", CurveArgs, quick),            FLAG_SET_ROW(CurveArgs, sets),
+        FLAG_END};
+    *a = (CurveArgs){.config = "configs/fmnist.yaml", .out = "runs/bench-curve", .budgets = "1,2,3,5",
+                     .methods = "spos,spos-hw,two-stage"};
+    int next, rc = flags_parse(argc, argv, flags, a, kCurveUsage, &next);
+    if (rc) return rc;
+    if (next != argc) {
+        fprintf(stderr, "hwnas: error: bench curve: unexpected argument '%s'\n", argv[next]);
         return 2;
     }
-    config_defaults(&c->cfg);
-    if (config_load(&c->cfg, config, &err) < 0) return cli_fail(&err);
-    if (c->quick) pipeline_quick_config(&c->cfg);
-    if (overrides_apply(&sets, &c->cfg, &err) < 0) return cli_fail(&err);
     return 0;
+}
+
+// The budgets, the methods and the config (--quick's settings, then --set).
+static int curve_setup(const CurveArgs* a, Curve* c, HwErr* err) {
+    c->out = a->out, c->quick = a->quick;
+    if (parse_budgets(a->budgets, c, err) < 0 || parse_methods(a->methods, c, err) < 0) return -1;
+    config_defaults(&c->cfg);
+    if (config_load(&c->cfg, a->config, err) < 0) return -1;
+    if (c->quick) pipeline_quick_config(&c->cfg);
+    return overrides_apply(&a->sets, &c->cfg, err);
 }
 
 // Stage epochs of the two-stage method at budget e: the config's ratio,
@@ -424,10 +417,12 @@ static int write_outputs(const Curve* c, HwErr* err) {
 int bench_curve_main(int argc, char** argv) {
     Curve* c = calloc(1, sizeof *c);
     if (!c) return fputs("hwnas: error: out of memory\n", stderr), 1;
-    int parsed = parse_curve_args(argc, argv, c);
-    if (parsed) {
+    CurveArgs a;
+    HwErr err = {0};
+    int parsed = parse_curve_args(argc, argv, &a);
+    if (parsed || curve_setup(&a, c, &err) < 0) {
         free(c);
-        return parsed == 1 ? 0 : parsed;
+        return parsed ? (parsed == 1 ? 0 : parsed) : cli_fail(&err);
     }
     static const char* const kMethodChoice[] = {"stages.enabled", "train.epochs", "stages.stage1_epochs",
                                                 "stages.stage2_epochs", "finetune.", NULL};
@@ -435,7 +430,6 @@ int bench_curve_main(int argc, char** argv) {
     config_defaults(&base);
     if (c->quick) pipeline_quick_config(&base);
     warn_unused_keys("bench curve", &c->cfg, &base, kMethodChoice);
-    HwErr err = {0};
     int rc = make_dirs(c->out, &err) < 0 || check_or_save_config(c, &err) < 0 || prepare_target(c, &err) < 0;
     for (int k = 0; !rc && k < c->n_budgets; k++)
         for (int m = 0; !rc && m < CURVE_METHODS; m++)

@@ -6,7 +6,6 @@
 // (search/rank_stats.h). Wiring only: selection, statistics and ranking.csv
 // live in search/.
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "search/rank_csv.h"
 #include "search/rank_select.h"
 #include "search/rank_stats.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -60,62 +60,39 @@ static const char* kRankUsage =
 typedef struct RankArgs {
     const char *config, *supernet, *out, *target, *threads, *device, *seed, *standalone_from;
     int n, epochs;
+    int resume;  // accepted, changes nothing: finished subnets are always kept
     double fraction;
     ConfigOverrides sets;
 } RankArgs;
 
 // A fraction in (0, 1], the whole argument a number.
-static int parse_fraction(const char* text, double* out, HwErr* err) {
+static int take_fraction(void* out, const char* text, HwErr* err) {
     char* end;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || *end || errno || !(v > 0 && v <= 1))
         return hw_bad_input(err, NULL, 0, "--train-fraction: found '%s', expected a number in (0, 1]", text);
-    *out = v;
+    *(double*)out = v;
     return 0;
 }
 
 // 0 to run, 1 after --help, 2 on a usage error (printed).
 static int parse_rank_args(int argc, char** argv, RankArgs* a) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'},  {"supernet", required_argument, 0, 'S'},
-        {"out", required_argument, 0, 'o'},     {"epochs", required_argument, 0, 'e'},
-        {"train-fraction", required_argument, 0, 'f'}, {"seed", required_argument, 0, 'r'},
-        {"target", required_argument, 0, 'T'},  {"threads", required_argument, 0, 't'},
-        {"device", required_argument, 0, 'd'},  {"resume", no_argument, 0, 'R'},
-        {"set", required_argument, 0, 'X'},     {"help", no_argument, 0, 'h'},
-        {"standalone-from", required_argument, 0, 'F'},
-        {0, 0, 0, 0}};
-    memset(a, 0, sizeof *a);
-    a->out = "runs/bench-ranking", a->n = RANK_DEFAULT_SUBNETS, a->epochs = RANK_DEFAULT_EPOCHS;
-    a->fraction = RANK_DEFAULT_FRACTION;
-    HwErr err = {0};
-    int opt, bad = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:n:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': a->config = optarg; break;
-        case 'S': a->supernet = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'n': bad = flag_int("-n", optarg, 2, RANK_SELECT_MAX, &a->n, &err); break;
-        case 'e': bad = flag_int("--epochs", optarg, 1, 10000, &a->epochs, &err); break;
-        case 'f': bad = parse_fraction(optarg, &a->fraction, &err); break;
-        case 'r': a->seed = optarg; break;
-        case 'T': a->target = optarg; break;
-        case 't': a->threads = optarg; break;
-        case 'd': a->device = optarg; break;
-        case 'F': a->standalone_from = optarg; break;
-        case 'R': break;  // the default: finished subnets are always kept
-        case 'X':
-            if (overrides_add(&a->sets, optarg)) return 2;
-            break;
-        case 'h': fputs(kRankUsage, stdout); return 1;
-        default: fputs(kRankUsage, stderr); return 2;
-        }
-        if (bad) return cli_fail(&err);
-    }
-    if (optind != argc || !a->supernet) {
-        if (optind != argc) fprintf(stderr, "hwnas: error: bench ranking: unexpected argument '%s'\n", argv[optind]);
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', RankArgs, config),     FLAG_TEXT_ROW("supernet", 0, RankArgs, supernet),
+        FLAG_TEXT_ROW("out", 'o', RankArgs, out),           FLAG_INT_ROW(NULL, 'n', RankArgs, n, 2, RANK_SELECT_MAX),
+        FLAG_INT_ROW("epochs", 0, RankArgs, epochs, 1, 10000),
+        FLAG_CUSTOM_ROW("train-fraction", RankArgs, fraction, take_fraction),
+        FLAG_TEXT_ROW("seed", 0, RankArgs, seed),           FLAG_TEXT_ROW("target", 0, RankArgs, target),
+        FLAG_TEXT_ROW("threads", 0, RankArgs, threads),     FLAG_TEXT_ROW("device", 0, RankArgs, device),
+        FLAG_ON_ROW("resume", RankArgs, resume),            FLAG_SET_ROW(RankArgs, sets),
+        FLAG_TEXT_ROW("standalone-from", 0, RankArgs, standalone_from), FLAG_END};
+    *a = (RankArgs){.out = "runs/bench-ranking", .n = RANK_DEFAULT_SUBNETS, .epochs = RANK_DEFAULT_EPOCHS,
+                    .fraction = RANK_DEFAULT_FRACTION};
+    int next, rc = flags_parse(argc, argv, flags, a, kRankUsage, &next);
+    if (rc) return rc;
+    if (next != argc || !a->supernet) {
+        if (next != argc) fprintf(stderr, "hwnas: error: bench ranking: unexpected argument '%s'\n", argv[next]);
         else fprintf(stderr, "hwnas: error: bench ranking: --supernet RUN_DIR|CKPT is required\n");
         return 2;
     }

@@ -146,12 +146,6 @@ static const char* const kCostFlags[COST_FLAG_COUNT] = {"--max-params", "--max-m
 static const char* const kCostKeys[COST_FLAG_COUNT] = {"search.max_params", "search.max_mflops",
                                                        "search.max_peak_kb"};
 
-int cost_flags_take(CostFlags* f, int opt, const char* arg) {
-    if (opt < COST_FLAG_FIRST || opt >= COST_FLAG_FIRST + COST_FLAG_COUNT) return 0;
-    f->value[opt - COST_FLAG_FIRST] = arg;
-    return 1;
-}
-
 int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err) {
     for (int i = 0; i < COST_FLAG_COUNT; i++)
         if (f->value[i] && config_override_flag(cfg, kCostFlags[i], kCostKeys[i], f->value[i], err) < 0) return -1;
@@ -184,4 +178,20 @@ int config_file_changed_keys(const Config* cfg, const char* path, const char* co
     config_defaults(&saved);
     if (config_load(&saved, path, err) < 0) return -1;
     return config_changed_keys(cfg, &saved, keys, out, cap);
+}
+
+void cpu_model_name(char* out, size_t cap) {
+    snprintf(out, cap, "unknown CPU");
+    FILE* fp = fopen("/proc/cpuinfo", "r");
+    if (!fp) return;
+    char line[512];
+    while (fgets(line, sizeof line, fp)) {
+        char* v = strchr(line, ':');
+        if (!strncmp(line, "model name", 10) && v && v[1]) {
+            v[strcspn(v, "\n")] = 0;
+            snprintf(out, cap, "%s", v + 2);
+            break;
+        }
+    }
+    fclose(fp);
 }

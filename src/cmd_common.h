@@ -9,6 +9,7 @@
 #include "search/lut.h"
 #include "supernet/evaluate.h"
 #include "supernet/space.h"
+#include "src/cli_flags.h"
 
 // Prints `hwnas: error: MSG` and returns the exit status (err->code or 1).
 int cli_fail(const HwErr* err);
@@ -36,18 +37,16 @@ int flag_int(const char* flag, const char* value, long lo, long hi, int* out, Hw
 // --max-params N, --max-mflops X, --max-peak-kb X (`hwnas run`, `hwnas
 // search`): the search's limits beside latency, read by config_override_flag
 // as search.max_params, search.max_mflops, search.max_peak_kb (same ranges,
-// errors name the flag). COST_FLAG_OPTIONS goes into a getopt_long table.
-enum { COST_FLAG_FIRST = 0x100, COST_FLAG_COUNT = 3 };
-#define COST_FLAG_OPTIONS                                                                  \
-    {"max-params", required_argument, 0, COST_FLAG_FIRST},                                \
-        {"max-mflops", required_argument, 0, COST_FLAG_FIRST + 1}, {                      \
-        "max-peak-kb", required_argument, 0, COST_FLAG_FIRST + 2                           \
-    }
+// errors name the flag).
+enum { COST_FLAG_COUNT = 3 };
 typedef struct CostFlags {
     const char* value[COST_FLAG_COUNT];  // NULL: not given
 } CostFlags;
-// Records a getopt_long result; 1 when `opt` was one of the flags, else 0.
-int cost_flags_take(CostFlags* f, int opt, const char* arg);
+// The three flags as rows of a flag table (src/cli_flags.h) filling the
+// CostFlags FIELD of argument struct S.
+#define COST_FLAG_ROWS(S, FIELD)                                                                   \
+    FLAG_TEXT_ROW("max-params", 0, S, FIELD.value[0]), FLAG_TEXT_ROW("max-mflops", 0, S, FIELD.value[1]), \
+        FLAG_TEXT_ROW("max-peak-kb", 0, S, FIELD.value[2])
 // Applies the flags given over cfg; 0 or -1 with err (code 2).
 int cost_flags_apply(const CostFlags* f, Config* cfg, HwErr* err);
 
@@ -85,6 +84,10 @@ EvalOptions eval_options(const Config* cfg, DataSplit split, int recal_images, i
 // measured now over every operator of every layer of `space` (30 timed runs
 // after 5 warm-up runs, 2 when `quick`), its device and source filled in.
 Lut* target_open(const Target* target, const Space* space, int threads, int quick, HwErr* err);
+
+// This machine's CPU as /proc/cpuinfo names it ("model name"), for a
+// measured table's device line; "unknown CPU" when it does not say.
+void cpu_model_name(char* out, size_t cap);
 
 // Installs the SIGINT/SIGTERM handler; returns the flag it sets.
 volatile sig_atomic_t* install_interrupt_handler(void);

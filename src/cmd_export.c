@@ -1,11 +1,11 @@
 // hwnas export: an architecture and its weights as an ONNX model (deploy/).
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "deploy/onnx_export.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -29,29 +29,15 @@ typedef struct ExportArgs {
 } ExportArgs;
 
 static int parse_args(int argc, char** argv, ExportArgs* a) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'}, {"space", required_argument, 0, 's'},
-        {"arch", required_argument, 0, 'a'},   {"weights", required_argument, 0, 'w'},
-        {"out", required_argument, 0, 'o'},    {"batch", required_argument, 0, 'b'},
-        {"opset", required_argument, 0, 'p'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', ExportArgs, config), FLAG_TEXT_ROW("space", 0, ExportArgs, space),
+        FLAG_TEXT_ROW("arch", 0, ExportArgs, arch),       FLAG_TEXT_ROW("weights", 0, ExportArgs, weights),
+        FLAG_TEXT_ROW("out", 'o', ExportArgs, out),       FLAG_TEXT_ROW("batch", 0, ExportArgs, batch),
+        FLAG_TEXT_ROW("opset", 0, ExportArgs, opset),     FLAG_END};
     memset(a, 0, sizeof *a);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': a->config = optarg; break;
-        case 's': a->space = optarg; break;
-        case 'a': a->arch = optarg; break;
-        case 'w': a->weights = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'b': a->batch = optarg; break;
-        case 'p': a->opset = optarg; break;
-        case 'h': fputs(kUsage, stdout); return 1;
-        default: fputs(kUsage, stderr); return 2;
-        }
-    }
-    if (optind != argc || !a->arch || !a->weights || !a->out) return fputs(kUsage, stderr), 2;
+    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
+    if (rc) return rc;
+    if (next != argc || !a->arch || !a->weights || !a->out) return fputs(kUsage, stderr), 2;
     return 0;
 }
 

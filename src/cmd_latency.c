@@ -1,5 +1,4 @@
 // hwnas latency profile | predict | check | import
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "search/lut.h"
 #include "search/lut_import.h"
 #include "search/winner_check.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -53,77 +53,32 @@ typedef struct LatencyArgs {
     int batch, runs, warmup, threads, samples;
     int force, strict, measure;
     uint64_t seed;
+    Config keys;  // --batch, --threads and --seed, read as the config keys they mirror
 } LatencyArgs;
 
 static int parse(int argc, char** argv, LatencyArgs* a) {
-    static const struct option longopts[] = {
-        {"space", required_argument, 0, 's'},  {"out", required_argument, 0, 'o'},
-        {"device", required_argument, 0, 'd'}, {"target", required_argument, 0, 'T'},
-        {"arch", required_argument, 0, 'a'},   {"format", required_argument, 0, 'f'},
-        {"csv", required_argument, 0, 'C'},    {"batch", required_argument, 0, 'b'},
-        {"runs", required_argument, 0, 'r'},   {"warmup", required_argument, 0, 'w'},
-        {"threads", required_argument, 0, 't'}, {"samples", required_argument, 0, 'n'},
-        {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
-        {"force", no_argument, 0, 'F'},        {"strict", no_argument, 0, 'X'},
-        {"measure", no_argument, 0, 'M'},      {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("space", 0, LatencyArgs, space),   FLAG_TEXT_ROW("out", 'o', LatencyArgs, out),
+        FLAG_TEXT_ROW("device", 0, LatencyArgs, device), FLAG_TEXT_ROW("target", 0, LatencyArgs, target),
+        FLAG_TEXT_ROW("arch", 0, LatencyArgs, arch),     FLAG_TEXT_ROW("format", 0, LatencyArgs, format),
+        FLAG_TEXT_ROW("csv", 0, LatencyArgs, csv),       FLAG_CONFIG_ROW("batch", LatencyArgs, keys, "train.batch"),
+        FLAG_INT_ROW("runs", 0, LatencyArgs, runs, 1, 1000000),
+        FLAG_INT_ROW("warmup", 0, LatencyArgs, warmup, 0, 1000000),
+        FLAG_CONFIG_ROW("threads", LatencyArgs, keys, "train.threads"),
+        FLAG_INT_ROW("samples", 0, LatencyArgs, samples, 1, 1000000),
+        FLAG_CONFIG_ROW("seed", LatencyArgs, keys, "train.seed"),
+        FLAG_ON_ROW("force", LatencyArgs, force),        FLAG_ON_ROW("strict", LatencyArgs, strict),
+        FLAG_ON_ROW("measure", LatencyArgs, measure),    FLAG_END};
     memset(a, 0, sizeof *a);
     a->device = "cpu", a->runs = 30, a->warmup = 5, a->samples = 100;
-    // --batch, --threads and --seed are read as the config keys they mirror.
-    Config flags;
-    config_defaults(&flags);
-    flags.train.batch = 1;
-    HwErr err = {0};
-    int opt, bad = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1 && !bad) {
-        switch (opt) {
-        case 's': a->space = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'd': a->device = optarg; break;
-        case 'T': a->target = optarg; break;
-        case 'a': a->arch = optarg; break;
-        case 'f': a->format = optarg; break;
-        case 'C': a->csv = optarg; break;
-        case 'b': bad = config_override_flag(&flags, "--batch", "train.batch", optarg, &err); break;
-        case 'r': bad = flag_int("--runs", optarg, 1, 1000000, &a->runs, &err); break;
-        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
-        case 't': bad = config_override_flag(&flags, "--threads", "train.threads", optarg, &err); break;
-        case 'n': bad = flag_int("--samples", optarg, 1, 1000000, &a->samples, &err); break;
-        case 'S': bad = config_override_flag(&flags, "--seed", "train.seed", optarg, &err); break;
-        case 'F': a->force = 1; break;
-        case 'X': a->strict = 1; break;
-        case 'M': a->measure = 1; break;
-        case 'h': fputs(kUsage, stdout); return 1;
-        default: fputs(kUsage, stderr); return 2;
-        }
-    }
-    if (bad) return cli_fail(&err);
-    a->batch = flags.train.batch, a->threads = flags.train.threads, a->seed = flags.train.seed;
-    if (optind < argc) a->file = argv[optind++];
-    if (optind != argc) {
-        fputs(kUsage, stderr);
-        return 2;
-    }
+    config_defaults(&a->keys);
+    a->keys.train.batch = 1;
+    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
+    if (rc) return rc;
+    a->batch = a->keys.train.batch, a->threads = a->keys.train.threads, a->seed = a->keys.train.seed;
+    if (next < argc) a->file = argv[next++];
+    if (next != argc) return fputs(kUsage, stderr), 2;
     return 0;
-}
-
-static void cpu_model(char* out, size_t cap) {
-    snprintf(out, cap, "unknown CPU");
-    FILE* fp = fopen("/proc/cpuinfo", "r");
-    if (!fp) return;
-    char line[512];
-    while (fgets(line, sizeof line, fp)) {
-        if (!strncmp(line, "model name", 10)) {
-            char* v = strchr(line, ':');
-            if (v) {
-                v += 2;
-                v[strcspn(v, "\n")] = 0;
-                snprintf(out, cap, "%s", v);
-            }
-            break;
-        }
-    }
-    fclose(fp);
 }
 
 static int open_supernet(const char* space_path, const char* device, int threads, int batch, Space* space,
@@ -160,7 +115,7 @@ static int profile(const LatencyArgs* a) {
         rc = cli_fail(&err);
     } else {
         char cpu[160];
-        cpu_model(cpu, sizeof cpu);
+        cpu_model_name(cpu, sizeof cpu);
         snprintf(lut->device, sizeof lut->device, "%s %s, %d threads (hwnas %s backend)", dev.ops->name == ops_cpu.name ? "CPU" : "GPU",
                  cpu, dev.ctx.threads, dev.ops->name);
         lut->method = LUT_MEASURED;

@@ -2,7 +2,6 @@
 //                           | check --runtime onnxruntime
 // Latency tables for runtimes other than hwnas's engine (src/latency_ort.h,
 // search/lut_csv.h).
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "search/latency.h"
 #include "search/lut_csv.h"
 #include "search/speed_reference.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -46,73 +46,36 @@ enum { ORT_BLOCK_CHUNK = 1024 };
 typedef struct OrtArgs {
     const char *space, *out, *target, *format, *csv, *runtime, *work, *device_name, *runtime_name;
     int threads, threads_set, warmup, runs, calibration, samples;
-    long seed;
+    int seed;
 } OrtArgs;
 
 static int parse(int argc, char** argv, OrtArgs* a) {
-    static const struct option longopts[] = {
-        {"space", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
-        {"target", required_argument, 0, 'T'},  {"format", required_argument, 0, 'f'},
-        {"csv", required_argument, 0, 'C'},     {"runtime", required_argument, 0, 'R'},
-        {"work", required_argument, 0, 'W'},    {"device-name", required_argument, 0, 'D'},
-        {"runtime-name", required_argument, 0, 'N'}, {"threads", required_argument, 0, 't'},
-        {"warmup", required_argument, 0, 'w'},  {"runs", required_argument, 0, 'r'},
-        {"calibration", required_argument, 0, 'c'}, {"samples", required_argument, 0, 'n'},
-        {"seed", required_argument, 0, 'S'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("space", 0, OrtArgs, space),       FLAG_TEXT_ROW("out", 'o', OrtArgs, out),
+        FLAG_TEXT_ROW("target", 0, OrtArgs, target),     FLAG_TEXT_ROW("format", 0, OrtArgs, format),
+        FLAG_TEXT_ROW("csv", 0, OrtArgs, csv),           FLAG_TEXT_ROW("runtime", 0, OrtArgs, runtime),
+        FLAG_TEXT_ROW("work", 0, OrtArgs, work),         FLAG_TEXT_ROW("device-name", 0, OrtArgs, device_name),
+        FLAG_TEXT_ROW("runtime-name", 0, OrtArgs, runtime_name),
+        FLAG_INT_ROW("threads", 0, OrtArgs, threads, 1, CONFIG_MAX_THREADS),
+        FLAG_INT_ROW("warmup", 0, OrtArgs, warmup, 0, 1000000),
+        FLAG_INT_ROW("runs", 0, OrtArgs, runs, 1, 1000000),
+        FLAG_INT_ROW("calibration", 0, OrtArgs, calibration, 2, 10000),
+        FLAG_INT_ROW("samples", 0, OrtArgs, samples, 1, 100000),
+        FLAG_INT_ROW("seed", 0, OrtArgs, seed, 0, 2147483647), FLAG_END};
+    *a = (OrtArgs){.warmup = 10, .runs = 50, .calibration = 20, .samples = 100, .seed = 1};
+    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
+    if (rc) return rc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *a = (OrtArgs){.threads = cores > 0 ? (int)cores : 1, .warmup = 10, .runs = 50, .calibration = 20,
-                   .samples = 100, .seed = 1};
-    HwErr err = {0};
-    int opt, bad = 0, seed = 1;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1 && !bad) {
-        switch (opt) {
-        case 's': a->space = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'T': a->target = optarg; break;
-        case 'f': a->format = optarg; break;
-        case 'C': a->csv = optarg; break;
-        case 'R': a->runtime = optarg; break;
-        case 'W': a->work = optarg; break;
-        case 'D': a->device_name = optarg; break;
-        case 'N': a->runtime_name = optarg; break;
-        case 't': a->threads_set = 1, bad = flag_int("--threads", optarg, 1, CONFIG_MAX_THREADS, &a->threads, &err); break;
-        case 'w': bad = flag_int("--warmup", optarg, 0, 1000000, &a->warmup, &err); break;
-        case 'r': bad = flag_int("--runs", optarg, 1, 1000000, &a->runs, &err); break;
-        case 'c': bad = flag_int("--calibration", optarg, 2, 10000, &a->calibration, &err); break;
-        case 'n': bad = flag_int("--samples", optarg, 1, 100000, &a->samples, &err); break;
-        case 'S': bad = flag_int("--seed", optarg, 0, 2147483647, &seed, &err); break;
-        case 'h': fputs(kUsage, stdout); return 1;
-        default: fputs(kUsage, stderr); return 2;
-        }
-    }
-    if (bad) return cli_fail(&err);
-    a->seed = seed;
-    if (optind < argc && !a->csv) a->csv = argv[optind++];  // `import --format csv FILE` as the other formats
-    if (optind != argc) return fputs(kUsage, stderr), 2;
+    a->threads_set = a->threads > 0;  // 0: not given (--threads is at least 1)
+    if (!a->threads_set) a->threads = cores > 0 ? (int)cores : 1;
+    if (next < argc && !a->csv) a->csv = argv[next++];  // `import --format csv FILE` as the other formats
+    if (next != argc) return fputs(kUsage, stderr), 2;
     if (a->runtime && strcmp(a->runtime, "onnxruntime") != 0) {
         fprintf(stderr, "hwnas: error: --runtime '%s': expected onnxruntime (or no --runtime for hwnas's engine)\n",
                 a->runtime);
         return 2;
     }
     return 0;
-}
-
-static void cpu_model(char* out, size_t cap) {
-    snprintf(out, cap, "unknown CPU");
-    FILE* fp = fopen("/proc/cpuinfo", "r");
-    if (!fp) return;
-    char line[512];
-    while (fgets(line, sizeof line, fp)) {
-        char* v = strchr(line, ':');
-        if (!strncmp(line, "model name", 10) && v && v[1]) {
-            v[strcspn(v, "\n")] = 0;
-            snprintf(out, cap, "%s", v + 2);
-            break;
-        }
-    }
-    fclose(fp);
 }
 
 // A CPU supernet of the space with random weights (latency does not depend on them).
@@ -180,7 +143,7 @@ static int work_dir(const OrtArgs* a, const char* out, char* dir, size_t cap, Hw
 
 static void describe(Lut* lut, const OrtArgs* a, const char* version, double per_entry) {
     char cpu[160];
-    cpu_model(cpu, sizeof cpu);
+    cpu_model_name(cpu, sizeof cpu);
     snprintf(lut->device, sizeof lut->device, "CPU %.100s, %d threads (ONNX Runtime, %.60s)", cpu, a->threads, version);
     snprintf(lut->runtime, sizeof lut->runtime, "%.60s, CPU execution provider", version);
     lut->method = LUT_MEASURED;
@@ -240,20 +203,13 @@ static int profile_ort(const OrtArgs* a) {
 // table is the group's speed factor (search/speed_reference.h).
 static int check_group(Supernet* sn, const Lut* lut, const OrtArgs* a, const char* dir, int i0, int n,
                        const int* ref, int ref_n, int* paths, CheckSums* c, HwErr* err) {
-    const Space* s = &sn->space;
-    double pred[CHECK_GROUP], meas[CHECK_GROUP + SPEED_REF_PATHS], ref_ms = 0;
-    for (int i = 0; i < n; i++) {
-        sample_path(sn, (uint64_t)a->seed, (uint64_t)(i0 + i), 0, NULL, paths + (size_t)i * s->n_layers);
-        if (latency_predict(lut, s, paths + (size_t)i * s->n_layers, &pred[i], err) < 0) return -1;
-    }
-    memcpy(paths + (size_t)n * s->n_layers, ref, sizeof(int) * (size_t)ref_n * s->n_layers);
+    double pred[CHECK_GROUP], meas[CHECK_GROUP + SPEED_REF_PATHS];
+    if (latency_check_group_paths(sn, lut, (uint64_t)a->seed, i0, n, ref, ref_n, paths, pred, err) < 0) return -1;
     OrtTiming t = {a->threads, a->warmup, a->runs, n + ref_n};
     if (ort_time_subnets(sn, paths, n + ref_n, dir, &t, meas, err) < 0) return -1;
     for (int i = 0; i < n + ref_n; i++)
         if (!(meas[i] > 0)) return hw_runtime(err, NULL, 0, "subnet %d: ONNX Runtime gave no positive time", i0 + i);
-    for (int r = 0; r < ref_n; r++) ref_ms += meas[n + r];
-    c->groups++;
-    check_rows(s, paths, n, pred, meas, ref_n ? ref_ms / lut->reference_ms : 1.0, c);
+    check_group_rows(&sn->space, paths, n, pred, meas, ref_n, lut->reference_ms, c);
     return 0;
 }
 

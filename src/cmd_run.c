@@ -1,12 +1,12 @@
 // hwnas run: the whole pipeline on the config's data and target.
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/safe_file.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/pipeline.h"
@@ -41,63 +41,59 @@ static int parse_method(const char* method, PipelineMode* mode) {
 static const char* const kTwoStageKeys[] = {"stages.split", "stages.stage1_epochs", "stages.stage2_epochs",
                                             "stages.fill", NULL};
 
+typedef struct RunArgs {
+    const char *config, *out, *target, *method, *latency;
+    int quick, random;
+    CostFlags costs;
+    ConfigOverrides sets;
+} RunArgs;
+
+// 0 to run, 1 after --help, 2 on a usage error (printed).
+static int parse_run_args(int argc, char** argv, RunArgs* a) {
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', RunArgs, config),   FLAG_TEXT_ROW("out", 'o', RunArgs, out),
+        FLAG_ON_ROW("quick", RunArgs, quick),            FLAG_TEXT_ROW("target", 0, RunArgs, target),
+        FLAG_TEXT_ROW("latency-ms", 0, RunArgs, latency), FLAG_TEXT_ROW("method", 0, RunArgs, method),
+        FLAG_OFF_ROW("no-random-baseline", RunArgs, random), FLAG_SET_ROW(RunArgs, sets),
+        COST_FLAG_ROWS(RunArgs, costs),                  FLAG_END};
+    *a = (RunArgs){.config = "configs/fmnist.yaml", .random = 1};
+    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
+    if (rc) return rc;
+    if (next != argc) return fputs(kUsage, stderr), 2;
+    return 0;
+}
+
+// The config, then --quick's settings, then the flags and --set.
+static int load_run_config(const RunArgs* a, Config* cfg, HwErr* err) {
+    config_defaults(cfg);
+    if (config_load(cfg, a->config, err) < 0) return -1;
+    if (a->quick) pipeline_quick_config(cfg);
+    if ((a->target && config_override_flag(cfg, "--target", "target", a->target, err) < 0) ||
+        (a->latency && config_override_flag(cfg, "--latency-ms", "latency_ms", a->latency, err) < 0) ||
+        cost_flags_apply(&a->costs, cfg, err) < 0 || overrides_apply(&a->sets, cfg, err) < 0)
+        return -1;
+    return 0;
+}
+
 int cmd_run(int argc, char** argv) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
-        {"quick", no_argument, 0, 'q'},        {"target", required_argument, 0, 'T'},
-        {"latency-ms", required_argument, 0, 'L'}, {"method", required_argument, 0, 'm'},
-        {"no-random-baseline", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
-        {"set", required_argument, 0, 'X'},    COST_FLAG_OPTIONS,
-        {0, 0, 0, 0}};
-    const char *config = "configs/fmnist.yaml", *out = NULL, *target = NULL, *method = NULL, *latency = NULL;
-    int quick = 0, random = 1, opt;
-    ConfigOverrides sets = {0};
-    CostFlags costs = {{0}};
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quick = 1; break;
-        case 'T': target = optarg; break;
-        case 'L': latency = optarg; break;
-        case 'm': method = optarg; break;
-        case 'R': random = 0; break;
-        case 'X':
-            if (overrides_add(&sets, optarg)) return 2;
-            break;
-        case 'h': fputs(kUsage, stdout); return 0;
-        default:
-            if (cost_flags_take(&costs, opt, optarg)) break;
-            fputs(kUsage, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(kUsage, stderr);
-        return 2;
-    }
-    PipelineOptions po = {PIPE_TWO_STAGE, quick, random, 1, 1};
-    if (method && parse_method(method, &po.mode) < 0) return 2;
+    RunArgs a;
+    int parsed = parse_run_args(argc, argv, &a);
+    if (parsed) return parsed == 1 ? 0 : 2;
+    PipelineOptions po = {PIPE_TWO_STAGE, a.quick, a.random, 1, 1};
+    if (a.method && parse_method(a.method, &po.mode) < 0) return 2;
     HwErr err = {0};
     Config cfg;
-    config_defaults(&cfg);
-    if (config_load(&cfg, config, &err) < 0) return cli_fail(&err);
-    if (quick) pipeline_quick_config(&cfg);
-    if ((target && config_override_flag(&cfg, "--target", "target", target, &err) < 0) ||
-        (latency && config_override_flag(&cfg, "--latency-ms", "latency_ms", latency, &err) < 0) ||
-        cost_flags_apply(&costs, &cfg, &err) < 0 || overrides_apply(&sets, &cfg, &err) < 0)
-        return cli_fail(&err);
+    if (load_run_config(&a, &cfg, &err) < 0) return cli_fail(&err);
     // Without --method, stages.enabled chooses: two-stage, or SPOS over the
     // same hardware-specific space.
-    if (!method && !cfg.stages.enabled) po.mode = PIPE_SPOS_HW;
+    if (!a.method && !cfg.stages.enabled) po.mode = PIPE_SPOS_HW;
     if (po.mode != PIPE_TWO_STAGE) {
         Config base;  // what the command would use unless told otherwise
         config_defaults(&base);
-        if (quick) pipeline_quick_config(&base);
+        if (a.quick) pipeline_quick_config(&base);
         warn_unused_keys("run", &cfg, &base, kTwoStageKeys);
     }
-    if (!out) out = quick ? "runs/fmnist-quick" : "runs/fmnist";
+    const char* out = a.out ? a.out : a.quick ? "runs/fmnist-quick" : "runs/fmnist";
     PipelineResult res;
     if (pipeline_run(&cfg, out, &po, &res, &err) < 0) return cli_fail(&err);
     printf("test top1 %.4f latency_ms %.3f (predicted %.3f, limit %.3f) report %s/report.md\n", res.test_top1,

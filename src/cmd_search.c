@@ -1,6 +1,5 @@
 // hwnas space (hardware-specific search space) and hwnas search
 // (evolutionary search with inherited weights under a latency limit).
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "search/lut.h"
 #include "search/search_run.h"
 #include "search/space_gen.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -26,42 +26,17 @@ typedef struct SearchArgs {
 } SearchArgs;
 
 static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'},   {"target", required_argument, 0, 'T'},
-        {"out", required_argument, 0, 'o'},      {"supernet", required_argument, 0, 'S'},
-        {"space", required_argument, 0, 's'},    {"latency-ms", required_argument, 0, 'L'},
-        {"device", required_argument, 0, 'd'},   {"random-baseline", no_argument, 0, 'R'},
-        {"threads", required_argument, 0, 't'},  {"help", no_argument, 0, 'h'},
-        {"set", required_argument, 0, 'X'},      COST_FLAG_OPTIONS,
-        {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', SearchArgs, config),       FLAG_TEXT_ROW("target", 0, SearchArgs, target),
+        FLAG_TEXT_ROW("out", 'o', SearchArgs, out),             FLAG_TEXT_ROW("supernet", 0, SearchArgs, supernet),
+        FLAG_TEXT_ROW("space", 0, SearchArgs, space),           FLAG_TEXT_ROW("latency-ms", 0, SearchArgs, latency_ms),
+        FLAG_TEXT_ROW("device", 0, SearchArgs, device),         FLAG_ON_ROW("random-baseline", SearchArgs, random),
+        FLAG_TEXT_ROW("threads", 0, SearchArgs, threads),       FLAG_SET_ROW(SearchArgs, sets),
+        COST_FLAG_ROWS(SearchArgs, costs),                      FLAG_END};
     memset(a, 0, sizeof *a);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': a->config = optarg; break;
-        case 'T': a->target = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'S': a->supernet = optarg; break;
-        case 's': a->space = optarg; break;
-        case 'L': a->latency_ms = optarg; break;
-        case 'd': a->device = optarg; break;
-        case 'R': a->random = 1; break;
-        case 't': a->threads = optarg; break;
-        case 'X':
-            if (overrides_add(&a->sets, optarg)) return 2;
-            break;
-        case 'h': fputs(usage, stdout); return 1;
-        default:
-            if (cost_flags_take(&a->costs, opt, optarg)) break;
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    int next, rc = flags_parse(argc, argv, flags, a, usage, &next);
+    if (rc) return rc;
+    if (next != argc) return fputs(usage, stderr), 2;
     return 0;
 }
 

@@ -1,6 +1,5 @@
 // Subnet commands: extract (weights out of a supernet checkpoint), eval,
 // finetune (from extracted weights) and retrain (from scratch).
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include "common/config.h"
 #include "common/safe_file.h"
 #include "dist/comm.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -29,43 +29,18 @@ typedef struct SubnetArgs {
 } SubnetArgs;
 
 static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'},  {"arch", required_argument, 0, 'a'},
-        {"weights", required_argument, 0, 'w'}, {"init", required_argument, 0, 'i'},
-        {"supernet", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
-        {"device", required_argument, 0, 'd'},  {"epochs", required_argument, 0, 'e'},
-        {"threads", required_argument, 0, 't'}, {"lr", required_argument, 0, 'l'},
-        {"resume", no_argument, 0, 'r'},        {"help", no_argument, 0, 'h'},
-        {"logits-out", required_argument, 0, 'g'}, {"set", required_argument, 0, 'X'},
-        {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', SubnetArgs, config),    FLAG_TEXT_ROW("arch", 0, SubnetArgs, arch),
+        FLAG_TEXT_ROW("weights", 0, SubnetArgs, weights),    FLAG_TEXT_ROW("init", 0, SubnetArgs, init),
+        FLAG_TEXT_ROW("supernet", 0, SubnetArgs, supernet),  FLAG_TEXT_ROW("out", 'o', SubnetArgs, out),
+        FLAG_TEXT_ROW("device", 0, SubnetArgs, device),      FLAG_TEXT_ROW("epochs", 0, SubnetArgs, epochs),
+        FLAG_TEXT_ROW("threads", 0, SubnetArgs, threads),    FLAG_TEXT_ROW("lr", 0, SubnetArgs, lr),
+        FLAG_ON_ROW("resume", SubnetArgs, resume),           FLAG_TEXT_ROW("logits-out", 0, SubnetArgs, logits_out),
+        FLAG_SET_ROW(SubnetArgs, sets),                      FLAG_END};
     memset(a, 0, sizeof *a);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': a->config = optarg; break;
-        case 'a': a->arch = optarg; break;
-        case 'w': a->weights = optarg; break;
-        case 'i': a->init = optarg; break;
-        case 's': a->supernet = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'd': a->device = optarg; break;
-        case 'e': a->epochs = optarg; break;
-        case 't': a->threads = optarg; break;
-        case 'l': a->lr = optarg; break;
-        case 'r': a->resume = 1; break;
-        case 'g': a->logits_out = optarg; break;
-        case 'X':
-            if (overrides_add(&a->sets, optarg)) return 2;
-            break;
-        case 'h': fputs(usage, stdout); return 1;
-        default: fputs(usage, stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    int next, rc = flags_parse(argc, argv, flags, a, usage, &next);
+    if (rc) return rc;
+    if (next != argc) return fputs(usage, stderr), 2;
     return 0;
 }
 

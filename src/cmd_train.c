@@ -1,5 +1,4 @@
 // hwnas train: supernet training with single-path uniform sampling.
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "dist/comm.h"
 #include "supernet/batch_feed.h"
 #include "supernet/checkpoint.h"
+#include "src/cli_flags.h"
 #include "src/cmd_common.h"
 #include "src/commands.h"
 #include "src/device.h"
@@ -19,8 +19,8 @@
 #include "search/latency.h"
 #include "search/lut.h"
 
-static void train_usage(FILE* fp) {
-    fprintf(fp,
+static void train_usage(char* out, size_t cap) {
+    snprintf(out, cap,
             "usage: hwnas train -c CONFIG -o RUN_DIR [options]\n"
             "Trains the supernet of the config's search space with single-path uniform\n"
             "sampling: each step one random operator per layer, only that path updated\n"
@@ -48,33 +48,18 @@ typedef struct TrainArgs {
 
 // 0 to run, 1 after --help, 2 on a usage error (printed).
 static int parse_train_args(int argc, char** argv, TrainArgs* a) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
-        {"resume", no_argument, 0, 'r'},       {"space", required_argument, 0, 's'},
-        {"device", required_argument, 0, 'd'}, {"epochs", required_argument, 0, 'e'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {"set", required_argument, 0, 'X'},
-        {0, 0, 0, 0}};
+    static const Flag flags[] = {
+        FLAG_TEXT_ROW("config", 'c', TrainArgs, config), FLAG_TEXT_ROW("out", 'o', TrainArgs, out),
+        FLAG_ON_ROW("resume", TrainArgs, resume),        FLAG_TEXT_ROW("space", 0, TrainArgs, space),
+        FLAG_TEXT_ROW("device", 0, TrainArgs, device),   FLAG_TEXT_ROW("epochs", 0, TrainArgs, epochs),
+        FLAG_TEXT_ROW("threads", 0, TrainArgs, threads), FLAG_SET_ROW(TrainArgs, sets),
+        FLAG_END};
+    char usage[2048];
+    train_usage(usage, sizeof usage);
     memset(a, 0, sizeof *a);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': a->config = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 'r': a->resume = 1; break;
-        case 's': a->space = optarg; break;
-        case 'd': a->device = optarg; break;
-        case 'e': a->epochs = optarg; break;
-        case 't': a->threads = optarg; break;
-        case 'X':
-            if (overrides_add(&a->sets, optarg)) return 2;
-            break;
-        case 'h': train_usage(stdout); return 1;
-        default: train_usage(stderr); return 2;
-        }
-    }
-    if (!a->out || optind != argc) {
+    int next, rc = flags_parse(argc, argv, flags, a, usage, &next);
+    if (rc) return rc;
+    if (!a->out || next != argc) {
         fprintf(stderr, "hwnas: error: train needs -o RUN_DIR (see hwnas train --help)\n");
         return 2;
     }
