@@ -70,6 +70,7 @@ int flags_parse(int argc, char** argv, const Flag* flags, void* args, const char
         if (rc == 2) return 2;  // overrides_add printed its line
         if (rc < 0) return cli_fail(&err), 2;
     }
+    if (!next) return optind == argc ? 0 : (fputs(usage, stderr), 2);
     *next = optind;
     return 0;
 }

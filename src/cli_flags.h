@@ -43,7 +43,8 @@ enum { FLAGS_MAX = 32 };
 
 // Reads argv[1..] into `args` by `flags` (ended by FLAG_END, at most
 // FLAGS_MAX rows; --help is implicit). Returns 0 with *next the index of the
-// first argument that is not a flag; 1 after --help (usage on stdout); 2 on
+// first argument that is not a flag (next NULL: the command takes none, and
+// one is a usage error); 1 after --help (usage on stdout); 2 on
 // a usage error: an unknown flag or missing value (getopt's line, then the
 // usage on stderr), or a bad value (one "hwnas: error:" line naming the flag).
 int flags_parse(int argc, char** argv, const Flag* flags, void* args, const char* usage, int* next);

@@ -48,10 +48,7 @@ static int parse_bench_train(int argc, char** argv, BenchTrainArgs* a) {
     a->steps = 20, a->warmup = 3;
     config_defaults(&a->keys);
     a->keys.train.batch = 128;
-    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
-    if (rc) return rc;
-    if (next != argc) return fputs(kUsage, stderr), 2;
-    return 0;
+    return flags_parse(argc, argv, flags, a, kUsage, NULL);
 }
 
 // Supernet train steps (forward, loss, backward, SGD) on random paths and

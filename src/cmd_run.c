@@ -57,10 +57,7 @@ static int parse_run_args(int argc, char** argv, RunArgs* a) {
         FLAG_OFF_ROW("no-random-baseline", RunArgs, random), FLAG_SET_ROW(RunArgs, sets),
         COST_FLAG_ROWS(RunArgs, costs),                  FLAG_END};
     *a = (RunArgs){.config = "configs/fmnist.yaml", .random = 1};
-    int next, rc = flags_parse(argc, argv, flags, a, kUsage, &next);
-    if (rc) return rc;
-    if (next != argc) return fputs(kUsage, stderr), 2;
-    return 0;
+    return flags_parse(argc, argv, flags, a, kUsage, NULL);
 }
 
 // The config, then --quick's settings, then the flags and --set.

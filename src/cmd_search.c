@@ -34,10 +34,7 @@ static int parse(int argc, char** argv, SearchArgs* a, const char* usage) {
         FLAG_TEXT_ROW("threads", 0, SearchArgs, threads),       FLAG_SET_ROW(SearchArgs, sets),
         COST_FLAG_ROWS(SearchArgs, costs),                      FLAG_END};
     memset(a, 0, sizeof *a);
-    int next, rc = flags_parse(argc, argv, flags, a, usage, &next);
-    if (rc) return rc;
-    if (next != argc) return fputs(usage, stderr), 2;
-    return 0;
+    return flags_parse(argc, argv, flags, a, usage, NULL);
 }
 
 // The config, then --set, then the flags (--target as the key `target`,

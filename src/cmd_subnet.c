@@ -38,10 +38,7 @@ static int parse_args(int argc, char** argv, SubnetArgs* a, const char* usage) {
         FLAG_ON_ROW("resume", SubnetArgs, resume),           FLAG_TEXT_ROW("logits-out", 0, SubnetArgs, logits_out),
         FLAG_SET_ROW(SubnetArgs, sets),                      FLAG_END};
     memset(a, 0, sizeof *a);
-    int next, rc = flags_parse(argc, argv, flags, a, usage, &next);
-    if (rc) return rc;
-    if (next != argc) return fputs(usage, stderr), 2;
-    return 0;
+    return flags_parse(argc, argv, flags, a, usage, NULL);
 }
 
 // --epochs and --lr stand for finetune.epochs and finetune.lr, or for
