@@ -32,7 +32,7 @@
 
 static const char* kCurveUsage =
     "usage: hwnas bench curve [-c CONFIG] [-o DIR] [--budgets 1,2,3,5] [--methods spos,spos-hw,two-stage]\n"
-    "                         [--quick] [--set KEY=VALUE ...]\n"
+    "                         [--quick] [--report-only] [--set KEY=VALUE ...]\n"
     "Time to accuracy: every method searched after every supernet-training budget E\n"
     "(epoch-equivalents: SPOS trains E epochs; the two-stage method splits E between\n"
     "its stages in the config's stage1_epochs:stage2_epochs ratio, at least 1 each, so\n"
@@ -43,7 +43,9 @@ static const char* kCurveUsage =
     "the training time each method needs to reach an accuracy) and DIR/curve.svg (test\n"
     "top-1 with inherited weights against supernet training seconds). Finished runs\n"
     "are kept (DIR/METHOD-eE/curve-row.csv); run the same command again to continue,\n"
-    "or with more budgets or methods to extend the curves. Default DIR runs/bench-curve.\n";
+    "or with more budgets or methods to extend the curves. --report-only writes the three\n"
+    "files from the finished runs alone and runs nothing (a budget not run is left out).\n"
+    "Default DIR runs/bench-curve.\n";
 
 typedef struct CurveMethod {
     const char* name;
@@ -66,7 +68,7 @@ typedef struct CurveRow {
 
 typedef struct Curve {
     const char* out;
-    int quick;
+    int quick, report_only;
     Config cfg;
     int use[CURVE_METHODS];
     int budgets[CURVE_MAX_BUDGETS], n_budgets;
@@ -119,7 +121,7 @@ static int parse_methods(const char* text, Curve* c, HwErr* err) {
 
 typedef struct CurveArgs {
     const char *config, *out, *budgets, *methods;
-    int quick;
+    int quick, report_only;
     ConfigOverrides sets;
 } CurveArgs;
 
@@ -128,7 +130,8 @@ static int parse_curve_args(int argc, char** argv, CurveArgs* a) {
     static const Flag flags[] = {
         FLAG_TEXT_ROW("config", 'c', CurveArgs, config),   FLAG_TEXT_ROW("out", 'o', CurveArgs, out),
         FLAG_TEXT_ROW("budgets", 0, CurveArgs, budgets),   FLAG_TEXT_ROW("methods", 0, CurveArgs, methods),
-        FLAG_ON_ROW("quick", CurveArgs, quick),            FLAG_SET_ROW(CurveArgs, sets),
+        FLAG_ON_ROW("quick", CurveArgs, quick),            FLAG_ON_ROW("report-only", CurveArgs, report_only),
+        FLAG_SET_ROW(CurveArgs, sets),
         FLAG_END};
     *a = (CurveArgs){.config = "configs/fmnist.yaml", .out = "runs/bench-curve", .budgets = "1,2,3,5",
                      .methods = "spos,spos-hw,two-stage"};
@@ -143,7 +146,7 @@ static int parse_curve_args(int argc, char** argv, CurveArgs* a) {
 
 // The budgets, the methods and the config (--quick's settings, then --set).
 static int curve_setup(const CurveArgs* a, Curve* c, HwErr* err) {
-    c->out = a->out, c->quick = a->quick;
+    c->out = a->out, c->quick = a->quick, c->report_only = a->report_only;
     if (parse_budgets(a->budgets, c, err) < 0 || parse_methods(a->methods, c, err) < 0) return -1;
     config_defaults(&c->cfg);
     if (config_load(&c->cfg, a->config, err) < 0) return -1;
@@ -196,6 +199,31 @@ static int prepare_target(Curve* c, HwErr* err) {
     int rc = c->limit_ms > 0 ? 0 : latency_auto_limit(lut, &pool, c->cfg.train.seed, &c->limit_ms, err);
     lut_free(lut);
     return rc;
+}
+
+// DIR made, its config checked (or saved) and the table and limit read.
+// --report-only makes nothing: DIR must hold an earlier curve's config and,
+// for target cpu, its table (else it would be measured now).
+static int prepare_out(Curve* c, HwErr* err) {
+    char path[SAFE_PATH_MAX];
+    if (c->report_only) {
+        const char* need[] = {RUN_CONFIG, RUN_TARGET_CPU};
+        for (int i = 0; i < (c->cfg.target.kind == TARGET_CPU ? 2 : 1); i++) {
+            if (run_dir_file(path, sizeof path, c->out, need[i], err) < 0) return -1;
+            if (access(path, F_OK) != 0)
+                return hw_bad_input(err, path, 0, "not found: --report-only needs the runs of an earlier bench curve");
+        }
+    } else if (make_dirs(c->out, err) < 0) {
+        return -1;
+    }
+    return check_or_save_config(c, err) < 0 || prepare_target(c, err) < 0 ? -1 : 0;
+}
+
+static int finished_points(const Curve* c) {
+    int n = 0;
+    for (int m = 0; m < CURVE_METHODS; m++)
+        for (int k = 0; k < c->n_budgets; k++) n += c->use[m] && c->rows[m][k].done;
+    return n;
 }
 
 static void epochs_text(const CurveRow* row, char* out, size_t cap) {
@@ -262,7 +290,7 @@ static int run_point(Curve* c, int m, int k, HwErr* err) {
     } else {
         row->e1 = cfg.train.epochs = e;
     }
-    if (safe_path(dir, sizeof dir, err, "%s/%s-e%d", c->out, M->name, e) < 0 || make_dirs(dir, err) < 0 ||
+    if (safe_path(dir, sizeof dir, err, "%s/%s-e%d", c->out, M->name, e) < 0 ||
         run_dir_file(path, sizeof path, dir, CURVE_ROW_FILE, err) < 0)
         return -1;
     if (access(path, F_OK) == 0) {
@@ -270,6 +298,11 @@ static int run_point(Curve* c, int m, int k, HwErr* err) {
         fprintf(stderr, "hwnas bench curve: %s, %d epoch%s: kept from %s\n", M->label, e, e == 1 ? "" : "s", path);
         return 0;
     }
+    if (c->report_only) {
+        fprintf(stderr, "hwnas bench curve: %s, %d epoch%s: not run, left out\n", M->label, e, e == 1 ? "" : "s");
+        return 0;
+    }
+    if (make_dirs(dir, err) < 0) return -1;
     if (cfg.target.kind == TARGET_CPU) {
         char from[SAFE_PATH_MAX], to[SAFE_PATH_MAX];
         if (run_dir_file(from, sizeof from, c->out, RUN_TARGET_CPU, err) < 0 ||
@@ -319,51 +352,62 @@ static void write_md_points(SafeFile* md, const Curve* c) {
         }
 }
 
-// One cell of the saving columns: two-stage (b) against a SPOS curve (a).
-// A time read at a curve's first point is only an upper bound, so the
-// saving is a lower bound when b's is, and unknown when a's is.
+// The saving of method b over method a at one top-1: 1 - t_b / t_a. A time
+// read at a curve's first point is only an upper bound, so the saving is a
+// lower bound when b's is, and unknown when a's is.
 static void print_saving(SafeFile* md, double t_a, int bound_a, double t_b, int bound_b) {
     double s = tta_saving(t_a, t_b);
     if (isnan(s) || bound_a) safe_file_printf(md, " - |");
     else safe_file_printf(md, " %s%.1f%% |", bound_b ? ">= " : "", 100.0 * s);
 }
 
-// Training seconds each method needs to reach three accuracies: the
-// highest that every method reaches, and 2 and 5 points below it.
-static void write_md_reach(SafeFile* md, const CurvePoints pts[CURVE_METHODS]) {
-    const double* top1[CURVE_METHODS];
-    int n[CURVE_METHODS], curves = 0;
-    for (int m = 0; m < CURVE_METHODS; m++)
-        if (pts[m].n > 0) top1[curves] = pts[m].top1, n[curves++] = pts[m].n;
-    double level = tta_common_level(top1, n, curves);
-    if (curves < 2 || level <= 0) return;
-    safe_file_printf(md, "\n## Training time to reach a test top-1\n\nRead off the curves (linear between "
-                         "budgets; `<=` when a method's smallest budget already reaches it, so the curve says "
-                         "nothing earlier). %.4f is the highest top-1 every method reaches.\n\n| test top-1 |",
-                     level);
-    for (int m = 0; m < CURVE_METHODS; m++)
-        if (pts[m].n > 0) safe_file_printf(md, " %s (s) |", kMethods[m].label);
-    int savings = pts[2].n > 0 ? (pts[0].n > 0) + (pts[1].n > 0) : 0;
-    if (pts[2].n > 0 && pts[0].n > 0) safe_file_printf(md, " two-stage saving vs SPOS, full pool |");
-    if (pts[2].n > 0 && pts[1].n > 0) safe_file_printf(md, " two-stage saving vs SPOS, hw space |");
-    safe_file_printf(md, "\n|---|");
-    for (int i = 0; i < curves + savings; i++) safe_file_printf(md, "---|");
+// One time cell; sets *bound when the time is read at the curve's first point.
+static double print_time(SafeFile* md, const CurvePoints* p, double level, int* bound) {
+    double t = tta_seconds(p->seconds, p->top1, p->n, level);
+    *bound = t >= 0 && p->top1[0] >= level;
+    if (t < 0) safe_file_printf(md, " not reached |");
+    else safe_file_printf(md, " %s%.0f |", *bound ? "<= " : "", t);
+    return t;
+}
+
+// Method b against method a at the highest top-1 both reach, and 2 and 5
+// points below it. A level shared by every method would be the weakest
+// curve's best, which the strong curves pass at their first budget, where
+// a curve says nothing; each pair gets its own levels instead.
+static void write_md_pair(SafeFile* md, const CurvePoints pts[CURVE_METHODS], int a, int b) {
+    const double* top1[2] = {pts[a].top1, pts[b].top1};
+    int n[2] = {pts[a].n, pts[b].n};
+    double level = tta_common_level(top1, n, 2);
+    if (pts[a].n == 0 || pts[b].n == 0 || level <= 0) return;
+    safe_file_printf(md, "\n### %s vs %s\n\n%.4f is the highest test top-1 both reach.\n\n| test top-1 | %s (s) | "
+                         "%s (s) | training time %s saves |\n|---|---|---|---|",
+                     kMethods[b].label, kMethods[a].label, level, kMethods[a].label, kMethods[b].label,
+                     kMethods[b].name);
     const double offsets[] = {0, 0.02, 0.05};
     for (int i = 0; i < 3; i++) {
-        double lv = level - offsets[i], t[CURVE_METHODS] = {-1, -1, -1};
-        int bound[CURVE_METHODS] = {0};
+        double lv = level - offsets[i];
+        int bound_a, bound_b;
         safe_file_printf(md, "\n| %.4f |", lv);
-        for (int m = 0; m < CURVE_METHODS; m++) {
-            if (pts[m].n == 0) continue;
-            t[m] = tta_seconds(pts[m].seconds, pts[m].top1, pts[m].n, lv);
-            bound[m] = t[m] >= 0 && pts[m].top1[0] >= lv;
-            if (t[m] < 0) safe_file_printf(md, " not reached |");
-            else safe_file_printf(md, " %s%.0f |", bound[m] ? "<= " : "", t[m]);
-        }
-        for (int a = 0; a < 2; a++)
-            if (pts[2].n > 0 && pts[a].n > 0) print_saving(md, t[a], bound[a], t[2], bound[2]);
+        double t_a = print_time(md, &pts[a], lv, &bound_a);
+        double t_b = print_time(md, &pts[b], lv, &bound_b);
+        print_saving(md, t_a, bound_a, t_b, bound_b);
     }
     safe_file_printf(md, "\n");
+}
+
+// Training seconds each method needs to reach a top-1, pair by pair: the
+// two-stage method against SPOS over each space, then what the hardware
+// space alone buys (SPOS over it against SPOS over the full pool).
+static void write_md_reach(SafeFile* md, const CurvePoints pts[CURVE_METHODS]) {
+    int curves = 0;
+    for (int m = 0; m < CURVE_METHODS; m++) curves += pts[m].n > 0;
+    if (curves < 2) return;
+    safe_file_printf(md, "\n## Training time to reach a test top-1\n\nRead off the curves (linear between "
+                         "budgets; `<=` when a method's smallest budget already reaches it, so the curve says "
+                         "nothing earlier, and a saving from it is a bound or unknown, `-`).\n");
+    write_md_pair(md, pts, 1, 2);
+    write_md_pair(md, pts, 0, 2);
+    write_md_pair(md, pts, 0, 1);
 }
 
 static int write_md(const Curve* c, const CurvePoints pts[CURVE_METHODS], const char* path, HwErr* err) {
@@ -430,10 +474,12 @@ int bench_curve_main(int argc, char** argv) {
     config_defaults(&base);
     if (c->quick) pipeline_quick_config(&base);
     warn_unused_keys("bench curve", &c->cfg, &base, kMethodChoice);
-    int rc = make_dirs(c->out, &err) < 0 || check_or_save_config(c, &err) < 0 || prepare_target(c, &err) < 0;
+    int rc = prepare_out(c, &err) < 0;
     for (int k = 0; !rc && k < c->n_budgets; k++)
         for (int m = 0; !rc && m < CURVE_METHODS; m++)
             if (c->use[m]) rc = run_point(c, m, k, &err) < 0;
+    if (!rc && finished_points(c) == 0)
+        rc = hw_bad_input(&err, c->out, 0, "no finished run of these methods and budgets to report") < 0;
     if (!rc) rc = write_outputs(c, &err) < 0;
     free(c);
     return rc ? cli_fail(&err) : 0;

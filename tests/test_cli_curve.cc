@@ -69,6 +69,11 @@ TEST(CliCurve, EveryMethodAtEveryBudgetWithOneLimitAndFinishedRunsKept) {
     std::string md = slurp(dir + "/c/curve.md");
     EXPECT_NE(md.find("| two-stage (HURRICANE) | 2 | 1+1 |"), std::string::npos) << md;
     EXPECT_NE(md.find("## Training time to reach a test top-1"), std::string::npos) << md;
+    EXPECT_NE(md.find("### two-stage (HURRICANE) vs SPOS, full pool"), std::string::npos) << md;
+    EXPECT_NE(md.find("| test top-1 | SPOS, full pool (s) | two-stage (HURRICANE) (s) | training time two-stage saves |"),
+              std::string::npos)
+        << md;
+    EXPECT_EQ(md.find("hardware-specific space"), std::string::npos) << "no table for a method not run: " << md;
     EXPECT_NE(slurp(dir + "/c/curve.svg").find("<polyline"), std::string::npos);
 
     cli::Result again = cli::run(curve_args(dir + "/c"), dir + "/again");
@@ -76,6 +81,19 @@ TEST(CliCurve, EveryMethodAtEveryBudgetWithOneLimitAndFinishedRunsKept) {
     EXPECT_NE(again.err.find("two-stage (HURRICANE), 2 epochs: kept from"), std::string::npos) << again.err;
     EXPECT_EQ(again.err.find("hwnas run:"), std::string::npos) << "nothing runs again: " << again.err;
     EXPECT_EQ(slurp(dir + "/c/curve.csv"), csv);
+
+    // --report-only: the files from the finished runs; a budget not run is left out, nothing runs.
+    std::string report_args = "bench curve -c tests/configs/smoke.yaml --set target=tests/targets/fmnist-small.yaml "
+                              "--set train.threads=1 --budgets 1,2,3 --methods spos,two-stage --report-only -o ";
+    cli::Result report = cli::run(report_args + dir + "/c", dir + "/report");
+    ASSERT_EQ(report.code, 0) << report.err;
+    EXPECT_NE(report.err.find("SPOS, full pool, 3 epochs: not run, left out"), std::string::npos) << report.err;
+    EXPECT_NE(report.err.find("two-stage (HURRICANE), 3 epochs: not run, left out"), std::string::npos) << report.err;
+    EXPECT_EQ(report.err.find("hwnas run:"), std::string::npos) << "nothing runs: " << report.err;
+    EXPECT_EQ(slurp(dir + "/c/curve.csv"), csv);
+    EXPECT_FALSE(cli::exists(dir + "/c/spos-e3")) << "--report-only makes no run directory";
+    expect_one_line_error(cli::run(report_args + dir + "/none", dir + "/none"), "--report-only needs the runs");
+    EXPECT_FALSE(cli::exists(dir + "/none/config.yaml"));
 
     expect_one_line_error(cli::run(curve_args(dir + "/c") + " --set train.lr=0.05", dir + "/other"),
                           "use another -o");
