@@ -231,12 +231,7 @@ static int calibrate(Supernet* sn, Lut* lut, const ProfileOptions* opt, MeasureR
     if (rc < 0) return -1;
     for (int i = 0; i < CALIBRATION_PATHS; i++)
         sx += sum[i], sy += meas[i], sxx += sum[i] * sum[i], sxy += sum[i] * meas[i];
-    double n = CALIBRATION_PATHS, var = sxx - sx * sx / n;
-    double scale = var > 0 ? (sxy - sx * sy / n) / var : sy / sx;
-    double offset = (sy - scale * sx) / n;
-    if (offset < 0 || scale <= 0) scale = sxy / sxx, offset = 0;  // through the origin
-    lut->scale = scale, lut->offset_ms = offset;
-    return 0;
+    return lut_fit_calibration(sx, sy, sxx, sxy, CALIBRATION_PATHS, 0, &lut->scale, &lut->offset_ms, err);
 }
 
 // What the profile did, for the table's fields and the busy warning.

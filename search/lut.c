@@ -382,7 +382,7 @@ static int read_lut(const YamlDoc* d, Lut* lut, HwErr* err) {
     if (read_optional_int(d, "batch", CONFIG_MAX_BATCH, &lut->batch, err)) return -1;
     if (read_timing(d, lut, err) || read_analytic(d, lut, err)) return -1;
     const YamlNode* cal = yaml_get(d->root, "scale");
-    if (cal && yaml_float(d, cal, "scale", 1e-3, 1e3, &lut->scale, err)) return -1;
+    if (cal && yaml_float(d, cal, "scale", LUT_SCALE_MIN, LUT_SCALE_MAX, &lut->scale, err)) return -1;
     cal = yaml_get(d->root, "offset_ms");
     if (cal && yaml_float(d, cal, "offset_ms", 0.0, 1e9, &lut->offset_ms, err)) return -1;
     if (read_reference(d, lut, err)) return -1;
@@ -469,4 +469,17 @@ int lut_write(const Lut* lut, const char* path, HwErr* err) {
     if (!fp) return -1;
     write_lut(fp, lut);
     return yaml_file_commit(fp, tmp, path, err);
+}
+
+int lut_fit_calibration(double sx, double sy, double sxx, double sxy, double n, int negative_offset_ok,
+                        double* scale, double* offset, HwErr* err) {
+    double var = sxx - sx * sx / n;
+    *scale = var > 1e-12 * sxx ? (sxy - sx * sy / n) / var : sy / sx;
+    *offset = (sy - *scale * sx) / n;
+    int usable = *scale >= LUT_SCALE_MIN && *scale <= LUT_SCALE_MAX;
+    if (!usable || (*offset < 0 && !negative_offset_ok)) *scale = sxy / sxx, *offset = 0;
+    if (*scale >= LUT_SCALE_MIN && *scale <= LUT_SCALE_MAX) return 0;
+    return hw_runtime(err, NULL, 0, "calibration: networks measured %.3g times the sum of their operators; "
+                      "expected %g to %g (the timings are unusable: profile again on a quiet machine)",
+                      *scale, LUT_SCALE_MIN, LUT_SCALE_MAX);
 }

@@ -69,6 +69,11 @@ extern "C" {
 typedef enum LutMethod { LUT_MEASURED, LUT_IMPORTED, LUT_ANALYTIC } LutMethod;
 typedef enum LutTiming { LUT_TIMING_UNSTATED, LUT_TIMING_MEDIAN, LUT_TIMING_Q20_ROUNDS } LutTiming;
 
+// The calibration scales a table may hold: a network timed end to end at
+// 1/1000 or 1000 times the sum of its operators is a broken measurement.
+#define LUT_SCALE_MIN 1e-3
+#define LUT_SCALE_MAX 1e3
+
 typedef struct LutEntry {
     char* key;
     double mean;  // ms
@@ -93,7 +98,8 @@ typedef struct Lut {
     double bandwidth_gbs;
     double overhead_ms;
     // Whole-network correction measured by `hwnas latency profile`: a network
-    // takes scale * (sum of its entries) + offset_ms (defaults 1 and 0).
+    // takes scale * (sum of its entries) + offset_ms (defaults 1 and 0),
+    // scale within [LUT_SCALE_MIN, LUT_SCALE_MAX] (the loader refuses others).
     double scale;
     double offset_ms;
     // Machine-speed reference (see the format above): "" / 0 = none.
@@ -121,6 +127,15 @@ const char* lut_timing_name(LutTiming t);
 Lut* lut_load(const char* path, HwErr* err);
 // Writes the table atomically (temporary file, fsync, rename). 0 or -1.
 int lut_write(const Lut* lut, const char* path, HwErr* err);
+
+// The calibration line measured = scale * sum + offset, least squares over
+// n networks from their sums of entries x and measured times y (sx, sy, sxx,
+// sxy). Through the origin when the slope is outside [LUT_SCALE_MIN,
+// LUT_SCALE_MAX] (a few networks of nearly the same sum give any slope) or,
+// unless negative_offset_ok, when the offset is negative. -1 with err when
+// even that slope is out of range: the timings are unusable.
+int lut_fit_calibration(double sx, double sy, double sxx, double sxy, double n, int negative_offset_ok,
+                        double* scale, double* offset, HwErr* err);
 
 // Appends an entry. Errors: key outside the grammar, key already present,
 // mean or std negative or not finite. 0 or -1.

@@ -199,11 +199,9 @@ int ort_calibrate(const Supernet* sn, Lut* lut, int count, const char* dir, cons
         sx += sum, sy += meas[i], sxx += sum * sum, sxy += sum * meas[i];
     }
     if (rc == 0 && sxx > 0) {
-        double n = count, var = sxx - sx * sx / n;
-        double scale = var > 1e-12 * sxx ? (sxy - sx * sy / n) / var : sy / sx;
-        double offset = (sy - scale * sx) / n;
-        if (scale <= 0) scale = sxy / sxx, offset = 0;  // through the origin
-        if (offset < 0) {
+        double scale, offset;
+        rc = lut_fit_calibration(sx, sy, sxx, sxy, count, 1, &scale, &offset, err);
+        if (rc == 0 && offset < 0) {
             // Each entry carries one session.run's fixed cost, a whole subnet
             // only one: every prediction sums exactly n_layers + 2 entries, so
             // a negative offset is that cost, taken off each entry.

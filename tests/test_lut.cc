@@ -740,3 +740,36 @@ TEST(LutImport, Errors) {
     lut_free(lut);
     lut_import_report_free(&rep);
 }
+
+// The calibration line: least squares, else through the origin when the
+// slope is outside what a table may hold (the loader's range) or the offset
+// is negative and not allowed; unusable timings are an error, never a table
+// the loader refuses.
+TEST(Lut, CalibrationFitFallsBackToTheOriginWhenTheLineIsUnusable) {
+    auto fit = [](std::vector<std::pair<double, double>> xy, int negative_ok, double* scale, double* offset,
+                  HwErr* err) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (auto& p : xy) sx += p.first, sy += p.second, sxx += p.first * p.first, sxy += p.first * p.second;
+        return lut_fit_calibration(sx, sy, sxx, sxy, (double)xy.size(), negative_ok, scale, offset, err);
+    };
+    double scale = 0, offset = 0;
+    HwErr err = {};
+    ASSERT_EQ(fit({{1, 2.5}, {2, 4.5}, {3, 6.5}}, 0, &scale, &offset, &err), 0) << err.msg;
+    EXPECT_NEAR(scale, 2.0, 1e-12);
+    EXPECT_NEAR(offset, 0.5, 1e-12);
+    // A negative offset: kept when allowed, else the line through the origin (8.5 / 5).
+    ASSERT_EQ(fit({{1, 1.5}, {2, 3.5}}, 1, &scale, &offset, &err), 0) << err.msg;
+    EXPECT_NEAR(scale, 2.0, 1e-12);
+    EXPECT_NEAR(offset, -0.5, 1e-12);
+    ASSERT_EQ(fit({{1, 1.5}, {2, 3.5}}, 0, &scale, &offset, &err), 0) << err.msg;
+    EXPECT_NEAR(scale, 1.7, 1e-12);
+    EXPECT_EQ(offset, 0.0);
+    // Two networks of nearly the same sum: the slope (1e-4) is noise; through the origin instead.
+    ASSERT_EQ(fit({{1.0, 1.0}, {1.001, 1.0000001}}, 1, &scale, &offset, &err), 0) << err.msg;
+    EXPECT_NEAR(scale, 2.0010001001 / 2.002001, 1e-12);
+    EXPECT_EQ(offset, 0.0);
+    EXPECT_GE(scale, LUT_SCALE_MIN);
+    // Networks timed at 1e-7 of their sums: no usable line at all.
+    EXPECT_LT(fit({{1, 1e-7}, {2, 2e-7}}, 1, &scale, &offset, &err), 0);
+    EXPECT_NE(std::string(err.msg).find("timings are unusable"), std::string::npos) << err.msg;
+}
